@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup dev test lint fmt package bench clean
+
+# The stamp is rebuilt whenever a requirements file changes, so a pull that adds a dependency
+# installs it on the next `make test` without anyone remembering to run setup.
+$(STAMP): requirements-dev.txt functions/*/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+dev: $(STAMP)
+	$(PY) -m local.devstack
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	terraform fmt -check -recursive terraform
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+	terraform fmt -recursive terraform
+
+package: $(STAMP)
+	$(PY) -m local.package
+
+bench: $(STAMP)
+	$(PY) bench/webhook.py
+	$(PY) bench/e2e.py
+
+clean:
+	rm -rf build artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""Cloud Function `webhook`: WhatsApp Cloud API webhooks (GET handshake, signed POST deliveries)."""
+
+import flask
+import functions_framework
+
+from shared.config import settings
+from shared.log import setup_logging
+from shared.webhook import handle
+
+# Refuse to start without the secrets: a webhook that cannot check signatures must not run.
+SETTINGS = settings().require("whatsapp_app_secret", "webhook_verify_token", "google_cloud_project")
+setup_logging(SETTINGS.log_level)
+
+
+@functions_framework.http
+def webhook(request: flask.Request) -> flask.Response:
+    return handle(request, SETTINGS)

@@ -1,0 +1,1 @@
+"""Local developer tooling: stand-ins for external services and the `make dev` stack."""

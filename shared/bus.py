@@ -1,0 +1,107 @@
+"""Jobs between the functions: published to Pub/Sub, read back out of the CloudEvent.
+
+A job carries identifiers only (never media bytes: an event delivered to a gen2 function is at
+most 512 KB). `published_at` lets a consumer drop a job that has been retried for too long
+instead of looping on it forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry, if_exception_type
+
+from shared.clients import publisher_client
+from shared.config import settings
+
+PUBLISH_TIMEOUT = 5.0
+PUBLISH_RETRY = Retry(
+    predicate=if_exception_type(gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError),
+    initial=0.1,
+    maximum=1.0,
+    timeout=PUBLISH_TIMEOUT,
+)
+
+
+class UnusableJob(ValueError):
+    """A job that can never be processed: it is logged and acknowledged, not retried."""
+
+
+@dataclass(frozen=True)
+class Job:
+    conversation_id: str
+    message_id: str = ""  # the inbound message the job is about ("" = look at the whole conversation)
+    reason: str = "inbound"  # inbound | media_ready | retry | follow_up
+    published_at: str = ""  # ISO 8601, set on publish
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+def topic_path(topic: str) -> str:
+    return f"projects/{settings().google_cloud_project}/topics/{topic}"
+
+
+def publish_async(topic: str, job: Job) -> Any:
+    """Start publishing; returns the future (its result is the Pub/Sub message id)."""
+    stamped = Job(job.conversation_id, job.message_id, job.reason, datetime.now(UTC).isoformat())
+    return publisher_client().publish(
+        topic_path(topic),
+        stamped.encode(),
+        retry=PUBLISH_RETRY,
+        timeout=PUBLISH_TIMEOUT,
+        conversation_id=job.conversation_id,
+    )
+
+
+def publish(topic: str, job: Job) -> str:
+    """Publish and wait for Pub/Sub's acknowledgement (a function's CPU may be throttled once it returns)."""
+    return publish_async(topic, job).result(timeout=PUBLISH_TIMEOUT * 2)
+
+
+@dataclass(frozen=True)
+class ReceivedJob:
+    job: Job
+    pubsub_message_id: str
+    published_at: datetime
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        return ((now or datetime.now(UTC)) - self.published_at).total_seconds()
+
+
+def read_job(event_data: Any, event_time: str | None = None) -> ReceivedJob:
+    """The job inside a Pub/Sub CloudEvent (Eventarc or a raw push converted by functions-framework)."""
+    if not isinstance(event_data, Mapping) or not isinstance(event_data.get("message"), Mapping):
+        raise UnusableJob("the event has no Pub/Sub message")
+    message = event_data["message"]
+    try:
+        payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise UnusableJob(f"the message data is not base64 JSON ({exc})") from None
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("conversation_id"), str):
+        raise UnusableJob("the job has no conversation_id")
+    try:
+        job = Job(**{k: str(v) for k, v in payload.items() if k in Job.__dataclass_fields__})
+    except TypeError as exc:
+        raise UnusableJob(str(exc)) from None
+    published = (
+        _parse_time(job.published_at) or _parse_time(message.get("publishTime")) or _parse_time(event_time)
+    )
+    return ReceivedJob(job, str(message.get("messageId") or ""), published or datetime.now(UTC))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,136 @@
+"""Settings read from the environment once per instance.
+
+Every name a function reads is declared in ``SETTINGS`` below, with its default (or none when it
+is required) and what it is for; the infrastructure tests check Terraform against this table, so
+it is the one place a new setting is added. A function states which settings it cannot run
+without (``settings().require(...)``) at import time, so a missing secret stops the instance at
+start with a message that names it, instead of failing the first customer's message.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
+DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
+DEFAULT_SYSTEM_INSTRUCTION = (
+    "You are a helpful assistant for a business, answering customers on WhatsApp. "
+    "Always answer in the language the customer writes in. Keep answers short and friendly, "
+    "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables. "
+    "If you cannot open a file the customer sent, say so and ask them to send it again."
+)
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or a value cannot be used; the message names the variable."""
+
+
+def _env_name(setting: str) -> str:
+    return setting.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of the system; each field is read from the upper-cased environment variable."""
+
+    # Google Cloud resources
+    google_cloud_project: str = ""
+    media_topic: str = "whatsapp-media"
+    reply_topic: str = "whatsapp-reply"
+    media_bucket: str = ""
+    # WhatsApp Cloud API
+    whatsapp_api_url: str = DEFAULT_WHATSAPP_API_URL
+    whatsapp_api_token: str = field(default="", repr=False)
+    whatsapp_app_secret: str = field(default="", repr=False)
+    webhook_verify_token: str = field(default="", repr=False)
+    webhook_max_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024  # Meta's 3 MB cap plus headroom
+    # Gemini
+    gemini_api_key: str = field(default="", repr=False)
+    gemini_model: str = DEFAULT_GEMINI_MODEL
+    gemini_base_url: str = ""
+    google_genai_use_vertexai: bool = False
+    google_cloud_location: str = "global"
+    gemini_timeout_seconds: float = 60.0
+    gemini_max_attempts: int = 4
+    system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
+    # Reply loop
+    reply_debounce_ms: int = 0
+    reply_history_turns: int = 20
+    reply_history_max_chars: int = 12_000
+    reply_lease_seconds: int = 120
+    job_max_age_seconds: int = 3600
+    # Media
+    image_max_side: int = 1600
+    # Dashboard
+    dashboard_password: str = field(default="", repr=False)
+    dashboard_session_secret: str = field(default="", repr=False)
+    iap_audience: str = ""
+    operator_emails: str = ""
+    # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
+    retention_days: int = 365
+    # Logging
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_env_name(f.name))
+            if f.name == "google_cloud_project" and not raw:
+                # The original product used GOOGLE_CLOUD_PROJECT_ID; accept it so old .env files work.
+                raw = env.get("GOOGLE_CLOUD_PROJECT_ID")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw, type(f.default))
+        return cls(**values)  # type: ignore[arg-type]
+
+    def require(self, *names: str) -> Settings:
+        """Raise ConfigError naming every one of ``names`` (field names) that is empty."""
+        missing = [_env_name(n) for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        return self
+
+    @property
+    def operator_allowlist(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.operator_emails.split(",") if e.strip())
+
+    @property
+    def topic_paths(self) -> tuple[str, str]:
+        return (
+            f"projects/{self.google_cloud_project}/topics/{self.media_topic}",
+            f"projects/{self.google_cloud_project}/topics/{self.reply_topic}",
+        )
+
+
+def _convert(name: str, raw: str, kind: type) -> object:
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{_env_name(name)}={raw!r} is not a valid {kind.__name__}") from None
+    return raw
+
+
+# Names every function may read, for the infrastructure checks (Terraform sets them or relies on
+# the documented default above).
+SETTING_NAMES: tuple[str, ...] = tuple(_env_name(f.name) for f in fields(Settings))
+
+
+@functools.cache
+def settings() -> Settings:
+    """The settings of this instance, read from the environment on first use."""
+    return Settings.from_env()

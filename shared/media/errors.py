@@ -1,0 +1,45 @@
+"""The one exception that means "this file will never work": everything else is worth a retry.
+
+The media function stops retrying on ``MediaRejected``, marks the message failed with ``reason``
+(which an operator, and the customer through the assistant, can read) and ``code`` (which
+dashboards and metrics group by). Any other exception (storage outage, missing ffmpeg, a
+timeout on a busy instance) propagates so that Pub/Sub redelivers the job.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    """Stable machine-readable codes; the wording of ``reason`` may change, these may not."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    TYPE_MISMATCH = "type_mismatch"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_LONG = "too_long"
+    NO_SOUND = "no_sound"
+    NO_PICTURE = "no_picture"
+    DAMAGED = "damaged"
+
+
+class MediaRejected(Exception):  # noqa: N818 - the name says what happened to the file
+    """A permanent failure: retrying the same bytes gives the same answer."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        # Both arguments go to Exception so the error pickles and prints with its reason.
+        super().__init__(reason, code)
+        self.reason = reason
+        self.code = str(code)
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def __repr__(self) -> str:
+        return f"MediaRejected({self.reason!r}, code={self.code!r})"
+
+
+class MediaTimeout(TimeoutError):
+    """ffmpeg did not finish in time: treated as transient, a quieter instance may manage."""

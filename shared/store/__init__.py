@@ -1,0 +1,1 @@
+"""Firestore: conversations, messages, statuses, quarantine and the reply lease (ARCHITECTURE.md)."""

@@ -1,0 +1,112 @@
+"""Typed WhatsApp messages -> the Firestore documents of the data model (ARCHITECTURE.md).
+
+Type-specific maps keep Meta's key names so that a reader who knows the webhook reference
+knows the documents too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.whatsapp.models import (
+    MEDIA_TYPES,
+    REPLYABLE_TYPES,
+    ButtonMessage,
+    ContactsMessage,
+    InboundMessage,
+    InteractiveMessage,
+    LocationMessage,
+    MediaMessage,
+    ReactionMessage,
+    SystemMessage,
+    UnsupportedMessage,
+)
+
+PREVIEW_CHARS = 120
+
+
+def inbound_status(message: InboundMessage) -> str:
+    """Media waits for the media function; other replyable messages are ready at once."""
+    if message.type in MEDIA_TYPES:
+        return "received"
+    return "ready" if message.type in REPLYABLE_TYPES else "ignored"
+
+
+def preview(message: InboundMessage) -> str:
+    text = " ".join(message.text.split())
+    if message.type in MEDIA_TYPES or not text:
+        label = f"[{message.type.value}]"
+        text = f"{label} {text}".strip()
+    return text[:PREVIEW_CHARS]
+
+
+def inbound_message_document(
+    message: InboundMessage, *, received_at: datetime, expire_at: datetime | None
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "wamid": message.wamid,
+        "direction": "inbound",
+        "type": message.type.value,
+        "text": message.text,
+        "sender": message.sender,
+        "timestamp": message.timestamp,
+        "received_at": received_at,
+        "status": inbound_status(message),
+        "reply_to": message.reply_to,
+        "forwarded": message.forwarded,
+        "error": None,
+    }
+    if expire_at is not None:
+        doc["expire_at"] = expire_at
+    if message.errors:
+        doc["error"] = message.errors[0].as_dict()
+    doc.update(_type_fields(message))
+    return doc
+
+
+def _type_fields(message: InboundMessage) -> dict[str, Any]:
+    match message:
+        case MediaMessage(media=m):
+            return {
+                "media": {
+                    "id": m.id,
+                    "mime_type": m.mime_type,
+                    "sha256": m.sha256,
+                    "url": m.url,
+                    "filename": m.filename,
+                    "voice": m.voice,
+                    "animated": m.animated,
+                    "size_bytes": None,
+                    "gcs_uri": None,
+                    "status": "pending",
+                }
+            }
+        case LocationMessage(location=loc):
+            return {
+                "location": {
+                    "latitude": loc.latitude,
+                    "longitude": loc.longitude,
+                    "name": loc.name,
+                    "address": loc.address,
+                    "url": loc.url,
+                }
+            }
+        case ContactsMessage(contacts=cards):
+            return {"contacts": list(cards)}
+        case InteractiveMessage(reply=r):
+            return {
+                "interactive": {"type": r.type, "id": r.id, "title": r.title, "description": r.description}
+            }
+        case ButtonMessage(button=b):
+            return {"button": {"text": b.text, "payload": b.payload}}
+        case ReactionMessage(reaction=r):
+            reaction: dict[str, Any] = {"message_id": r.message_id}
+            if r.emoji:
+                reaction["emoji"] = r.emoji
+            return {"reaction": reaction}
+        case UnsupportedMessage(unsupported_type=kind):
+            return {"unsupported": {"type": kind}}
+        case SystemMessage(system=s):
+            return {"system": {"type": s.type, "body": s.body, "wa_id": s.wa_id}}
+    return {}

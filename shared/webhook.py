@@ -1,0 +1,83 @@
+"""The webhook's HTTP surface: Meta's verification handshake and signed deliveries.
+
+Order matters on POST: size, then signature over the raw bytes, and only then parsing and
+storage. An unsigned or wrongly signed request is refused before any of its bytes are trusted,
+and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+import flask
+
+from shared.config import Settings
+from shared.ingest import TRANSIENT_ERRORS, ingest
+from shared.log import trace_context, trace_from_header
+from shared.whatsapp.signature import HEADER, SignatureError, verify_signature
+
+log = logging.getLogger(__name__)
+
+PATHS = ("/", "/webhook/whatsapp")
+
+
+def _text(body: str, status: int) -> flask.Response:
+    return flask.Response(body, status=status, mimetype="text/plain")
+
+
+def handle(request: flask.Request, settings: Settings) -> flask.Response:
+    trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), settings.google_cloud_project)
+    with trace_context(trace):
+        if request.path.rstrip("/") not in {p.rstrip("/") for p in PATHS}:
+            return _text("not found", 404)
+        if request.method == "GET":
+            return verify_subscription(request, settings)
+        if request.method == "POST":
+            return receive_delivery(request, settings)
+        return _text("method not allowed", 405)
+
+
+def verify_subscription(request: flask.Request, settings: Settings) -> flask.Response:
+    """Meta's GET handshake: echo `hub.challenge` when the verify token matches."""
+    args = request.args
+    token = args.get("hub.verify_token", "")
+    if args.get("hub.mode") == "subscribe" and hmac.compare_digest(
+        token.encode(), settings.webhook_verify_token.encode()
+    ):
+        return _text(args.get("hub.challenge", ""), 200)
+    log.warning("webhook verification refused", extra={"mode": args.get("hub.mode")})
+    return _text("verification failed", 403)
+
+
+def _read_body(request: flask.Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is over `limit` (read no further than limit + 1 bytes)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = request.stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def receive_delivery(request: flask.Request, settings: Settings) -> flask.Response:
+    started = time.perf_counter()
+    body = _read_body(request, settings.webhook_max_body_bytes)
+    if body is None:
+        log.warning("webhook body over the size limit", extra={"limit": settings.webhook_max_body_bytes})
+        return _text(f"body larger than {settings.webhook_max_body_bytes} bytes", 413)
+    try:
+        verify_signature(settings.whatsapp_app_secret, body, request.headers.get(HEADER))
+    except SignatureError as exc:
+        log.warning("webhook signature refused", extra={"reason": str(exc)})
+        return _text("invalid signature", exc.status)
+    try:
+        report = ingest(body, settings)
+    except TRANSIENT_ERRORS as exc:
+        # Meta redelivers on any non-200; every step is idempotent, so the retry finishes the work.
+        log.error("webhook delivery not completed; asking Meta to retry", extra={"error": repr(exc)})
+        return _text("temporarily unavailable", 503)
+    log.info(
+        "webhook delivery stored",
+        extra={**report.__dict__, "latency_ms": round((time.perf_counter() - started) * 1000, 1)},
+    )
+    return _text("ok", 200)

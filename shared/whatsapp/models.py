@@ -1,0 +1,344 @@
+"""Typed models of what WhatsApp's webhook delivers: the envelope, every inbound message type,
+status updates and errors. Frozen dataclasses: once parsed, nothing downstream can change them.
+
+Every inbound message shares `InboundMessage`'s fields; each type adds the object Meta names
+after it. `text` is the one piece of readable text a message carries (body, caption or the
+title of a tapped button) so the store, the prompt and the dashboard read it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class MessageType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    REACTION = "reaction"
+    UNSUPPORTED = "unsupported"
+    SYSTEM = "system"
+
+
+MEDIA_TYPES = frozenset(
+    {MessageType.IMAGE, MessageType.AUDIO, MessageType.VIDEO, MessageType.DOCUMENT, MessageType.STICKER}
+)
+# What the assistant answers; reactions, unsupported and system messages are only recorded.
+REPLYABLE_TYPES = MEDIA_TYPES | {
+    MessageType.TEXT,
+    MessageType.LOCATION,
+    MessageType.CONTACTS,
+    MessageType.INTERACTIVE,
+    MessageType.BUTTON,
+}
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbound message is; the order is the order WhatsApp moves it forward."""
+
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        # `failed` is final: a late `sent` must not hide that the message never arrived.
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {
+    DeliveryStatus.ACCEPTED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.PLAYED: 4,
+    DeliveryStatus.FAILED: 9,
+}
+
+
+@dataclass(frozen=True)
+class WhatsAppError:
+    """An error object as Meta puts it in `value.errors`, `messages[].errors` and `statuses[].errors`."""
+
+    code: int
+    title: str = ""
+    message: str = ""
+    details: str = ""
+    href: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "title": self.title or self.message, "detail": self.details}
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """`context` of an inbound message: what it replies to, or that it was forwarded."""
+
+    message_id: str | None = None  # the wamid replied to; absent on forwarded messages
+    from_number: str | None = None
+    forwarded: bool = False
+    frequently_forwarded: bool = False
+    referred_product: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A media object of an image, audio, video, document or sticker message."""
+
+    id: str
+    mime_type: str = ""
+    sha256: str = ""
+    url: str | None = None  # present on newer deliveries; the id is always the fallback
+    caption: str = ""
+    filename: str = ""
+    voice: bool = False  # audio: a recorded voice note rather than a sent audio file
+    animated: bool = False  # sticker
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class InteractiveReply:
+    """A tapped reply button (`button_reply`) or a chosen list row (`list_reply`)."""
+
+    type: str
+    id: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick-reply button of a template message."""
+
+    text: str
+    payload: str = ""
+
+
+@dataclass(frozen=True)
+class Reaction:
+    message_id: str
+    emoji: str | None  # None when the user removed their reaction
+
+    @property
+    def removed(self) -> bool:
+        return not self.emoji
+
+
+@dataclass(frozen=True)
+class SystemEvent:
+    type: str
+    body: str = ""
+    wa_id: str | None = None  # the new number on `user_changed_number`
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundMessage:
+    """Fields every message a WhatsApp user sends has."""
+
+    type: ClassVar[MessageType]
+    wamid: str
+    sender: str  # the user's wa_id, digits only
+    timestamp: datetime
+    context: ReplyContext | None = None
+    errors: tuple[WhatsAppError, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return ""
+
+    @property
+    def reply_to(self) -> str | None:
+        return self.context.message_id if self.context else None
+
+    @property
+    def forwarded(self) -> bool:
+        return bool(self.context and (self.context.forwarded or self.context.frequently_forwarded))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.TEXT
+    body: str
+
+    @property
+    def text(self) -> str:
+        return self.body
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaMessage(InboundMessage):
+    media: MediaRef
+
+    @property
+    def text(self) -> str:
+        return self.media.caption
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageMessage(MediaMessage):
+    type: ClassVar[MessageType] = MessageType.IMAGE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioMessage(MediaMessage):
+    type: ClassVar[MessageType] = MessageType.AUDIO
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoMessage(MediaMessage):
+    type: ClassVar[MessageType] = MessageType.VIDEO
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentMessage(MediaMessage):
+    type: ClassVar[MessageType] = MessageType.DOCUMENT
+
+
+@dataclass(frozen=True, kw_only=True)
+class StickerMessage(MediaMessage):
+    type: ClassVar[MessageType] = MessageType.STICKER
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.LOCATION
+    location: Location
+
+    @property
+    def text(self) -> str:
+        return self.location.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactsMessage(InboundMessage):
+    """Contact cards the user shared (not the sender), kept as Meta sends them."""
+
+    type: ClassVar[MessageType] = MessageType.CONTACTS
+    contacts: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractiveMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.INTERACTIVE
+    reply: InteractiveReply
+
+    @property
+    def text(self) -> str:
+        return self.reply.title
+
+
+@dataclass(frozen=True, kw_only=True)
+class ButtonMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.BUTTON
+    button: Button
+
+    @property
+    def text(self) -> str:
+        return self.button.text
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactionMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.REACTION
+    reaction: Reaction
+
+    @property
+    def text(self) -> str:
+        return self.reaction.emoji or ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnsupportedMessage(InboundMessage):
+    """A type WhatsApp cannot deliver to us (poll, edit, ...) or one this code does not know."""
+
+    type: ClassVar[MessageType] = MessageType.UNSUPPORTED
+    unsupported_type: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemMessage(InboundMessage):
+    type: ClassVar[MessageType] = MessageType.SYSTEM
+    system: SystemEvent
+
+    @property
+    def text(self) -> str:
+        return self.system.body
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """`statuses[]`: how far one of our outbound messages got."""
+
+    wamid: str
+    status: DeliveryStatus
+    timestamp: datetime
+    recipient_id: str
+    errors: tuple[WhatsAppError, ...] = ()
+    pricing_category: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A part of an authenticated delivery we could not understand, kept for an operator."""
+
+    path: str  # where in the body, e.g. `entry[0].changes[1].value.messages[3]`
+    reason: str
+    raw: Any  # the offending JSON as received
+
+
+@dataclass(frozen=True)
+class ChangeValue:
+    """`entry[].changes[].value` of a `messages` change, for one business phone number."""
+
+    phone_number_id: str
+    display_phone_number: str = ""
+    contact_names: dict[str, str] = field(default_factory=dict)  # wa_id -> profile name
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()
+    errors: tuple[WhatsAppError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    value: ChangeValue | None  # None for fields other than `messages`, which we acknowledge and ignore
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One POST from Meta: the envelope, plus the parts that could not be understood."""
+
+    object: str
+    entries: tuple[Entry, ...]
+    rejected: tuple[Rejected, ...] = ()
+
+    @property
+    def message_changes(self) -> tuple[ChangeValue, ...]:
+        return tuple(c.value for e in self.entries for c in e.changes if c.value is not None)

@@ -1,0 +1,363 @@
+"""Raw webhook JSON -> typed models.
+
+Parsing is strict about what we rely on (ids, types, timestamps) and lenient about everything
+else, because Meta adds fields without notice. A delivery is parsed item by item: a message or
+status that cannot be understood becomes a `Rejected` naming its path and reason, and its
+neighbours in the same batch are still parsed. Only a body whose envelope itself is unusable
+raises `MalformedDelivery`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.whatsapp.models import (
+    AudioMessage,
+    Button,
+    ButtonMessage,
+    Change,
+    ChangeValue,
+    ContactsMessage,
+    DeliveryStatus,
+    DocumentMessage,
+    Entry,
+    ImageMessage,
+    InboundMessage,
+    InteractiveMessage,
+    InteractiveReply,
+    Location,
+    LocationMessage,
+    MediaRef,
+    Reaction,
+    ReactionMessage,
+    Rejected,
+    ReplyContext,
+    StatusUpdate,
+    StickerMessage,
+    SystemEvent,
+    SystemMessage,
+    TextMessage,
+    UnsupportedMessage,
+    VideoMessage,
+    WebhookDelivery,
+    WhatsAppError,
+)
+
+
+class MalformedDelivery(ValueError):
+    """The body is not a WhatsApp webhook at all; `path` says where parsing gave up."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+class _Invalid(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# -- small typed readers; each names the path that was wrong -------------------------------------
+
+
+def _obj(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Invalid(path, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(path, f"expected an array, got {type(value).__name__}")
+    return value
+
+
+def _str(obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise _Invalid(f"{path}.{key}", "is missing")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid(f"{path}.{key}", f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _bool(obj: Mapping[str, Any], key: str) -> bool:
+    return obj.get(key) is True
+
+
+def _float(obj: Mapping[str, Any], key: str, path: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or value is None:
+        raise _Invalid(f"{path}.{key}", "is missing" if value is None else "expected a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _Invalid(f"{path}.{key}", f"expected a number, got {value!r}") from None
+
+
+def _timestamp(obj: Mapping[str, Any], path: str) -> datetime:
+    raw = _str(obj, "timestamp", path, required=True)
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _Invalid(f"{path}.timestamp", f"expected unix seconds, got {raw!r}") from None
+
+
+def _wa_id(raw: str) -> str:
+    # Meta's tables sometimes print numbers with a leading "+"; ids are digits.
+    return raw.lstrip("+")
+
+
+def parse_error(raw: Any, path: str) -> WhatsAppError:
+    obj = _obj(raw, path)
+    code = obj.get("code")
+    if isinstance(code, bool) or not isinstance(code, int | str) or not str(code).lstrip("-").isdigit():
+        raise _Invalid(f"{path}.code", "expected an integer error code")
+    data = obj.get("error_data")
+    details = data.get("details", "") if isinstance(data, Mapping) else ""
+    return WhatsAppError(
+        code=int(code),
+        title=str(obj.get("title") or ""),
+        message=str(obj.get("message") or ""),
+        details=str(details or ""),
+        href=str(obj.get("href") or ""),
+    )
+
+
+def _errors(raw: Any, path: str) -> tuple[WhatsAppError, ...]:
+    return tuple(parse_error(e, f"{path}[{i}]") for i, e in enumerate(_list(raw, path)))
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+def _context(raw: Any, path: str) -> ReplyContext | None:
+    if raw is None:
+        return None
+    obj = _obj(raw, path)
+    product = obj.get("referred_product")
+    return ReplyContext(
+        message_id=_str(obj, "id", path) or None,
+        from_number=_str(obj, "from", path) or None,
+        forwarded=_bool(obj, "forwarded"),
+        frequently_forwarded=_bool(obj, "frequently_forwarded"),
+        referred_product=dict(product) if isinstance(product, Mapping) else None,
+    )
+
+
+def _media(msg: Mapping[str, Any], key: str, path: str) -> MediaRef:
+    obj = _obj(msg.get(key), f"{path}.{key}")
+    p = f"{path}.{key}"
+    return MediaRef(
+        id=_str(obj, "id", p, required=True),
+        mime_type=_str(obj, "mime_type", p),
+        sha256=_str(obj, "sha256", p),
+        url=_str(obj, "url", p) or None,
+        caption=_str(obj, "caption", p),
+        filename=_str(obj, "filename", p),
+        voice=_bool(obj, "voice"),
+        animated=_bool(obj, "animated"),
+    )
+
+
+def _interactive(msg: Mapping[str, Any], path: str) -> InteractiveReply:
+    p = f"{path}.interactive"
+    obj = _obj(msg.get("interactive"), p)
+    kind = _str(obj, "type", p, required=True)
+    if kind == "nfm_reply":  # a WhatsApp Flow's answer: its JSON is the content
+        reply = _obj(obj.get("nfm_reply"), f"{p}.nfm_reply")
+        return InteractiveReply(
+            type=kind,
+            id=_str(reply, "name", p) or "flow",
+            title=_str(reply, "body", p) or _str(reply, "response_json", p),
+        )
+    reply = _obj(obj.get(kind), f"{p}.{kind}")
+    return InteractiveReply(
+        type=kind,
+        id=_str(reply, "id", f"{p}.{kind}", required=True),
+        title=_str(reply, "title", f"{p}.{kind}"),
+        description=_str(reply, "description", f"{p}.{kind}"),
+    )
+
+
+def _location(msg: Mapping[str, Any], path: str) -> Location:
+    p = f"{path}.location"
+    obj = _obj(msg.get("location"), p)
+    return Location(
+        latitude=_float(obj, "latitude", p),
+        longitude=_float(obj, "longitude", p),
+        name=_str(obj, "name", p),
+        address=_str(obj, "address", p),
+        url=_str(obj, "url", p),
+    )
+
+
+def _contacts(msg: Mapping[str, Any], path: str) -> tuple[dict[str, Any], ...]:
+    cards = _list(msg.get("contacts"), f"{path}.contacts")
+    return tuple(dict(_obj(c, f"{path}.contacts[{i}]")) for i, c in enumerate(cards))
+
+
+def _reaction(msg: Mapping[str, Any], path: str) -> Reaction:
+    p = f"{path}.reaction"
+    obj = _obj(msg.get("reaction"), p)
+    return Reaction(message_id=_str(obj, "message_id", p, required=True), emoji=_str(obj, "emoji", p) or None)
+
+
+def _button(msg: Mapping[str, Any], path: str) -> Button:
+    p = f"{path}.button"
+    obj = _obj(msg.get("button"), p)
+    return Button(text=_str(obj, "text", p), payload=_str(obj, "payload", p))
+
+
+def _system(msg: Mapping[str, Any], path: str) -> SystemEvent:
+    p = f"{path}.system"
+    obj = _obj(msg.get("system"), p)
+    return SystemEvent(
+        type=_str(obj, "type", p), body=_str(obj, "body", p), wa_id=_str(obj, "wa_id", p) or None
+    )
+
+
+_Builder = Callable[[Mapping[str, Any], str, dict[str, Any]], InboundMessage]
+
+_BUILDERS: dict[str, _Builder] = {
+    "text": lambda m, p, c: TextMessage(
+        body=_str(_obj(m.get("text"), f"{p}.text"), "body", f"{p}.text"), **c
+    ),
+    "image": lambda m, p, c: ImageMessage(media=_media(m, "image", p), **c),
+    "audio": lambda m, p, c: AudioMessage(media=_media(m, "audio", p), **c),
+    "video": lambda m, p, c: VideoMessage(media=_media(m, "video", p), **c),
+    "document": lambda m, p, c: DocumentMessage(media=_media(m, "document", p), **c),
+    "sticker": lambda m, p, c: StickerMessage(media=_media(m, "sticker", p), **c),
+    "location": lambda m, p, c: LocationMessage(location=_location(m, p), **c),
+    "contacts": lambda m, p, c: ContactsMessage(contacts=_contacts(m, p), **c),
+    "interactive": lambda m, p, c: InteractiveMessage(reply=_interactive(m, p), **c),
+    "button": lambda m, p, c: ButtonMessage(button=_button(m, p), **c),
+    "reaction": lambda m, p, c: ReactionMessage(reaction=_reaction(m, p), **c),
+    "system": lambda m, p, c: SystemMessage(system=_system(m, p), **c),
+}
+
+
+def parse_message(raw: Any, path: str = "message") -> InboundMessage:
+    """One element of `value.messages`; raises ValueError naming the path on bad input."""
+    msg = _obj(raw, path)
+    kind = _str(msg, "type", path, required=True)
+    common: dict[str, Any] = {
+        "wamid": _str(msg, "id", path, required=True),
+        "sender": _wa_id(_str(msg, "from", path, required=True)),
+        "timestamp": _timestamp(msg, path),
+        "context": _context(msg.get("context"), f"{path}.context"),
+        "errors": _errors(msg.get("errors"), f"{path}.errors"),
+    }
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        # Unknown or newer types (poll, edit, order, ...) are recorded, never a crash.
+        unsupported = msg.get("unsupported")
+        inner = unsupported.get("type") if isinstance(unsupported, Mapping) else None
+        return UnsupportedMessage(unsupported_type=str(inner or kind), **common)
+    return builder(msg, path, common)
+
+
+def parse_status(raw: Any, path: str = "status") -> StatusUpdate:
+    obj = _obj(raw, path)
+    status_raw = _str(obj, "status", path, required=True)
+    try:
+        status = DeliveryStatus(status_raw)
+    except ValueError:
+        raise _Invalid(f"{path}.status", f"unknown status {status_raw!r}") from None
+    pricing = obj.get("pricing")
+    return StatusUpdate(
+        wamid=_str(obj, "id", path, required=True),
+        status=status,
+        timestamp=_timestamp(obj, path),
+        recipient_id=_wa_id(_str(obj, "recipient_id", path, required=True)),
+        errors=_errors(obj.get("errors"), f"{path}.errors"),
+        pricing_category=str(pricing.get("category")) if isinstance(pricing, Mapping) else None,
+    )
+
+
+# -- the envelope --------------------------------------------------------------------------------
+
+
+def _parse_items(
+    raw: Any, path: str, parse: Callable[[Any, str], Any], rejected: list[Rejected]
+) -> tuple[Any, ...]:
+    parsed = []
+    for i, item in enumerate(_list(raw, path)):
+        item_path = f"{path}[{i}]"
+        try:
+            parsed.append(parse(item, item_path))
+        except _Invalid as exc:
+            rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=item))
+    return tuple(parsed)
+
+
+def _parse_value(raw: Any, path: str, rejected: list[Rejected]) -> ChangeValue:
+    value = _obj(raw, path)
+    metadata = _obj(value.get("metadata"), f"{path}.metadata")
+    names: dict[str, str] = {}
+    for i, contact in enumerate(_list(value.get("contacts"), f"{path}.contacts")):
+        contact = _obj(contact, f"{path}.contacts[{i}]")
+        profile = contact.get("profile")
+        name = profile.get("name") if isinstance(profile, Mapping) else None
+        if contact.get("wa_id") and isinstance(name, str):
+            names[_wa_id(str(contact["wa_id"]))] = name
+    return ChangeValue(
+        phone_number_id=_str(metadata, "phone_number_id", f"{path}.metadata", required=True),
+        display_phone_number=_str(metadata, "display_phone_number", f"{path}.metadata"),
+        contact_names=names,
+        messages=_parse_items(value.get("messages"), f"{path}.messages", parse_message, rejected),
+        statuses=_parse_items(value.get("statuses"), f"{path}.statuses", parse_status, rejected),
+        errors=_parse_items(value.get("errors"), f"{path}.errors", parse_error, rejected),
+    )
+
+
+def _parse_change(raw: Any, path: str, rejected: list[Rejected]) -> Change:
+    change = _obj(raw, path)
+    field_name = _str(change, "field", path, required=True)
+    if field_name != "messages":
+        return Change(field=field_name, value=None)
+    return Change(field=field_name, value=_parse_value(change.get("value"), f"{path}.value", rejected))
+
+
+def parse_delivery(body: bytes) -> WebhookDelivery:
+    """Parse a webhook body. Raises MalformedDelivery when the envelope itself is unusable."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedDelivery("", f"the body is not valid JSON ({exc})") from None
+    try:
+        envelope = _obj(data, "$")
+        if envelope.get("object") != "whatsapp_business_account":
+            raise _Invalid("object", f"expected 'whatsapp_business_account', got {envelope.get('object')!r}")
+        entries_raw = _list(envelope.get("entry"), "entry")
+    except _Invalid as exc:
+        raise MalformedDelivery(exc.path, exc.reason) from None
+    rejected: list[Rejected] = []
+    entries = []
+    for i, entry_raw in enumerate(entries_raw):
+        path = f"entry[{i}]"
+        try:
+            entry = _obj(entry_raw, path)
+            changes = []
+            for j, change_raw in enumerate(_list(entry.get("changes"), f"{path}.changes")):
+                change_path = f"{path}.changes[{j}]"
+                try:
+                    changes.append(_parse_change(change_raw, change_path, rejected))
+                except _Invalid as exc:
+                    rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=change_raw))
+            entries.append(Entry(id=str(entry.get("id") or ""), changes=tuple(changes)))
+        except _Invalid as exc:
+            rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=entry_raw))
+    return WebhookDelivery(
+        object=str(envelope.get("object") or ""), entries=tuple(entries), rejected=tuple(rejected)
+    )
