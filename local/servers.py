@@ -12,10 +12,9 @@ import threading
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 from typing import Generic, TypeVar
+from wsgiref.types import WSGIApplication
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from wsgiref.types import WSGIApplication
 
 T = TypeVar("T")
 

@@ -31,21 +31,33 @@ GRAPH_ERRORS: dict[int, GraphError] = {
     0: GraphError(401, "(#0) AuthException", "We were unable to authenticate the app user."),
     1: GraphError(500, "(#1) An unknown error occurred", "Invalid request or possible server error."),
     2: GraphError(503, "(#2) Service temporarily unavailable", "Temporary due to downtime or overload."),
-    4: GraphError(400, "(#4) Application request limit reached", "The app has reached its API call rate limit."),
+    4: GraphError(
+        400, "(#4) Application request limit reached", "The app has reached its API call rate limit."
+    ),
     10: GraphError(403, "(#10) Application does not have permission for this action", "Permission denied."),
     100: GraphError(400, "(#100) Invalid parameter", "Invalid parameter."),
-    190: GraphError(401, "Invalid OAuth access token - Cannot parse access token", "Access token has expired."),
+    190: GraphError(
+        401, "Invalid OAuth access token - Cannot parse access token", "Access token has expired."
+    ),
     368: GraphError(403, "(#368) Temporarily blocked for policies violations", "Account restricted."),
-    80007: GraphError(400, "(#80007) Rate limit issues", "The WhatsApp Business Account reached its rate limit."),
+    80007: GraphError(
+        400, "(#80007) Rate limit issues", "The WhatsApp Business Account reached its rate limit."
+    ),
     130429: GraphError(400, "(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
     130472: GraphError(400, "(#130472) User's number is part of an experiment", "Experiment."),
-    131000: GraphError(500, "(#131000) Something went wrong", "Message failed to send due to an unknown error."),
-    131005: GraphError(403, "(#131005) Access denied", "Permission is either not granted or has been removed."),
+    131000: GraphError(
+        500, "(#131000) Something went wrong", "Message failed to send due to an unknown error."
+    ),
+    131005: GraphError(
+        403, "(#131005) Access denied", "Permission is either not granted or has been removed."
+    ),
     131008: GraphError(400, "(#131008) Required parameter is missing", "The request is missing a parameter."),
     131009: GraphError(400, "(#131009) Parameter value is not valid", "A parameter value is not valid."),
     131016: GraphError(503, "(#131016) Service unavailable", "A service is temporarily unavailable."),
     131026: GraphError(400, "(#131026) Message undeliverable", "Unable to deliver message."),
-    131030: GraphError(400, "(#131030) Recipient phone number not in allowed list", "Add it to the allow list."),
+    131030: GraphError(
+        400, "(#131030) Recipient phone number not in allowed list", "Add it to the allow list."
+    ),
     131031: GraphError(403, "(#131031) Business Account locked", "The business account is locked."),
     131047: GraphError(
         400,
@@ -61,14 +73,20 @@ GRAPH_ERRORS: dict[int, GraphError] = {
     ),
     131050: GraphError(400, "(#131050) User has stopped marketing messages", "Marketing opt-out."),
     131051: GraphError(400, "(#131051) Unsupported message type", "Message type is not currently supported."),
-    131052: GraphError(400, "(#131052) Media download error", "Unable to download the media sent by the user."),
-    131053: GraphError(400, "(#131053) Media upload error", "Unable to upload the media used in the message."),
+    131052: GraphError(
+        400, "(#131052) Media download error", "Unable to download the media sent by the user."
+    ),
+    131053: GraphError(
+        400, "(#131053) Media upload error", "Unable to upload the media used in the message."
+    ),
     131056: GraphError(
         400,
         "(#131056) (Business Account, Consumer Account) pair rate limit hit",
         "Too many messages sent from the sender phone number to the same recipient in a short period.",
     ),
-    131057: GraphError(500, "(#131057) Account in maintenance mode", "The business account is in maintenance."),
+    131057: GraphError(
+        500, "(#131057) Account in maintenance mode", "The business account is in maintenance."
+    ),
 }
 
 
@@ -130,7 +148,7 @@ def _wamid_payload(wa_id: str, inbound: bool) -> bytes:
     number = wa_id.encode()[:60]
     key = secrets.token_hex(10).upper().encode()
     direction = b"\x12" if inbound else b"\x11"
-    return b"\x18" + bytes([len(number)]) + number + b"\x15\x02\x00" + direction + b"\x18\x14" + key + b"\x00"
+    return b"\x1c\x18" + bytes([len(number)]) + number + b"\x15\x02\x00" + direction + b"\x18\x14" + key + b"\x00"
 
 
 def new_wamid(wa_id: str, inbound: bool) -> str:

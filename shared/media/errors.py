@@ -25,7 +25,7 @@ class RejectCode(StrEnum):
     DAMAGED = "damaged"
 
 
-class MediaRejected(Exception):  # noqa: N818 - the name says what happened to the file
+class MediaRejected(Exception):
     """A permanent failure: retrying the same bytes gives the same answer."""
 
     def __init__(self, reason: str, code: str) -> None:

@@ -66,8 +66,8 @@ def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdat
         except gexc.FailedPrecondition:
             continue  # a concurrent status won the race; compare again with what it wrote
         if update.status is DeliveryStatus.FAILED:
-            conv_ref.update(
-                {"has_failure": True, "needs_attention": True}, retry=CALL_RETRY, timeout=CALL_TIMEOUT
+            conv_ref.set(
+                {"has_failure": True, "needs_attention": True}, merge=True, retry=CALL_RETRY, timeout=CALL_TIMEOUT
             )
         return True
     raise gexc.Aborted(f"status of {update.wamid} kept changing under us")

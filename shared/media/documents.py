@@ -1,0 +1,232 @@
+"""Documents: PDFs for the model as they are, text pulled out of everything we can read.
+
+The extracted text serves twice: the dashboard shows it to operators, and the model gets it
+whenever it cannot take the file itself (a Word document, or a PDF over the page cap).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shared.media import formats as f
+from shared.media.errors import MediaRejected, RejectCode
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
+DEFAULT_MAX_PDF_PAGES = 100
+# Well below the Gemini inline limits (20-100 MB depending on endpoint); bigger ones go as text.
+DEFAULT_MAX_MODEL_PDF_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_TEXT_CHARS = 100_000
+# A Word file is a ZIP: refuse one that would unpack to more than this (a zip bomb).
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_ZIP_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    text: str | None  # extracted text, at most ``max_text_chars``; None when there is none
+    text_truncated: bool
+    page_count: int | None
+    model_reads_original: bool  # the model gets the file itself (a PDF within the caps)
+    encrypted: bool = False
+    notes: tuple[str, ...] = ()  # sentences for the model and the operator about what was done
+
+
+def prepare_document(
+    path: Path,
+    *,
+    mime: str,
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
+    max_model_pdf_bytes: int = DEFAULT_MAX_MODEL_PDF_BYTES,
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+) -> PreparedDocument:
+    """Extract what we can from a document whose real type is ``mime``.
+
+    Types we cannot read are not an error: they are kept and described by the caller.
+    """
+    mime = f.normalize_mime(mime)
+    if mime == f.PDF:
+        return prepare_pdf(
+            path, max_pages=max_pdf_pages, max_model_bytes=max_model_pdf_bytes, max_chars=max_text_chars
+        )
+    if mime == f.DOCX:
+        text, truncated = docx_text(path, max_chars=max_text_chars)
+        return PreparedDocument(text or None, truncated, None, model_reads_original=False)
+    if f.is_textual(mime):
+        text, truncated = read_text(path, max_chars=max_text_chars)
+        return PreparedDocument(text or None, truncated, None, model_reads_original=False)
+    return PreparedDocument(None, False, None, model_reads_original=False)
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+def prepare_pdf(path: Path, *, max_pages: int, max_model_bytes: int, max_chars: int) -> PreparedDocument:
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return _password_protected()
+        page_count = len(reader.pages)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        if _is_encryption_error(exc):
+            return _password_protected()
+        # pypdf raises a zoo of types on bad input (PdfReadError, KeyError, ValueError, ...).
+        raise _damaged() from exc
+    if page_count == 0:
+        raise _damaged()
+    text, truncated, failed_pages = _pdf_text(reader, min(page_count, max_pages), max_chars)
+    notes: list[str] = []
+    size = path.stat().st_size
+    too_many_pages = page_count > max_pages
+    model_reads_original = not too_many_pages and size <= max_model_bytes
+    if not model_reads_original:
+        why = f"has {page_count} pages" if too_many_pages else f"is {f.format_size(size)}"
+        given = (
+            f"the text of its first {min(page_count, max_pages)} pages"
+            if text
+            else "only its description, because it has no text to extract"
+        )
+        notes.append(f"The PDF {why}, so the assistant was given {given} instead of the file.")
+    if failed_pages:
+        notes.append(f"The text of {failed_pages} page(s) could not be read.")
+    return PreparedDocument(text or None, truncated, page_count, model_reads_original, notes=tuple(notes))
+
+
+def _pdf_text(reader: PdfReader, pages: int, max_chars: int) -> tuple[str, bool, int]:
+    """Text of the first ``pages`` pages, stopping once ``max_chars`` are collected."""
+    parts: list[str] = []
+    collected = 0
+    failed = 0
+    for index in range(pages):
+        try:
+            page_text = reader.pages[index].extract_text() or ""
+        except MemoryError:
+            raise
+        except Exception:  # one broken page should not lose the others
+            failed += 1
+            continue
+        page_text = page_text.strip()
+        if page_text:
+            parts.append(page_text)
+            collected += len(page_text) + 2
+        if collected >= max_chars:
+            break
+    return _cap("\n\n".join(parts), max_chars)
+
+
+def _is_encryption_error(exc: Exception) -> bool:
+    from pypdf.errors import DependencyError, FileNotDecryptedError
+
+    return isinstance(exc, FileNotDecryptedError | DependencyError | NotImplementedError)
+
+
+def _password_protected() -> PreparedDocument:
+    note = "The PDF is protected by a password, so its contents could not be read."
+    return PreparedDocument(None, False, None, model_reads_original=False, encrypted=True, notes=(note,))
+
+
+# --- Word ---------------------------------------------------------------------------------------
+
+
+def docx_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
+    """Paragraphs and table rows of a .docx in document order."""
+    check_zip_is_safe(path)
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(str(path))
+        lines: list[str] = []
+        collected = 0
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
+                text = "\n".join(rows)
+            else:
+                text = block.text
+            lines.append(text)
+            collected += len(text) + 1
+            if collected >= max_chars:
+                break
+    except MemoryError:
+        raise
+    except Exception as exc:  # python-docx and lxml raise many types on a broken package
+        raise _damaged() from exc
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _cap(text, max_chars)
+
+
+def check_zip_is_safe(path: Path) -> None:
+    """Refuse ZIP-based files that would unpack to far more than they weigh."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _damaged() from exc
+    unpacked = sum(entry.file_size for entry in entries)
+    if len(entries) > MAX_ZIP_ENTRIES or unpacked > MAX_UNPACKED_BYTES:
+        raise MediaRejected("The document is too large to open safely once unpacked", RejectCode.TOO_LARGE)
+
+
+# --- plain text ---------------------------------------------------------------------------------
+
+_BOM_ENCODINGS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def read_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
+    """The start of a text file, decoded: BOM, then UTF-8, then a detected charset."""
+    limit = max_chars * 4 + 4  # enough bytes for max_chars characters in any encoding
+    with path.open("rb") as fh:
+        raw = fh.read(limit)
+        more = bool(fh.read(1))
+    text = decode_text(raw, truncated=more)
+    text, truncated = _cap(text.replace("\r\n", "\n"), max_chars)
+    return text, truncated or more
+
+
+def decode_text(raw: bytes, *, truncated: bool = False) -> str:
+    for bom, encoding in _BOM_ENCODINGS:
+        if raw.startswith(bom):
+            return raw.decode(encoding, "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(raw) - 3:
+            return raw[: exc.start].decode("utf-8")  # we cut a character in half, not the sender
+    try:
+        from charset_normalizer import from_bytes  # lazily: only legacy encodings need it
+
+        best = from_bytes(raw).best()
+        if best is not None:
+            return str(best)
+    except ImportError:
+        pass
+    return raw.decode("cp1252", "replace")
+
+
+# --- shared -------------------------------------------------------------------------------------
+
+
+def _cap(text: str, max_chars: int) -> tuple[str, bool]:
+    if len(text) <= max_chars:
+        return text, False
+    return text[:max_chars].rstrip() + "…", True
+
+
+def _damaged() -> MediaRejected:
+    return MediaRejected("The document is damaged and could not be read", RejectCode.DAMAGED)

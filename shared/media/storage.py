@@ -1,0 +1,214 @@
+"""The private media bucket: objects named by their content, written once, read back as streams.
+
+Layout: ``conversations/{conversation_id}/{original|derived}/{sha256}{suffix}``. Naming by the
+SHA-256 of the bytes makes every write idempotent: a redelivered job finds its object already
+there and uploads nothing, and WhatsApp's own ``sha256`` for a media id names the original before
+it is downloaded (see ``MediaStorage.find``). Nothing here grants access: the bucket is private
+with uniform bucket-level access (set by Terraform), and this module never touches ACLs.
+
+Errors from the storage client propagate unchanged: they are transient for the caller's retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+
+Folder = Literal["original", "derived"]
+ORIGINAL: Folder = "original"
+DERIVED: Folder = "derived"
+ROOT = "conversations"
+DEFAULT_TIMEOUT_SECONDS = 60.0
+READ_CHUNK_BYTES = 1024 * 1024
+_HASH_CHUNK_BYTES = 1024 * 1024
+_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    gcs_uri: str
+    object_name: str
+    size_bytes: int
+    sha256_hex: str
+    content_type: str
+    uploaded: bool  # False when the object was already stored (a redelivery, or a duplicate file)
+
+
+class MediaStorage:
+    """Content-addressed media objects in one private bucket."""
+
+    def __init__(
+        self, client: storage.Client, bucket_name: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
+        if not bucket_name:
+            raise ValueError("a media bucket name is required (MEDIA_BUCKET)")
+        self._client = client
+        self.bucket_name = bucket_name
+        self._bucket = client.bucket(bucket_name)
+        self._timeout = timeout
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def put(
+        self,
+        conversation_id: str,
+        data_or_path: bytes | Path,
+        content_type: str,
+        suffix: str,
+        *,
+        folder: Folder = ORIGINAL,
+    ) -> StoredObject:
+        """Store bytes or a file once; a second call with the same content uploads nothing."""
+        sha256_hex, size = sha256_of(data_or_path)
+        name = object_name(conversation_id, sha256_hex, suffix, folder)
+        existing = self._bucket.get_blob(name, timeout=self._timeout)
+        if existing is not None:
+            return self._stored(existing, sha256_hex, uploaded=False)
+        blob = self._bucket.blob(name)
+        blob.metadata = {"sha256": sha256_hex}
+        from google.api_core.exceptions import PreconditionFailed
+
+        try:
+            # if_generation_match=0: create only. Two instances racing on one redelivered job
+            # both pass the check above; the slower one gets 412 and keeps the winner's object.
+            # The precondition also makes the upload safe for the client library to retry.
+            if isinstance(data_or_path, bytes):
+                blob.upload_from_string(
+                    data_or_path, content_type=content_type, if_generation_match=0, timeout=self._timeout
+                )
+            else:
+                blob.upload_from_filename(
+                    str(data_or_path), content_type=content_type, if_generation_match=0, timeout=self._timeout
+                )
+        except PreconditionFailed:
+            return self._stored(self._bucket.blob(name), sha256_hex, uploaded=False, size=size)
+        return StoredObject(self.uri(name), name, size, sha256_hex, content_type, uploaded=True)
+
+    # --- finding and reading --------------------------------------------------------------------
+
+    def find(
+        self, conversation_id: str, sha256_hex: str, *, folder: Folder = ORIGINAL
+    ) -> StoredObject | None:
+        """The stored object with this content hash (any suffix), e.g. before downloading again."""
+        prefix = object_name(conversation_id, sha256_hex, "", folder)
+        for blob in self._client.list_blobs(
+            self._bucket, prefix=prefix, max_results=1, timeout=self._timeout
+        ):
+            return self._stored(blob, sha256_hex, uploaded=False)
+        return None
+
+    def stat(self, gcs_uri: str) -> StoredObject | None:
+        """Size and content type of a stored object (for a streaming response's headers)."""
+        name = self._own_object(gcs_uri)
+        blob = self._bucket.get_blob(name, timeout=self._timeout)
+        if blob is None:
+            return None
+        return self._stored(blob, (blob.metadata or {}).get("sha256", ""), uploaded=False)
+
+    def open_read(self, gcs_uri: str, *, chunk_size: int = READ_CHUNK_BYTES) -> IO[bytes]:
+        """A file-like reader that fetches ``chunk_size`` bytes at a time (ranged requests)."""
+        blob = self._bucket.blob(self._own_object(gcs_uri))
+        return blob.open("rb", chunk_size=chunk_size, timeout=self._timeout)
+
+    def read_bytes(self, gcs_uri: str) -> bytes:
+        """The whole object; for derived artefacts (small), not for originals of any size."""
+        blob = self._bucket.blob(self._own_object(gcs_uri))
+        return blob.download_as_bytes(timeout=self._timeout)
+
+    def uri(self, name: str) -> str:
+        return f"gs://{self.bucket_name}/{name}"
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _own_object(self, gcs_uri: str) -> str:
+        """The object name of a URI in this bucket under our root; anything else is refused.
+
+        The dashboard passes URIs read from Firestore; checking them here means a bad record can
+        never make it stream an object from another bucket or outside the media tree.
+        """
+        bucket, name = parse_gcs_uri(gcs_uri)
+        if bucket != self.bucket_name or not name.startswith(f"{ROOT}/") or ".." in name.split("/"):
+            raise ValueError(f"not a media object of bucket {self.bucket_name}: {gcs_uri}")
+        return name
+
+    def _stored(
+        self, blob: storage.Blob, sha256_hex: str, *, uploaded: bool, size: int | None = None
+    ) -> StoredObject:
+        if blob.size is None and size is None:
+            blob.reload(timeout=self._timeout)
+        return StoredObject(
+            gcs_uri=self.uri(blob.name),
+            object_name=blob.name,
+            size_bytes=int(blob.size if blob.size is not None else size or 0),
+            sha256_hex=sha256_hex,
+            content_type=blob.content_type or "application/octet-stream",
+            uploaded=uploaded,
+        )
+
+
+def object_name(conversation_id: str, sha256_hex: str, suffix: str, folder: Folder = ORIGINAL) -> str:
+    """``conversations/{conversation_id}/{folder}/{sha256}{suffix}``, with every part checked."""
+    if not _CONVERSATION_ID.match(conversation_id) or conversation_id in (".", ".."):
+        raise ValueError(f"unusable conversation id for an object name: {conversation_id!r}")
+    if folder not in (ORIGINAL, DERIVED):
+        raise ValueError(f"folder must be {ORIGINAL!r} or {DERIVED!r}, not {folder!r}")
+    if not _SHA256_HEX.match(sha256_hex):
+        raise ValueError(f"not a lowercase hex SHA-256: {sha256_hex!r}")
+    return f"{ROOT}/{conversation_id}/{folder}/{sha256_hex}{clean_suffix(suffix)}"
+
+
+def clean_suffix(suffix: str) -> str:
+    """A short lowercase ``.ext``; anything else (user-controlled names) becomes ``.bin``."""
+    if suffix == "":
+        return ""
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    return suffix if _SUFFIX.match(suffix) else ".bin"
+
+
+def parse_gcs_uri(gcs_uri: str) -> tuple[str, str]:
+    if not gcs_uri.startswith("gs://"):
+        raise ValueError(f"not a gs:// URI: {gcs_uri!r}")
+    bucket, _, name = gcs_uri.removeprefix("gs://").partition("/")
+    if not bucket or not name:
+        raise ValueError(f"not a gs://bucket/object URI: {gcs_uri!r}")
+    return bucket, name
+
+
+def sha256_of(data_or_path: bytes | Path) -> tuple[str, int]:
+    """Hex digest and size, reading a file in chunks so a 100 MB document is never in memory."""
+    if isinstance(data_or_path, bytes):
+        return hashlib.sha256(data_or_path).hexdigest(), len(data_or_path)
+    digest = hashlib.sha256()
+    size = 0
+    with Path(data_or_path).open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def whatsapp_sha256_to_hex(value: str | None) -> str | None:
+    """WhatsApp's ``sha256`` (base64 in webhooks; hex seen elsewhere) as lowercase hex, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if _SHA256_HEX.match(value.lower()):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            raw = base64.urlsafe_b64decode(value)
+        except (binascii.Error, ValueError):
+            return None
+    return raw.hex() if len(raw) == 32 else None

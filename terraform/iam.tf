@@ -1,0 +1,212 @@
+# Identities and who may do what. One service account per function, each granted only what its
+# code uses, scoped to the topic, bucket or secret wherever the role allows it. No basic roles
+# (owner/editor/viewer) anywhere.
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  project      = var.project_id
+  account_id   = "${local.function_names[each.key]}-fn"
+  display_name = "WhatsApp assistant: ${each.key} function"
+}
+
+# Signs the OIDC tokens Pub/Sub attaches to pushes; the only identity allowed to invoke the
+# media and ai_reply functions.
+resource "google_service_account" "push_invoker" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-push-invoker"
+  display_name = "WhatsApp assistant: Pub/Sub push invoker"
+}
+
+# Builds the function images (instead of the default compute account, which may hold Editor).
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-fn-build"
+  display_name = "WhatsApp assistant: function image builds"
+}
+
+# Google-managed agents, created explicitly so the grants below never race their creation.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_service_identity" "iap" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "iap.googleapis.com"
+
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  pubsub_agent = "serviceAccount:${google_project_service_identity.pubsub.email}"
+  iap_agent    = "serviceAccount:${google_project_service_identity.iap.email}"
+
+  # Who publishes where (the code's publish calls): webhook -> media and reply; the others ->
+  # reply (media when a file is ready, ai_reply to re-trigger itself, dashboard for retries).
+  topic_publishers = {
+    "webhook:media"   = { function = "webhook", topic = "media" }
+    "webhook:reply"   = { function = "webhook", topic = "reply" }
+    "media:reply"     = { function = "media", topic = "reply" }
+    "ai_reply:reply"  = { function = "ai_reply", topic = "reply" }
+    "dashboard:reply" = { function = "dashboard", topic = "reply" }
+  }
+
+  # media writes originals and derived files (and may overwrite them when a job is retried);
+  # ai_reply reads them for Gemini; the dashboard streams them to operators.
+  bucket_roles = {
+    media     = "roles/storage.objectAdmin"
+    ai_reply  = "roles/storage.objectViewer"
+    dashboard = "roles/storage.objectViewer"
+  }
+
+  secret_grants = merge([
+    for fn, names in local.function_secrets : {
+      for name in names : "${fn}:${name}" => { function = fn, secret = name }
+    }
+  ]...)
+}
+
+# Firestore has no per-collection IAM: datastore.user (read/write documents, no admin) on the
+# project is the narrowest predefined role that lets the code use its collections.
+resource "google_project_iam_member" "firestore_user" {
+  for_each = local.functions
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function[each.key].member
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.topic_publishers
+
+  project = var.project_id
+  topic   = google_pubsub_topic.jobs[each.value.topic].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function[each.value.function].member
+}
+
+resource "google_storage_bucket_iam_member" "media" {
+  for_each = local.bucket_roles
+
+  bucket = google_storage_bucket.media.name
+  role   = each.value
+  member = google_service_account.function[each.key].member
+}
+
+resource "google_secret_manager_secret_iam_member" "accessor" {
+  for_each = local.secret_grants
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.secret[each.value.secret].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value.function].member
+}
+
+# Vertex AI has no resource-level grant for model calls; only when Vertex mode is chosen.
+resource "google_project_iam_member" "vertex_user" {
+  count = var.use_vertexai ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.function["ai_reply"].member
+}
+
+# ----- Build account: logs, its own image repository, and the source bucket -----------------
+resource "google_project_iam_member" "build" {
+  for_each = toset(["roles/logging.logWriter"])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.build.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_writer" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+resource "google_storage_bucket_iam_member" "build_source_reader" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}
+
+# ----- Who may invoke which function (a gen2 function is a Cloud Run service) ----------------
+# The webhook is the only public endpoint: Meta calls it without credentials, and the code
+# rejects any request whose X-Hub-Signature-256 does not verify.
+resource "google_cloud_run_v2_service_iam_member" "webhook_public" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn["webhook"].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
+  for_each = local.topics
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+# IAP forwards an operator's request with its own identity; nobody else may invoke the dashboard.
+resource "google_cloud_run_v2_service_iam_member" "dashboard_iap" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn["dashboard"].name
+  role     = "roles/run.invoker"
+  member   = local.iap_agent
+}
+
+resource "google_iap_web_backend_service_iam_member" "operators" {
+  for_each = toset(var.operator_emails)
+
+  project             = var.project_id
+  web_backend_service = google_compute_backend_service.dashboard.name
+  role                = "roles/iap.httpsResourceAccessor"
+  member              = "user:${each.value}"
+}
+
+# ----- What Pub/Sub itself needs for authenticated push and dead-lettering -------------------
+# Mint OIDC tokens as the invoker (required for projects created before April 2021, harmless after).
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.push_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+# Move a job that failed max_delivery_attempts times onto the dead-letter topic ...
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = local.topics
+
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter[each.key].name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+# ... and acknowledge it on the source subscription once forwarded.
+resource "google_pubsub_subscription_iam_member" "dead_letter_forwarder" {
+  for_each = local.topics
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.push[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}

@@ -1,0 +1,63 @@
+locals {
+  media_bucket_name = var.media_bucket_name != "" ? var.media_bucket_name : "${var.project_id}-whatsapp-media"
+}
+
+# Customers' photos, voice notes, videos and documents, plus derived files. Private: objects
+# are reachable only through the functions' service accounts (dashboard proxies them).
+resource "google_storage_bucket" "media" {
+  #checkov:skip=CKV_GCP_62:Access is audited through Cloud Audit Logs; a usage-log bucket would be a second copy of who read customers' media with no retention control.
+  #checkov:skip=CKV_GCP_78:Versioning would keep every deleted media object past its retention period; media is re-downloadable while WhatsApp keeps it and the lifecycle rule must really delete it.
+  project                     = var.project_id
+  name                        = local.media_bucket_name
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = var.labels
+
+  versioning {
+    enabled = false
+  }
+
+  lifecycle_rule {
+    condition {
+      age = var.media_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Function source archives (one object per content hash). Versioned so a replaced archive stays
+# available for a rollback for source_archive_retention_days.
+resource "google_storage_bucket" "sources" {
+  #checkov:skip=CKV_GCP_62:Only Terraform and Cloud Build touch this bucket; Cloud Audit Logs record their access.
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-function-sources"
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = var.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.source_archive_retention_days
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -1,0 +1,288 @@
+# ---------------------------------------------------------------------------------------------
+# Where it runs
+# ---------------------------------------------------------------------------------------------
+variable "project_id" {
+  description = "Google Cloud project that hosts everything."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, buckets, serverless NEG and (by default) Firestore."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of function, service account and load balancer names (lowercase, short: service account ids are at most 30 characters)."
+  type        = string
+  default     = "wa"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.name_prefix))
+    error_message = "name_prefix must be 1-12 characters: lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = { app = "whatsapp-assistant" }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Names the code reads (defaults match shared/config.py so a stock deploy needs no overrides)
+# ---------------------------------------------------------------------------------------------
+variable "media_topic" {
+  description = "Pub/Sub topic of media jobs (MEDIA_TOPIC). Default = Settings.media_topic."
+  type        = string
+  default     = "whatsapp-media"
+}
+
+variable "reply_topic" {
+  description = "Pub/Sub topic of reply jobs (REPLY_TOPIC). Default = Settings.reply_topic."
+  type        = string
+  default     = "whatsapp-reply"
+}
+
+variable "media_bucket_name" {
+  description = "Name of the private media bucket (MEDIA_BUCKET). Empty = \"<project_id>-whatsapp-media\"."
+  type        = string
+  default     = ""
+}
+
+variable "whatsapp_api_url" {
+  description = "Graph API base including the version (WHATSAPP_API_URL). Empty = the default in shared/config.py."
+  type        = string
+  default     = ""
+}
+
+variable "gemini_model" {
+  description = "Gemini model id (GEMINI_MODEL). Default = shared/config.py DEFAULT_GEMINI_MODEL."
+  type        = string
+  default     = "gemini-3.8-flash"
+}
+
+variable "use_vertexai" {
+  description = "true: ai_reply calls Gemini through Vertex AI with its service account (roles/aiplatform.user) and no API key secret exists; false: Gemini Developer API with the GEMINI_API_KEY secret."
+  type        = bool
+  default     = false
+}
+
+variable "vertex_location" {
+  description = "Vertex AI location (GOOGLE_CLOUD_LOCATION) when use_vertexai is true."
+  type        = string
+  default     = "global"
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "function_settings" {
+  description = "Extra plain settings per function, e.g. { ai_reply = { REPLY_DEBOUNCE_MS = \"1500\" } }. Never put secrets here: they would land in state and in the function's config."
+  type        = map(map(string))
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------------
+variable "function_sizing" {
+  description = "Per function: memory (Cloud Run units, e.g. 512Mi), cpu, timeout_seconds (<= 600 so a Pub/Sub push can wait for it), concurrency (requests per instance), min/max instances."
+  type = map(object({
+    memory          = string
+    cpu             = string
+    timeout_seconds = number
+    concurrency     = number
+    min_instances   = number
+    max_instances   = number
+  }))
+  default = {
+    # Meta wants a quick 200; the handler only verifies, stores and publishes, so one instance
+    # serves many webhooks at once.
+    webhook = { memory = "512Mi", cpu = "1", timeout_seconds = 60, concurrency = 40, min_instances = 0, max_instances = 20 }
+    # Image resizing and ffmpeg transcodes are CPU and memory bound: few jobs per instance.
+    media = { memory = "2Gi", cpu = "1", timeout_seconds = 300, concurrency = 2, min_instances = 0, max_instances = 10 }
+    # Mostly waiting on Gemini and WhatsApp: many concurrent replies per instance. The timeout
+    # covers GEMINI_MAX_ATTEMPTS x GEMINI_TIMEOUT_SECONDS with room for the send.
+    ai_reply = { memory = "1Gi", cpu = "1", timeout_seconds = 300, concurrency = 20, min_instances = 0, max_instances = 20 }
+    # Streams media to operators, so requests can be long.
+    dashboard = { memory = "512Mi", cpu = "1", timeout_seconds = 300, concurrency = 20, min_instances = 0, max_instances = 5 }
+  }
+
+  validation {
+    condition     = alltrue([for name in ["webhook", "media", "ai_reply", "dashboard"] : contains(keys(var.function_sizing), name)])
+    error_message = "function_sizing needs an entry for each of webhook, media, ai_reply and dashboard."
+  }
+
+  validation {
+    # Pub/Sub push waits at most 600 s (ack_deadline_seconds), so a longer function would be
+    # redelivered while still running.
+    condition     = alltrue([for v in values(var.function_sizing) : v.timeout_seconds >= 1 && v.timeout_seconds <= 600])
+    error_message = "timeout_seconds must be between 1 and 600."
+  }
+
+  validation {
+    # Cloud Run refuses concurrency above 1 with less than one vCPU.
+    condition     = alltrue([for v in values(var.function_sizing) : v.concurrency == 1 || tonumber(v.cpu) >= 1])
+    error_message = "concurrency above 1 needs cpu >= 1."
+  }
+}
+
+variable "worker_ingress" {
+  description = "Ingress of the media and ai_reply functions. Pub/Sub push to the run.app URL in the same project counts as internal, so ALLOW_INTERNAL_ONLY works; ALLOW_ALL is the fallback (IAM still admits only the push invoker)."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_ALL"], var.worker_ingress)
+    error_message = "worker_ingress must be ALLOW_INTERNAL_ONLY or ALLOW_ALL."
+  }
+}
+
+variable "secret_version" {
+  description = "Secret version the functions read at instance start. \"latest\" picks up a rotated value on the next deploy or cold start; pin a number for strict rollouts."
+  type        = string
+  default     = "latest"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Pub/Sub delivery
+# ---------------------------------------------------------------------------------------------
+variable "max_delivery_attempts" {
+  description = "Deliveries of one job before Pub/Sub moves it to the dead-letter topic (5-100)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "retry_minimum_backoff_seconds" {
+  description = "First redelivery delay of a failed job."
+  type        = number
+  default     = 10
+}
+
+variable "retry_maximum_backoff_seconds" {
+  description = "Largest redelivery delay of a failed job (<= 600)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.retry_maximum_backoff_seconds <= 600
+    error_message = "Pub/Sub caps maximum_backoff at 600 seconds."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "How long dead letters wait on their pull subscription for someone to look (max 31)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 31
+    error_message = "dead_letter_retention_days must be between 1 and 31."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Data and retention
+# ---------------------------------------------------------------------------------------------
+variable "firestore_location" {
+  description = "Firestore location (cannot change after creation). Empty = var.region."
+  type        = string
+  default     = ""
+}
+
+variable "firestore_point_in_time_recovery" {
+  description = "Keep 7 days of Firestore versions for recovery (billed as storage)."
+  type        = bool
+  default     = true
+}
+
+variable "retention_days" {
+  description = "Days messages, AI responses and quarantined webhooks are kept: the code writes expire_at = now + this (RETENTION_DAYS) and Firestore TTL deletes after it."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.retention_days >= 1
+    error_message = "retention_days must be at least 1."
+  }
+}
+
+variable "media_retention_days" {
+  description = "Days a media object stays in the bucket before the lifecycle rule deletes it."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.media_retention_days >= 1
+    error_message = "media_retention_days must be at least 1."
+  }
+}
+
+variable "source_archive_retention_days" {
+  description = "Days a replaced function source archive is kept (noncurrent version) for rollbacks."
+  type        = number
+  default     = 90
+}
+
+variable "deletion_protection" {
+  description = "Protect the Firestore database from deletion (set false only to tear down a test project)."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard access (IAP)
+# ---------------------------------------------------------------------------------------------
+variable "operator_emails" {
+  description = "Google accounts allowed to use the dashboard: granted roles/iap.httpsResourceAccessor and passed to the code as OPERATOR_EMAILS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.operator_emails : can(regex("^[^:@\\s]+@[^:@\\s]+$", e))])
+    error_message = "operator_emails holds plain email addresses (no \"user:\" prefix)."
+  }
+}
+
+variable "dashboard_domain" {
+  description = "DNS name of the dashboard (an A record to the dashboard_ip output). Empty = <ip>.nip.io, fine for a first try, not for production."
+  type        = string
+  default     = ""
+}
+
+variable "iap_oauth2_client_id" {
+  description = "OAuth client for IAP. Empty = Google-managed client, which admits only accounts of the project's organization; set your own client (docs/deploy.md) for outside accounts."
+  type        = string
+  default     = ""
+}
+
+variable "iap_oauth2_client_secret" {
+  description = "Secret of iap_oauth2_client_id. Note: the provider stores it in state (unavoidable for this argument)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------------
+variable "alert_email" {
+  description = "Where alerts go. Empty = policies exist but notify nobody (visible in Cloud Monitoring)."
+  type        = string
+  default     = ""
+}
+
+variable "error_rate_threshold" {
+  description = "Share of 5xx responses (0-1) over 5 minutes above which a function alerts."
+  type        = number
+  default     = 0.05
+}

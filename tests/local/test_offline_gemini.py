@@ -1,0 +1,240 @@
+"""The offline Gemini stand-in, driven through the real google-genai SDK the functions use."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+import requests
+from google import genai
+from google.genai import errors, types
+from google.oauth2.credentials import Credentials
+
+from local.offline_gemini import TurnSummary, offline_answer, start_offline_gemini
+
+MODEL = "gemini-3.8-flash"
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = start_offline_gemini()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fake(server):
+    requests.post(f"{server.url}/_fake/reset", timeout=5)
+    return server
+
+
+def client(server, version: str = "v1beta") -> genai.Client:
+    """A real SDK client on the fake; keep it in a variable, its HTTP client closes when it is collected."""
+    options = types.HttpOptions(base_url=server.url, api_version=version, timeout=5000)
+    return genai.Client(api_key="any-key", http_options=options)
+
+
+def add_fault(server, **fault) -> None:
+    response = requests.post(f"{server.url}/_fake/faults", json=fault, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta"])
+def test_text_prompt_gets_a_deterministic_offline_answer_with_usage(fake, version):
+    gemini = client(fake, version)
+
+    first = gemini.models.generate_content(model=MODEL, contents="Hola, ¿qué tal?")
+    second = gemini.models.generate_content(model=MODEL, contents="Hola, ¿qué tal?")
+
+    assert (
+        first.text == '[offline model] I received 1 text part and 0 media parts. You said: "Hola, ¿qué tal?"'
+    )
+    assert second.text == first.text
+    assert first.candidates[0].finish_reason == types.FinishReason.STOP
+    usage = first.usage_metadata
+    assert usage.prompt_token_count == 4  # ceil(15 chars / 4)
+    assert usage.candidates_token_count == -(-len(first.text) // 4)
+    assert usage.total_token_count == usage.prompt_token_count + usage.candidates_token_count
+    assert first.model_version == MODEL
+    assert requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"][0]["version"] == version
+
+
+def test_inline_image_part_is_reported_and_recorded(fake):
+    gemini = client(fake)
+
+    response = gemini.models.generate_content(
+        model=MODEL,
+        contents=[
+            types.Content(role="user", parts=[types.Part.from_text(text="an earlier turn")]),
+            types.Content(role="model", parts=[types.Part.from_text(text="an earlier answer")]),
+            types.Content(
+                role="user",
+                parts=[
+                    types.Part.from_text(text="look at this"),
+                    types.Part.from_bytes(data=JPEG, mime_type="image/jpeg"),
+                    types.Part.from_text(text="what is it?"),
+                ],
+            ),
+        ],
+        config=types.GenerateContentConfig(system_instruction="Be brief."),
+    )
+
+    assert response.text == (
+        '[offline model] I received 2 text parts and 1 media part (image/jpeg). You said: "what is it?"'
+    )
+    recorded = requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"]
+    assert recorded[-1]["summary"] == {
+        "text_parts": 2,
+        "media_types": ["image/jpeg"],
+        "last_text": "what is it?",
+    }
+    body = recorded[-1]["body"]
+    assert body["systemInstruction"]["parts"][0]["text"] == "Be brief."
+    inline = body["contents"][2]["parts"][1]["inlineData"]
+    assert inline["mime_type"] == "image/jpeg"
+
+
+def test_long_text_is_quoted_truncated_to_200_characters():
+    answer = offline_answer(TurnSummary(text_parts=1, media_types=(), last_text="x" * 500))
+
+    quoted = answer.split('You said: "', 1)[1].rstrip('"')
+    assert len(quoted) == 200
+    assert quoted.endswith("…")
+
+
+def test_rate_limit_fault_surfaces_as_client_error_429_then_recovers(fake):
+    add_fault(fake, status=429, count=2)
+    gemini = client(fake)
+
+    for _ in range(2):
+        with pytest.raises(errors.ClientError) as caught:
+            gemini.models.generate_content(model=MODEL, contents="hi")
+        assert caught.value.code == 429
+        assert caught.value.status == "RESOURCE_EXHAUSTED"
+
+    assert gemini.models.generate_content(model=MODEL, contents="hi").text.startswith("[offline model]")
+
+
+def test_unavailable_fault_surfaces_as_server_error_503(fake):
+    add_fault(fake, status=503)
+    gemini = client(fake)
+
+    with pytest.raises(errors.ServerError) as caught:
+        gemini.models.generate_content(model=MODEL, contents="hi")
+
+    assert caught.value.code == 503
+    assert caught.value.status == "UNAVAILABLE"
+
+
+def test_safety_block_gives_finish_reason_safety_and_no_text(fake):
+    add_fault(fake, block="SAFETY")
+
+    gemini = client(fake)
+    response = gemini.models.generate_content(model=MODEL, contents="something risky")
+
+    assert response.candidates[0].finish_reason == types.FinishReason.SAFETY
+    assert response.text is None
+
+
+def test_empty_fault_gives_a_candidate_without_parts(fake):
+    add_fault(fake, empty=True)
+
+    gemini = client(fake)
+    response = gemini.models.generate_content(model=MODEL, contents="hi")
+
+    assert response.text is None
+    assert not response.candidates[0].content.parts
+
+
+def test_scripted_text_and_delay_faults(fake):
+    add_fault(fake, text="A scripted answer.", delay_seconds=0.3)
+
+    started = time.monotonic()
+    gemini = client(fake)
+    response = gemini.models.generate_content(model=MODEL, contents="hi")
+
+    assert response.text == "A scripted answer."
+    assert time.monotonic() - started >= 0.3
+
+
+def test_max_output_tokens_cuts_the_answer(fake):
+    config = types.GenerateContentConfig(max_output_tokens=5)
+
+    gemini = client(fake)
+    response = gemini.models.generate_content(model=MODEL, contents="hi", config=config)
+
+    assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert len(response.text) == 20
+
+
+def test_streaming_answer_arrives_in_chunks(fake):
+    gemini = client(fake)
+    chunks = list(gemini.models.generate_content_stream(model=MODEL, contents="tell me about the sea " * 3))
+
+    assert len(chunks) > 1
+    assert "".join(c.text for c in chunks).startswith("[offline model] I received 1 text part")
+    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+
+
+def test_files_api_upload_round_trip(fake):
+    gemini = client(fake)
+    pdf = b"%PDF-1.4 a small document"
+
+    uploaded = gemini.files.upload(file=io.BytesIO(pdf), config={"mime_type": "application/pdf"})
+    fetched = gemini.files.get(name=uploaded.name)
+    response = gemini.models.generate_content(
+        model=MODEL, contents=[types.Part(file_data=types.FileData(file_uri=uploaded.uri)), "summarise it"]
+    )
+
+    assert uploaded.name.startswith("files/")
+    assert uploaded.uri == f"{fake.url}/v1beta/files/{uploaded.name.removeprefix('files/')}"
+    assert uploaded.state == types.FileState.ACTIVE
+    assert uploaded.size_bytes == len(pdf)
+    assert fetched.mime_type == "application/pdf"
+    assert "1 media part (application/pdf)" in response.text
+
+
+def test_vertex_mode_paths_are_served(fake):
+    options = types.HttpOptions(base_url=fake.url, timeout=5000)
+    express = genai.Client(vertexai=True, api_key="any-key", http_options=options)
+    project = genai.Client(
+        vertexai=True,
+        project="demo",
+        location="us-central1",
+        credentials=Credentials(token="local-token"),
+        http_options=options,
+    )
+
+    assert express.models.generate_content(model=MODEL, contents="a").text.endswith('"a"')
+    assert project.models.generate_content(model=MODEL, contents="b").text.endswith('"b"')
+    versions = [
+        r["version"] for r in requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"]
+    ]
+    assert versions == ["v1beta1", "v1beta1"]
+
+
+def test_call_without_credentials_is_refused(fake):
+    response = requests.post(
+        f"{fake.url}/v1beta/models/{MODEL}:generateContent",
+        json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        timeout=5,
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["status"] == "PERMISSION_DENIED"
+
+
+def test_bad_inline_data_is_rejected_like_google(fake):
+    body = {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "***"}}]}]}
+
+    response = requests.post(
+        f"{fake.url}/v1beta/models/{MODEL}:generateContent",
+        json=body,
+        headers={"x-goog-api-key": "k"},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
