@@ -148,6 +148,8 @@ def _prompt_tokens(body: Json) -> int:
     contents = [*(body.get("contents") or []), *([system] if isinstance(system, dict) else [])]
     for content in contents:
         for part in content.get("parts") or []:
+            if not isinstance(part, dict):
+                continue
             if isinstance(part.get("text"), str):
                 texts.append(part["text"])
             elif _media_type(part, lambda uri: None):

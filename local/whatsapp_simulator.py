@@ -2,9 +2,35 @@
 
 Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v25.0``) and cannot
 tell it from Meta: same paths, bearer-token checks, response and error bodies, signed webhooks with
-status updates, the two-step media download with expiring URLs. A JSON control API under ``/_sim/``
-lets a test (or the chat page at ``/``) act as the WhatsApp user, read what the business sent, and
-inject Meta's errors. See ``local/README_simulators.md`` for the control API.
+status updates, the two-step media download with expiring URLs.
+
+Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N`` version):
+  POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
+                                         link, reaction, location, contacts, interactive, template),
+                                         mark read, typing indicator
+  POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
+  GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
+  GET  /whatsapp_business/attachments/?mid=..&ext=..&hash=..   the bytes (bearer required, URL expires)
+
+Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offers the same as methods:
+  POST /_sim/inbound          act as the user: {"from","name","type","text"|"media_id"|"data_base64"|<type obj>,
+                              "caption","filename","voice","context":{"id"}} or {"batch":[...]}
+                              -> {"wamid","wamids","webhook_status","error","body"}
+  POST /_sim/redeliver        {"wamid"}: post the same envelope bytes again (dedupe tests)
+  POST /_sim/deliver-raw      {"body"|"body_base64"|"json", "signature"?: str|null, "headers"?}
+  POST /_sim/verify-webhook   run the GET hub.challenge handshake against the webhook
+  POST /_sim/statuses         {"wamid","status","code"?}: push one status webhook by hand
+  POST /_sim/media            multipart "file" (+ "mime_type", "filename") or raw bytes -> {"id","sha256",...}
+  GET  /_sim/media/<id>       the stored bytes (chat page); POST /_sim/expire-media-urls
+  GET  /_sim/outbox           what the business sent (?wa_id=, ?wait_count=N&timeout=S long-polls)
+  GET  /_sim/events           every Graph call (?kind=send|mark_read|typing|media_*|auth_failed)
+  GET  /_sim/inbox            what the user sent; GET /_sim/deliveries: every webhook attempt
+  GET|POST|DELETE /_sim/faults  error switches, e.g. {"target":"send","code":131047,"count":1},
+                              {"target":"send","hang_seconds":5}, {"target":"media_download","http_status":500,
+                              "count":2}, {"target":"delivery","code":131026} (accepted, then a failed status)
+  GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false})
+  POST /_sim/reset            forget everything and cancel pending deliveries
+  GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
 """
 
 from __future__ import annotations
@@ -50,6 +76,7 @@ MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 SENDABLE_TYPES = frozenset(
     {"text", "reaction", "location", "contacts", "interactive", "template", *MEDIA_TYPES}
 )
+STATUS_STATES = frozenset({"sent", "delivered", "read", "played", "failed"})
 FAULT_TARGETS = frozenset(
     {"send", "mark_read", "typing", "media_metadata", "media_download", "media_upload", "delivery"}
 )
@@ -173,6 +200,8 @@ class Fault:
 
     @classmethod
     def from_json(cls, data: Json) -> Fault:
+        if not isinstance(data, dict):
+            raise ValueError('a fault is a JSON object such as {"target": "send", "code": 131047}')
         target = data.get("target", "send")
         if target not in FAULT_TARGETS:
             raise ValueError(f"target must be one of {sorted(FAULT_TARGETS)}")
@@ -494,7 +523,10 @@ class WhatsAppSimulator:
         for state, errors in plan:
             if stop.wait(self.config.status_delay_seconds):
                 return
-            self.push_status(record["wamid"], state, errors, stop)
+            try:
+                self.push_status(record["wamid"], state, errors, stop)
+            except SimulatorError:
+                return  # a reset forgot the message while we slept
 
     def push_status(
         self,
@@ -856,10 +888,13 @@ class WhatsAppSimulator:
         return 200, item
 
     def upload_from_business(
-        self, phone_number_id: str, data: bytes, mime_type: str, filename: str | None
+        self, phone_number_id: str, form: Mapping[str, str], data: bytes, mime_type: str, filename: str | None
     ) -> tuple[int, Json]:
         if phone_number_id != self.config.phone_number_id:
             return 400, wire.unknown_object_body(phone_number_id, "post")
+        if form.get("messaging_product") != "whatsapp":
+            self.record_event("media_upload", 400, None)
+            return 400, wire.graph_error_body(100, "(#100) The parameter messaging_product is required.")
         failure = self._apply_fault("media_upload")
         if failure is not None:
             self.record_event("media_upload", failure[0], None, error=failure[1])
@@ -993,7 +1028,7 @@ def _add_graph_routes(app: Flask, sim: WhatsAppSimulator) -> None:
         data = upload.read() if upload else b""
         mime = request.form.get("type") or (upload.mimetype if upload else "") or "application/octet-stream"
         status, body = sim.upload_from_business(
-            phone_number_id, data, mime, upload.filename if upload else None
+            phone_number_id, request.form, data, mime, upload.filename if upload else None
         )
         return _json(status, body)
 
@@ -1066,6 +1101,8 @@ def _add_control_routes(app: Flask, sim: WhatsAppSimulator) -> None:
     @app.post("/_sim/statuses")
     def push_status() -> Response:
         body = _control_body()
+        if body.get("status", "read") not in STATUS_STATES:
+            raise SimulatorError(f"status must be one of {sorted(STATUS_STATES)}")
         errors = [wire.webhook_error(int(body["code"]))] if body.get("code") else None
         result = sim.push_status(str(body.get("wamid", "")), str(body.get("status", "read")), errors)
         return _json(200, result)

@@ -148,7 +148,16 @@ def _wamid_payload(wa_id: str, inbound: bool) -> bytes:
     number = wa_id.encode()[:60]
     key = secrets.token_hex(10).upper().encode()
     direction = b"\x12" if inbound else b"\x11"
-    return b"\x1c\x18" + bytes([len(number)]) + number + b"\x15\x02\x00" + direction + b"\x18\x14" + key + b"\x00"
+    return (
+        b"\x1c\x18"
+        + bytes([len(number)])
+        + number
+        + b"\x15\x02\x00"
+        + direction
+        + b"\x18\x14"
+        + key
+        + b"\x00"
+    )
 
 
 def new_wamid(wa_id: str, inbound: bool) -> str:

@@ -22,6 +22,10 @@ DEFAULT_SYSTEM_INSTRUCTION = (
     "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables. "
     "If you cannot open a file the customer sent, say so and ask them to send it again."
 )
+DEFAULT_FALLBACK_REPLY = (
+    "Sorry, I can't answer that one. Could you rephrase it, or ask something else? "
+    "A person from our team can also help."
+)
 
 
 class ConfigError(RuntimeError):
@@ -56,11 +60,13 @@ class Settings:
     gemini_timeout_seconds: float = 60.0
     gemini_max_attempts: int = 4
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
+    fallback_reply: str = DEFAULT_FALLBACK_REPLY
     # Reply loop
     reply_debounce_ms: int = 0
     reply_history_turns: int = 20
     reply_history_max_chars: int = 12_000
-    reply_lease_seconds: int = 120
+    reply_lease_seconds: int = 300  # longer than one job can take (model retries included)
+    reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
     job_max_age_seconds: int = 3600
     # Media
     image_max_side: int = 1600
@@ -93,6 +99,14 @@ class Settings:
         missing = [_env_name(n) for n in names if not getattr(self, n)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        return self
+
+    def require_model(self) -> Settings:
+        """Gemini needs an API key, a custom endpoint, or Vertex AI with the service account."""
+        if not (self.gemini_api_key or self.gemini_base_url or self.google_genai_use_vertexai):
+            raise ConfigError(
+                "missing required setting: GEMINI_API_KEY (or GEMINI_BASE_URL, or GOOGLE_GENAI_USE_VERTEXAI=true)"
+            )
         return self
 
     @property

@@ -18,8 +18,10 @@ locals {
     "ai_responses:created_at" = { collection = "ai_responses", field = "created_at" }
   }
 
-  # Collections whose documents carry expire_at (written by the code as now + RETENTION_DAYS).
-  ttl_collections = ["messages", "ai_responses", "quarantine"]
+  # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
+  # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
+  # kept: they are the index the dashboard lists, one small document per customer.
+  ttl_collections = ["messages", "ai_responses", "quarantine", "webhook_errors", "orphan_statuses"]
 }
 
 resource "google_firestore_database" "main" {

@@ -1,5 +1,7 @@
 # Alerts for the failures nobody would otherwise notice: jobs that gave up (dead letters),
 # functions failing, and Meta's webhooks being refused (Meta retries, then drops them).
+# Cloud Monitoring bills each alert condition monthly, so each policy covers all its resources
+# (one time series per subscription or function) instead of one policy per resource.
 resource "google_monitoring_notification_channel" "email" {
   count = var.alert_email == "" ? 0 : 1
 
@@ -16,24 +18,25 @@ resource "google_monitoring_notification_channel" "email" {
 locals {
   notification_channels = google_monitoring_notification_channel.email[*].id
 
+  dead_letter_subscriptions = [for key in keys(local.topics) : google_pubsub_subscription.dead_letter[key].name]
+
   # Gen2 functions report Cloud Run request metrics under their service name.
-  run_requests_filter = {
-    for key, name in local.function_names :
-    key => "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${name}\" AND metric.type = \"run.googleapis.com/request_count\""
-  }
+  run_requests_filter = join(" AND ", [
+    "resource.type = \"cloud_run_revision\"",
+    "metric.type = \"run.googleapis.com/request_count\"",
+    "resource.labels.service_name = one_of(${join(", ", [for name in values(local.function_names) : "\"${name}\""])})",
+  ])
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
-  for_each = local.topics
-
   project      = var.project_id
-  display_name = "Dead letters waiting: ${google_pubsub_subscription.dead_letter[each.key].name}"
+  display_name = "WhatsApp assistant: dead letters waiting"
   combiner     = "OR"
 
   conditions {
-    display_name = "Undelivered messages on ${google_pubsub_subscription.dead_letter[each.key].name} > 0"
+    display_name = "Undelivered messages on a dead-letter subscription > 0"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${google_pubsub_subscription.dead_letter[each.key].name}\" AND metric.type = \"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      filter          = "resource.type = \"pubsub_subscription\" AND metric.type = \"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.labels.subscription_id = one_of(${join(", ", [for name in local.dead_letter_subscriptions : "\"${name}\""])})"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -49,7 +52,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A ${each.key} job failed ${var.max_delivery_attempts} deliveries and was moved to `${google_pubsub_topic.dead_letter[each.key].name}`. Read it with `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter[each.key].name} --limit=10` (add `--auto-ack` once handled), check the ${local.function_names[each.value.function]} logs, fix the cause, then republish the payload to `${each.value.name}` or retry from the dashboard."
+    content   = "A job failed ${var.max_delivery_attempts} deliveries and was moved to a dead-letter topic (the incident names the subscription: one of ${join(", ", local.dead_letter_subscriptions)}). Read the jobs with `gcloud pubsub subscriptions pull <subscription> --limit=10` (add `--auto-ack` once handled), check the worker's logs, fix the cause, then republish the payloads to the job topic or retry from the dashboard. See docs/deploy.md, \"Dead letters\"."
   }
 
   notification_channels = local.notification_channels
@@ -63,17 +66,15 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 }
 
 resource "google_monitoring_alert_policy" "function_error_rate" {
-  for_each = local.functions
-
   project      = var.project_id
-  display_name = "${local.function_names[each.key]}: 5xx rate above ${var.error_rate_threshold * 100}%"
+  display_name = "WhatsApp assistant: function 5xx rate above ${var.error_rate_threshold * 100}%"
   combiner     = "OR"
 
   conditions {
-    display_name = "Share of 5xx responses of ${local.function_names[each.key]}"
+    display_name = "Share of 5xx responses per function"
     condition_threshold {
-      filter             = "${local.run_requests_filter[each.key]} AND metric.labels.response_code_class = \"5xx\""
-      denominator_filter = local.run_requests_filter[each.key]
+      filter             = "${local.run_requests_filter} AND metric.labels.response_code_class = \"5xx\""
+      denominator_filter = local.run_requests_filter
       comparison         = "COMPARISON_GT"
       threshold_value    = var.error_rate_threshold
       duration           = "300s"
@@ -81,11 +82,13 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_RATE"
         cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.labels.service_name"]
       }
       denominator_aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_RATE"
         cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.labels.service_name"]
       }
       trigger {
         count = 1
@@ -95,7 +98,7 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "More than ${var.error_rate_threshold * 100}% of requests to ${local.function_names[each.key]} failed for 5 minutes. Open its logs (severity >= ERROR) in Cloud Logging; for media/ai_reply, Pub/Sub retries and then dead-letters the failing jobs."
+    content   = "More than ${var.error_rate_threshold * 100}% of a function's requests failed for 5 minutes (the incident names the service). Open its logs (severity >= ERROR) in Cloud Logging; for the media and ai_reply workers, Pub/Sub retries the failing jobs and then dead-letters them."
   }
 
   notification_channels = local.notification_channels
@@ -112,13 +115,13 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
 # webhook alerts on the first one rather than on a rate.
 resource "google_monitoring_alert_policy" "webhook_5xx" {
   project      = var.project_id
-  display_name = "${local.function_names["webhook"]}: webhook answered 5xx"
+  display_name = "WhatsApp assistant: webhook answered Meta with 5xx"
   combiner     = "OR"
 
   conditions {
     display_name = "5xx responses from ${local.function_names["webhook"]}"
     condition_threshold {
-      filter          = "${local.run_requests_filter["webhook"]} AND metric.labels.response_code_class = \"5xx\""
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND resource.labels.service_name = \"${local.function_names["webhook"]}\" AND metric.labels.response_code_class = \"5xx\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -135,7 +138,7 @@ resource "google_monitoring_alert_policy" "webhook_5xx" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The webhook answered Meta with 5xx: a Firestore write or a Pub/Sub publish failed, so Meta will redeliver. Check the webhook logs and the `webhook_errors` collection."
+    content   = "The webhook answered Meta with 5xx: a Firestore write or a Pub/Sub publish failed, so Meta will redeliver (and eventually drop) the webhook. Check the webhook's logs and the `webhook_errors` collection."
   }
 
   notification_channels = local.notification_channels

@@ -206,20 +206,20 @@ variable "firestore_point_in_time_recovery" {
 }
 
 variable "retention_days" {
-  description = "Days messages, AI responses and quarantined webhooks are kept: the code writes expire_at = now + this (RETENTION_DAYS) and Firestore TTL deletes after it."
+  description = "Days messages and AI responses are kept (RETENTION_DAYS): the code writes expire_at = now + this and Firestore's TTL policy deletes them after it. 0 = keep forever. Default = shared/config.py."
   type        = number
-  default     = 90
+  default     = 365
 
   validation {
-    condition     = var.retention_days >= 1
-    error_message = "retention_days must be at least 1."
+    condition     = var.retention_days >= 0
+    error_message = "retention_days must be 0 (keep forever) or more."
   }
 }
 
 variable "media_retention_days" {
-  description = "Days a media object stays in the bucket before the lifecycle rule deletes it."
+  description = "Days a media object stays in the bucket before the lifecycle rule deletes it (keep it >= retention_days so the dashboard can show a message's media as long as the message)."
   type        = number
-  default     = 90
+  default     = 365
 
   validation {
     condition     = var.media_retention_days >= 1

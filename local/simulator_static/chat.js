@@ -44,7 +44,8 @@ async function sendInbound(message) {
     const result = await postJson("/_sim/inbound", payload);
     clearReply();
     if (result.webhook_status === null) {
-      showNotice(`Webhook not reached: ${result.error || "no webhook configured"} (the simulator keeps retrying)`);
+      const reason = (result.error || "no webhook configured").slice(0, 100);
+      showNotice(`Webhook not reached (${reason}…); the simulator keeps retrying.`);
     } else if (result.webhook_status >= 300) {
       showNotice(`The webhook answered HTTP ${result.webhook_status}; the simulator retries like Meta.`);
     } else {
@@ -195,7 +196,7 @@ function renderMedia(message) {
     wrap.append(audio);
     return wrap;
   }
-  const link = element("a", "doc", `📄 ${media.filename || mime || "document"}`);
+  const link = element("a", "doc", `▤ ${media.filename || mime || "document"}`);
   link.href = src;
   link.target = "_blank";
   link.rel = "noopener";
@@ -209,7 +210,7 @@ function tickFor(message) {
   if (status === "read") return { text: "✓✓", cls: "read" };
   if (status === "delivered") return { text: "✓✓", cls: "" };
   if (status === "sent") return { text: "✓", cls: "" };
-  return { text: "🕓", cls: "" }; // accepted / pending
+  return { text: "◷", cls: "" }; // accepted / pending
 }
 
 function timeOf(message) {

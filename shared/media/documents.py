@@ -7,10 +7,11 @@ whenever it cannot take the file itself (a Word document, or a PDF over the page
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from shared.media import formats as f
 from shared.media.errors import MediaRejected, RejectCode
@@ -22,6 +23,7 @@ DEFAULT_MAX_PDF_PAGES = 100
 # Well below the Gemini inline limits (20-100 MB depending on endpoint); bigger ones go as text.
 DEFAULT_MAX_MODEL_PDF_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_TEXT_CHARS = 100_000
+DEFAULT_MAX_EXTRACT_SECONDS = 20.0
 # A Word file is a ZIP: refuse one that would unpack to more than this (a zip bomb).
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
@@ -66,47 +68,85 @@ def prepare_document(
 # --- PDF ----------------------------------------------------------------------------------------
 
 
-def prepare_pdf(path: Path, *, max_pages: int, max_model_bytes: int, max_chars: int) -> PreparedDocument:
-    from pypdf import PasswordType, PdfReader
-
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            return _password_protected()
-        page_count = len(reader.pages)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        if _is_encryption_error(exc):
-            return _password_protected()
-        # pypdf raises a zoo of types on bad input (PdfReadError, KeyError, ValueError, ...).
-        raise _damaged() from exc
-    if page_count == 0:
-        raise _damaged()
-    text, truncated, failed_pages = _pdf_text(reader, min(page_count, max_pages), max_chars)
-    notes: list[str] = []
+def prepare_pdf(
+    path: Path,
+    *,
+    max_pages: int,
+    max_model_bytes: int,
+    max_chars: int,
+    max_extract_seconds: float = DEFAULT_MAX_EXTRACT_SECONDS,
+) -> PreparedDocument:
     size = path.stat().st_size
+    # A file object, not the path: given a path, pypdf reads the whole file into memory.
+    with path.open("rb") as stream:
+        reader, page_count = _open_pdf(stream)
+        if reader is None:
+            return _password_protected()
+        pages_to_read = min(page_count, max_pages)
+        extracted = _pdf_text(reader, pages_to_read, max_chars, time.monotonic() + max_extract_seconds)
+    notes: list[str] = []
     too_many_pages = page_count > max_pages
     model_reads_original = not too_many_pages and size <= max_model_bytes
     if not model_reads_original:
         why = f"has {page_count} pages" if too_many_pages else f"is {f.format_size(size)}"
         given = (
-            f"the text of its first {min(page_count, max_pages)} pages"
-            if text
+            f"the text of its first {pages_to_read} pages"
+            if extracted.text
             else "only its description, because it has no text to extract"
         )
         notes.append(f"The PDF {why}, so the assistant was given {given} instead of the file.")
-    if failed_pages:
-        notes.append(f"The text of {failed_pages} page(s) could not be read.")
-    return PreparedDocument(text or None, truncated, page_count, model_reads_original, notes=tuple(notes))
+    if extracted.failed_pages:
+        notes.append(f"The text of {extracted.failed_pages} page(s) could not be read.")
+    if extracted.out_of_time_at is not None:
+        notes.append(f"Text extraction stopped at page {extracted.out_of_time_at}: the PDF is slow to read.")
+    return PreparedDocument(
+        extracted.text or None, extracted.truncated, page_count, model_reads_original, notes=tuple(notes)
+    )
 
 
-def _pdf_text(reader: PdfReader, pages: int, max_chars: int) -> tuple[str, bool, int]:
-    """Text of the first ``pages`` pages, stopping once ``max_chars`` are collected."""
+def _open_pdf(stream: BinaryIO) -> tuple[PdfReader | None, int]:
+    """The reader and page count; (None, 0) when a password is needed; damaged -> rejected."""
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        reader = PdfReader(stream)
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return None, 0
+        page_count = len(reader.pages)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        if _is_encryption_error(exc):
+            return None, 0
+        # pypdf raises a zoo of types on bad input (PdfReadError, KeyError, ValueError, ...).
+        raise _damaged() from exc
+    if page_count == 0:
+        raise _damaged()
+    return reader, page_count
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    text: str
+    truncated: bool
+    failed_pages: int
+    out_of_time_at: int | None  # the page where the time budget ran out
+
+
+def _pdf_text(reader: PdfReader, pages: int, max_chars: int, deadline: float) -> _Extracted:
+    """Text of the first ``pages`` pages, stopping at ``max_chars`` or at the deadline.
+
+    pypdf is pure Python; a pathological page can take seconds, so the budget keeps one odd
+    PDF from eating the function's whole timeout.
+    """
     parts: list[str] = []
     collected = 0
     failed = 0
+    out_of_time_at = None
     for index in range(pages):
+        if time.monotonic() > deadline:
+            out_of_time_at = index + 1
+            break
         try:
             page_text = reader.pages[index].extract_text() or ""
         except MemoryError:
@@ -120,7 +160,8 @@ def _pdf_text(reader: PdfReader, pages: int, max_chars: int) -> tuple[str, bool,
             collected += len(page_text) + 2
         if collected >= max_chars:
             break
-    return _cap("\n\n".join(parts), max_chars)
+    text, truncated = _cap("\n\n".join(parts), max_chars)
+    return _Extracted(text, truncated, failed, out_of_time_at)
 
 
 def _is_encryption_error(exc: Exception) -> bool:
@@ -194,8 +235,8 @@ def read_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
     with path.open("rb") as fh:
         raw = fh.read(limit)
         more = bool(fh.read(1))
-    text = decode_text(raw, truncated=more)
-    text, truncated = _cap(text.replace("\r\n", "\n"), max_chars)
+    text = decode_text(raw, truncated=more).lstrip("\ufeff").replace("\r\n", "\n").strip()
+    text, truncated = _cap(text, max_chars)
     return text, truncated or more
 
 

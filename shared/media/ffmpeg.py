@@ -77,7 +77,8 @@ def run(
     """Run ffmpeg with ``args``; never raises on a non-zero exit (callers read stderr)."""
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
     try:
-        return subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        # An argv list without a shell; the arguments are our own temp paths and constants.
+        return subprocess.run(command, capture_output=True, timeout=timeout, check=False)  # noqa: S603
     except subprocess.TimeoutExpired as exc:
         raise MediaTimeout(f"ffmpeg took longer than {timeout:.0f} s") from exc
 

@@ -12,6 +12,7 @@ The order of the steps is the point of this module:
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ JPEG_QUALITY = 85
 # Only decoders we need: a "photo" must not reach Pillow's rarer, less tested plugins.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 _EXIF_ORIENTATION = 0x0112
+_NOUNS = {"image": "photo", "sticker": "sticker"}
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,19 @@ def prepare_image(
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    sticker: bool = False,
-    noun: str = "photo",
+    kind: str = "image",
 ) -> PreparedImage:
     """Decode, orient, strip, bound and re-encode one image (the first frame of an animation).
 
+    ``kind`` is the message type: "image", "sticker", or "document" (a photo sent as a file).
     Photos become JPEG, or PNG when they really use transparency; stickers become PNG (their
     transparency is the point of them). Raises ``MediaRejected`` for a damaged file or a
     decompression bomb.
     """
     from PIL import Image  # lazily: the webhook never pays for Pillow
+
+    sticker = kind == "sticker"
+    noun = _NOUNS.get(kind, "image")
 
     with _open(source, noun) as im:
         source_width, source_height = im.size
@@ -146,7 +151,7 @@ def _open(source: Path | bytes, noun: str) -> PILImage.Image:
         # Header only: dimensions are known here, pixels are not decoded yet.
         return Image.open(stream, formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as exc:  # Pillow's own, much higher, limit
-        raise _too_many_pixels(noun) from exc
+        raise _too_many_pixels(noun, str(exc)) from exc
     except UnidentifiedImageError as exc:
         raise MediaRejected(
             f"The {noun} is not in a format we can read", RejectCode.UNSUPPORTED_TYPE
@@ -206,8 +211,11 @@ def _uses_alpha(frame: PILImage.Image) -> bool:
     return low < 255
 
 
-def _too_many_pixels(noun: str) -> MediaRejected:
-    return MediaRejected(f"The {noun} is too large to open safely", RejectCode.TOO_MANY_PIXELS)
+def _too_many_pixels(noun: str, pillow_message: str = "") -> MediaRejected:
+    # Pillow's message holds the pixel count ("Image size (2500000000 pixels) exceeds ...").
+    count = re.search(r"\((\d+) pixels\)", pillow_message)
+    detail = f" ({int(count.group(1)) / 1e6:.0f} megapixels)" if count else ""
+    return MediaRejected(f"The {noun} is too large to open safely{detail}", RejectCode.TOO_MANY_PIXELS)
 
 
 def _damaged(noun: str) -> MediaRejected:

@@ -83,7 +83,7 @@ def check_size(kind: str | Kind, size_bytes: int, *, voice: bool = False) -> Non
     if size_bytes <= 0:
         raise MediaRejected(f"The {noun} is empty", RejectCode.EMPTY)
     if size_bytes > rules.max_bytes:
-        raise MediaRejected(
-            f"The {noun} is larger than {f.format_size(rules.max_bytes)} (it is {f.format_size(size_bytes)})",
-            RejectCode.TOO_LARGE,
-        )
+        cap, actual = f.format_size(rules.max_bytes), f.format_size(size_bytes)
+        # "larger than 5 MB (it is 5 MB)" reads as nonsense; say the size only when it differs.
+        detail = f" (it is {actual})" if actual != cap else ""
+        raise MediaRejected(f"The {noun} is larger than {cap}{detail}", RejectCode.TOO_LARGE)

@@ -153,14 +153,12 @@ class _Base:
         return f"{head} ({', '.join(kept)})" if kept else head
 
 
-def _image(base: _Base, path: Path, limits: MediaLimits, *, noun: str | None = None) -> PreparedMedia:
-    sticker = base.kind is Kind.STICKER
+def _image(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
     image = prepare_image(
         path,
-        max_side=limits.sticker_max_side if sticker else limits.image_max_side,
+        max_side=limits.sticker_max_side if base.kind is Kind.STICKER else limits.image_max_side,
         max_pixels=limits.image_max_pixels,
-        sticker=sticker,
-        noun=noun or base.noun,
+        kind=base.kind,
     )
     derived = Artefact(image.data, image.mime_type, f.suffix_for(image.mime_type), image.width, image.height)
     description = base.describe(
@@ -231,7 +229,7 @@ def _document(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
     # Photos, recordings and clips sent "as a document" (to dodge WhatsApp's compression) get
     # the same treatment as when sent the usual way.
     if base.mime in (RULES[Kind.IMAGE].accepted or ()):
-        return _image(base, path, limits, noun="image")
+        return _image(base, path, limits)
     if base.mime in (RULES[Kind.AUDIO].accepted or ()):
         return _audio(base, path, limits)
     if base.mime in (RULES[Kind.VIDEO].accepted or ()):

@@ -66,7 +66,7 @@ _QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 def _audio_video(head: bytes, _path: Path | None) -> str | None:
     if head[4:8] == b"ftyp":
         return _iso_media(head)
-    if head[4:8] in _QUICKTIME_ATOMS and len(head) >= 8 and struct.unpack(">I", head[:4])[0] >= 8:
+    if head[4:8] in _QUICKTIME_ATOMS and _plausible_atom_size(head):
         return f.MOV
     if head.startswith(b"OggS"):
         return f.OGG_VIDEO if b"\x80theora" in head else f.OGG_AUDIO
@@ -86,6 +86,13 @@ def _audio_video(head: bytes, _path: Path | None) -> str | None:
     if head.startswith(b"ID3"):
         return _after_id3(head)
     return _mpeg_audio_frame(head)
+
+
+def _plausible_atom_size(head: bytes) -> bool:
+    # Old QuickTime files start with a bare atom. Its size must look like one (64-bit marker,
+    # or under 16 MB), or the text "I'm free" would be a movie.
+    size = struct.unpack(">I", head[:4])[0]
+    return size == 1 or 8 <= size < 1 << 24
 
 
 def _iso_media(head: bytes) -> str:

@@ -91,7 +91,10 @@ class MediaStorage:
                     str(data_or_path), content_type=content_type, if_generation_match=0, timeout=self._timeout
                 )
         except PreconditionFailed:
-            return self._stored(self._bucket.blob(name), sha256_hex, uploaded=False, size=size)
+            winner = self._bucket.get_blob(name, timeout=self._timeout)
+            if winner is None:
+                raise  # created and deleted meanwhile: let the job retry from the start
+            return self._stored(winner, sha256_hex, uploaded=False)
         return StoredObject(self.uri(name), name, size, sha256_hex, content_type, uploaded=True)
 
     # --- finding and reading --------------------------------------------------------------------
@@ -141,15 +144,12 @@ class MediaStorage:
             raise ValueError(f"not a media object of bucket {self.bucket_name}: {gcs_uri}")
         return name
 
-    def _stored(
-        self, blob: storage.Blob, sha256_hex: str, *, uploaded: bool, size: int | None = None
-    ) -> StoredObject:
-        if blob.size is None and size is None:
-            blob.reload(timeout=self._timeout)
+    def _stored(self, blob: storage.Blob, sha256_hex: str, *, uploaded: bool) -> StoredObject:
+        """A StoredObject from a blob whose properties were fetched (get_blob, list_blobs)."""
         return StoredObject(
             gcs_uri=self.uri(blob.name),
             object_name=blob.name,
-            size_bytes=int(blob.size if blob.size is not None else size or 0),
+            size_bytes=int(blob.size or 0),
             sha256_hex=sha256_hex,
             content_type=blob.content_type or "application/octet-stream",
             uploaded=uploaded,

@@ -52,6 +52,7 @@ def inbound_message_document(
         "sender": message.sender,
         "timestamp": message.timestamp,
         "received_at": received_at,
+        "created_at": received_at,  # every message, either direction, is ordered by created_at
         "status": inbound_status(message),
         "reply_to": message.reply_to,
         "forwarded": message.forwarded,

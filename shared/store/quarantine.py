@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, QUARANTINE, WEBHOOK_ERRORS
-from shared.whatsapp.models import WhatsAppError
+from shared.whatsapp.models import ReportedError
 
 # A Firestore document holds at most 1 MiB; Meta's bodies are at most 3 MB.
 MAX_STORED_BODY_CHARS = 900_000
@@ -57,7 +57,7 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
 
 
 def record_webhook_errors(
-    db: firestore.Client, body: bytes, *, path: str, phone_number_id: str, errors: tuple[WhatsAppError, ...]
+    db: firestore.Client, body: bytes, *, path: str, phone_number_id: str, errors: tuple[ReportedError, ...]
 ) -> None:
     """`value.errors`: account- or app-level problems Meta reports (rate limits, policy, ...)."""
     digest = hashlib.sha256(body).hexdigest()[:32]

@@ -67,7 +67,10 @@ def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdat
             continue  # a concurrent status won the race; compare again with what it wrote
         if update.status is DeliveryStatus.FAILED:
             conv_ref.set(
-                {"has_failure": True, "needs_attention": True}, merge=True, retry=CALL_RETRY, timeout=CALL_TIMEOUT
+                {"has_failure": True, "needs_attention": True},
+                merge=True,
+                retry=CALL_RETRY,
+                timeout=CALL_TIMEOUT,
             )
         return True
     raise gexc.Aborted(f"status of {update.wamid} kept changing under us")
@@ -99,7 +102,7 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
 
 def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list[StatusUpdate]:
     """Statuses that arrived before `wamid` was recorded, lowest first."""
-    from shared.whatsapp.models import WhatsAppError
+    from shared.whatsapp.models import ReportedError
 
     snap = db.collection(ORPHAN_STATUSES).document(wamid).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     if not snap.exists:
@@ -107,7 +110,7 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list
     updates = []
     for name, info in (snap.get("statuses") or {}).items():
         errors = tuple(
-            WhatsAppError(code=e.get("code") or 0, title=e.get("title", ""), details=e.get("detail", ""))
+            ReportedError(code=e.get("code") or 0, title=e.get("title", ""), details=e.get("detail", ""))
             for e in info.get("errors", [])
         )
         updates.append(StatusUpdate(wamid, DeliveryStatus(name), info["timestamp"], recipient_id, errors))

@@ -70,7 +70,7 @@ _STATUS_RANK = {
 
 
 @dataclass(frozen=True)
-class WhatsAppError:
+class ReportedError:
     """An error object as Meta puts it in `value.errors`, `messages[].errors` and `statuses[].errors`."""
 
     code: int
@@ -161,7 +161,7 @@ class InboundMessage:
     sender: str  # the user's wa_id, digits only
     timestamp: datetime
     context: ReplyContext | None = None
-    errors: tuple[WhatsAppError, ...] = ()
+    errors: tuple[ReportedError, ...] = ()
 
     @property
     def text(self) -> str:
@@ -294,7 +294,7 @@ class StatusUpdate:
     status: DeliveryStatus
     timestamp: datetime
     recipient_id: str
-    errors: tuple[WhatsAppError, ...] = ()
+    errors: tuple[ReportedError, ...] = ()
     pricing_category: str | None = None
 
 
@@ -316,7 +316,7 @@ class ChangeValue:
     contact_names: dict[str, str] = field(default_factory=dict)  # wa_id -> profile name
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
-    errors: tuple[WhatsAppError, ...] = ()
+    errors: tuple[ReportedError, ...] = ()
 
 
 @dataclass(frozen=True)

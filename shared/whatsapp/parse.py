@@ -35,6 +35,7 @@ from shared.whatsapp.models import (
     ReactionMessage,
     Rejected,
     ReplyContext,
+    ReportedError,
     StatusUpdate,
     StickerMessage,
     SystemEvent,
@@ -43,7 +44,6 @@ from shared.whatsapp.models import (
     UnsupportedMessage,
     VideoMessage,
     WebhookDelivery,
-    WhatsAppError,
 )
 
 
@@ -118,14 +118,14 @@ def _wa_id(raw: str) -> str:
     return raw.lstrip("+")
 
 
-def parse_error(raw: Any, path: str) -> WhatsAppError:
+def parse_error(raw: Any, path: str) -> ReportedError:
     obj = _obj(raw, path)
     code = obj.get("code")
     if isinstance(code, bool) or not isinstance(code, int | str) or not str(code).lstrip("-").isdigit():
         raise _Invalid(f"{path}.code", "expected an integer error code")
     data = obj.get("error_data")
     details = data.get("details", "") if isinstance(data, Mapping) else ""
-    return WhatsAppError(
+    return ReportedError(
         code=int(code),
         title=str(obj.get("title") or ""),
         message=str(obj.get("message") or ""),
@@ -134,7 +134,7 @@ def parse_error(raw: Any, path: str) -> WhatsAppError:
     )
 
 
-def _errors(raw: Any, path: str) -> tuple[WhatsAppError, ...]:
+def _errors(raw: Any, path: str) -> tuple[ReportedError, ...]:
     return tuple(parse_error(e, f"{path}[{i}]") for i, e in enumerate(_list(raw, path)))
 
 

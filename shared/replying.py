@@ -1,0 +1,275 @@
+"""A reply job: answer every ready message of a conversation, once, in as few replies as possible.
+
+The job only names a conversation. Whoever holds the conversation's reply lease answers all
+its ready, unanswered inbound messages in one reply, then looks again before letting go, so a
+burst of messages gets one answer and a message arriving mid-reply gets the next one. The
+guarantees, and the one window they cannot close, are in docs/reply-guarantees.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.ai.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
+from shared.ai.prompt import MediaParts, bound_history, build_contents
+from shared.bus import ReceivedJob
+from shared.clients import firestore_client
+from shared.config import Settings
+from shared.store import replies
+from shared.store.outbound import record_failed_send, record_outbound
+from shared.store.replies import LeaseOutcome, ReplyRecord, ReplyState
+from shared.whatsapp.client import WhatsAppClient, whatsapp_client
+from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, WhatsAppError
+from shared.whatsapp.text import split_message
+
+log = logging.getLogger(__name__)
+
+_INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
+
+
+class LeaseLost(Exception):
+    """This instance no longer holds the lease; whoever holds it now finishes the work."""
+
+
+def handle_reply_job(
+    received: ReceivedJob,
+    settings: Settings,
+    *,
+    media_parts: MediaParts | None = None,
+    wa: WhatsAppClient | None = None,
+) -> None:
+    """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
+    job = received.job
+    context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
+    if received.age_seconds() > settings.job_max_age_seconds:
+        log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
+        return
+    if settings.reply_debounce_ms > 0:
+        time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
+
+    db = firestore_client()
+    holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=settings.reply_lease_seconds)
+    outcome = replies.acquire_lease(db, job.conversation_id, holder, lease)
+    if outcome is not LeaseOutcome.ACQUIRED:
+        level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
+        log.log(level, f"no reply generated: {outcome.value}", extra=context)
+        return
+
+    conversation = replies.conversation_ref(db, job.conversation_id).get().to_dict() or {}
+    burst_writer = BurstReply(db, settings, job.conversation_id, conversation, holder, media_parts, wa)
+    try:
+        while True:
+            burst = replies.ready_messages(db, job.conversation_id)
+            if burst:
+                burst_writer.answer(burst)
+            if replies.release_lease(db, job.conversation_id, holder, lease):
+                return
+    except LeaseLost:
+        log.warning("reply lease lost; the new holder finishes", extra=context)
+    except BaseException:
+        replies.drop_lease(db, job.conversation_id, holder)
+        raise
+
+
+class BurstReply:
+    """Answers one burst of inbound messages of one conversation, within a held lease."""
+
+    def __init__(
+        self,
+        db: firestore.Client,
+        settings: Settings,
+        conversation_id: str,
+        conversation: dict[str, Any],
+        holder: str,
+        media_parts: MediaParts | None,
+        wa: WhatsAppClient | None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.conversation_id = conversation_id
+        self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+        self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
+        self.holder = holder
+        self.media_parts = media_parts
+        self.wa = wa or whatsapp_client()
+
+    def answer(self, burst: list[dict[str, Any]]) -> None:
+        record = replies.open_reply(
+            self.db, self.conversation_id, [m["id"] for m in burst], self.settings.retention_days
+        )
+        log_extra = {"conversation_id": self.conversation_id, "reply_id": record.id, "messages": len(burst)}
+        if record.state in (ReplyState.SENT, ReplyState.FAILED, ReplyState.UNKNOWN):
+            # Done before a crash that came ahead of settling the messages: settle them now.
+            replies.settle(
+                self.db, self.conversation_id, record, record.state, error=record.data.get("error")
+            )
+            return
+        if record.in_flight_part is not None:
+            self._outcome_unknown(record, "an earlier attempt stopped while sending this reply")
+            return
+        if record.state is ReplyState.GENERATING:
+            answer = self._generate(record, burst)
+            if answer is None:
+                return
+            log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
+        self._send(record, burst[-1])
+
+    # -- generating --------------------------------------------------------------------------
+
+    def _generate(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> ModelAnswer | None:
+        self._show_typing(burst[-1])
+        contents = self._contents(burst)
+        try:
+            answer = generate(
+                contents,
+                system_instruction=self.settings.system_instruction,
+                model=self.settings.gemini_model,
+            )
+        except ModelUnavailable as exc:
+            attempts = replies.count_attempt(record, str(exc))
+            if attempts < self.settings.reply_max_job_attempts:
+                raise  # Pub/Sub redelivers the job after its backoff
+            self._fail(
+                record, {"code": "model_unavailable", "title": "The model did not answer", "detail": str(exc)}
+            )
+            return None
+        except ModelRejected as exc:
+            log.error(
+                "model refused the request",
+                extra={"conversation_id": self.conversation_id, "error": str(exc)},
+            )
+            self._fail(
+                record,
+                {"code": "model_rejected", "title": "The model refused the request", "detail": str(exc)},
+            )
+            return None
+        text = answer.text or self.settings.fallback_reply
+        replies.save_answer(
+            record,
+            {
+                "model": answer.model,
+                "text": text,
+                "model_text": answer.text,
+                "fallback": answer.text is None,
+                "finish_reason": answer.finish_reason,
+                "block_reason": answer.block_reason,
+                "input_tokens": answer.input_tokens,
+                "output_tokens": answer.output_tokens,
+                "latency_ms": answer.latency_ms,
+            },
+            split_message(text),
+        )
+        return answer
+
+    def _contents(self, burst: list[dict[str, Any]]) -> list[Any]:
+        history_limit = self.settings.reply_history_turns + len(burst)
+        recent = replies.recent_messages(self.db, self.conversation_id, history_limit)
+        burst_ids = {m["id"] for m in burst}
+        history = bound_history(
+            [m for m in recent if m["id"] not in burst_ids and m.get("status") not in ("ignored",)],
+            self.settings.reply_history_turns,
+            self.settings.reply_history_max_chars,
+        )
+        quotes = replies.quoted_texts(
+            self.db, self.conversation_id, {m["reply_to"] for m in burst if m.get("reply_to")}
+        )
+        if self.media_parts is None:
+            return build_contents(history, burst, quotes)
+        return build_contents(history, burst, quotes, self.media_parts)
+
+    def _show_typing(self, last: dict[str, Any]) -> None:
+        """Blue ticks and '...typing' while the model works; a failure here must not cost the reply."""
+        try:
+            self.wa.mark_read(self.phone_number_id, last["id"], typing=True)
+        except AuthenticationFailed:
+            raise
+        except WhatsAppError as exc:
+            log.warning(
+                "could not mark messages read",
+                extra={"error": repr(exc), "conversation_id": self.conversation_id},
+            )
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _send(self, record: ReplyRecord, last: dict[str, Any]) -> None:
+        for index, part in enumerate(record.parts):
+            if f"p{index}" in record.sent_wamids:
+                continue
+            if not replies.begin_part(self.db, record, self.conversation_id, self.holder, index):
+                raise LeaseLost(record.id)
+            try:
+                wamid = self.wa.send_text(
+                    self.phone_number_id,
+                    self.wa_id,
+                    part,
+                    reply_to=last["id"] if index == 0 else None,
+                    callback_data=f"{record.id}:{index}",
+                )
+            except OutcomeUnknown as exc:
+                self._outcome_unknown(record, str(exc))
+                return
+            except WhatsAppError as exc:
+                replies.part_not_sent(record)
+                if exc.retryable or isinstance(exc, AuthenticationFailed):
+                    log.error(
+                        "sending the reply failed; the job will be retried",
+                        extra={"conversation_id": self.conversation_id, "code": exc.code, "error": str(exc)},
+                    )
+                    raise
+                self._refused(record, index, part, exc)
+                return
+            replies.part_sent(record, index, wamid)
+            record_outbound(
+                self.db,
+                conversation_id=self.conversation_id,
+                wamid=wamid,
+                text=part,
+                sent_by="ai",
+                to=self.wa_id,
+                phone_number_id=self.phone_number_id,
+                reply_to=last["id"] if index == 0 else None,
+                ai_response_id=record.id,
+            )
+        replies.settle(self.db, self.conversation_id, record, ReplyState.SENT)
+
+    def _refused(self, record: ReplyRecord, index: int, part: str, exc: WhatsAppError) -> None:
+        """WhatsApp will not take this message (outside the 24-hour window, invalid recipient...)."""
+        log.error(
+            "WhatsApp refused the reply",
+            extra={"conversation_id": self.conversation_id, "code": exc.code, "error": str(exc)},
+        )
+        record_failed_send(
+            self.db,
+            conversation_id=self.conversation_id,
+            record_id=f"failed-{record.id}-{index}",
+            text=part,
+            sent_by="ai",
+            to=self.wa_id,
+            error=exc.as_dict(),
+            ai_response_id=record.id,
+        )
+        replies.settle(self.db, self.conversation_id, record, ReplyState.FAILED, error=exc.as_dict())
+
+    def _outcome_unknown(self, record: ReplyRecord, detail: str) -> None:
+        log.error(
+            "reply may or may not have been delivered; not resent",
+            extra={"reply_id": record.id, "detail": detail},
+        )
+        error = {
+            "code": "outcome_unknown",
+            "title": "The reply may not have been delivered",
+            "detail": detail,
+        }
+        replies.settle(self.db, self.conversation_id, record, ReplyState.UNKNOWN, error=error)
+
+    def _fail(self, record: ReplyRecord, error: dict[str, Any]) -> None:
+        replies.settle(self.db, self.conversation_id, record, ReplyState.FAILED, error=error)

@@ -1,0 +1,282 @@
+"""The reply lease and the life of one reply, in Firestore.
+
+**Reply lease** (`conversations/{id}.reply_lease`): at most one instance generates a reply for
+a conversation at a time. A job that finds the lease taken sets `reply_wanted` instead of
+waiting; the holder sees the flag when it tries to release and goes round once more, so a
+message that arrives while a reply is being written is answered next, never forgotten.
+
+**Reply record** (`conversations/{id}/ai_responses/{id}`): its id is derived from the set of
+inbound messages it answers, so a redelivered job finds the record of the work already done.
+Sending is fenced: before each part goes out, a transaction checks that this instance still
+holds the lease and marks the part `in_flight`; after WhatsApp answers, the wamid is stored. A
+record found with a part still in flight means an instance stopped between sending and
+recording, and the part is never sent again (see docs/reply-guarantees.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.store.base import AI_RESPONSES, CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES, expire_at
+
+BURST_LIMIT = 50  # inbound messages answered in one reply at most
+
+
+class LeaseOutcome(StrEnum):
+    ACQUIRED = "acquired"
+    BUSY = "busy"  # another instance is replying; it will answer this message too
+    PAUSED = "paused"  # an operator paused the AI for this conversation
+    MISSING = "missing"  # no such conversation
+
+
+class ReplyState(StrEnum):
+    GENERATING = "generating"  # asking the model (attempts counted across deliveries)
+    GENERATED = "generated"  # answer stored, parts not all sent yet
+    SENT = "sent"
+    FAILED = "failed"  # the model or WhatsApp refused for good; an operator is told
+    UNKNOWN = "unknown"  # a part may or may not have been delivered; never resent
+
+
+def conversation_ref(db: firestore.Client, conversation_id: str) -> firestore.DocumentReference:
+    return db.collection(CONVERSATIONS).document(conversation_id)
+
+
+# -- the lease -----------------------------------------------------------------------------------
+
+
+def acquire_lease(
+    db: firestore.Client, conversation_id: str, holder: str, duration: timedelta
+) -> LeaseOutcome:
+    ref = conversation_ref(db, conversation_id)
+
+    @firestore.transactional
+    def attempt(tx: firestore.Transaction) -> LeaseOutcome:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            return LeaseOutcome.MISSING
+        data = snap.to_dict() or {}
+        now = datetime.now(UTC)
+        lease = data.get("reply_lease") or {}
+        if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
+            tx.update(ref, {"reply_wanted": True})
+            return LeaseOutcome.BUSY
+        if data.get("ai_paused"):
+            tx.update(ref, {"needs_attention": True})
+            return LeaseOutcome.PAUSED
+        tx.update(ref, {"reply_lease": {"holder": holder, "until": now + duration}, "reply_wanted": False})
+        return LeaseOutcome.ACQUIRED
+
+    return attempt(db.transaction())
+
+
+def release_lease(db: firestore.Client, conversation_id: str, holder: str, duration: timedelta) -> bool:
+    """Give the lease back; False (lease kept and renewed) when another job asked for a reply meanwhile."""
+    ref = conversation_ref(db, conversation_id)
+
+    @firestore.transactional
+    def attempt(tx: firestore.Transaction) -> bool:
+        snap = ref.get(transaction=tx)
+        data = snap.to_dict() or {}
+        if (data.get("reply_lease") or {}).get("holder") != holder:
+            return True  # it ran out and someone else holds it; they will see everything we left
+        if data.get("reply_wanted") and not data.get("ai_paused"):
+            tx.update(ref, {"reply_wanted": False, "reply_lease.until": datetime.now(UTC) + duration})
+            return False
+        tx.update(ref, {"reply_lease": None})
+        return True
+
+    return attempt(db.transaction())
+
+
+def drop_lease(db: firestore.Client, conversation_id: str, holder: str) -> None:
+    """After a failure: let the redelivered job (or another) take over at once."""
+    ref = conversation_ref(db, conversation_id)
+
+    @firestore.transactional
+    def attempt(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if ((snap.to_dict() or {}).get("reply_lease") or {}).get("holder") == holder:
+            tx.update(ref, {"reply_lease": None})
+
+    attempt(db.transaction())
+
+
+# -- messages waiting for an answer --------------------------------------------------------------
+
+
+def ready_messages(db: firestore.Client, conversation_id: str) -> list[dict[str, Any]]:
+    """Inbound messages ready to be answered and not answered yet, oldest first."""
+    query = (
+        conversation_ref(db, conversation_id)
+        .collection(MESSAGES)
+        .where(filter=FieldFilter("status", "==", "ready"))
+        .order_by("created_at")
+        .limit(BURST_LIMIT)
+    )
+    return [{**d.to_dict(), "id": d.id} for d in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+
+
+def recent_messages(db: firestore.Client, conversation_id: str, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` messages of the conversation, oldest first."""
+    query = (
+        conversation_ref(db, conversation_id)
+        .collection(MESSAGES)
+        .order_by("created_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    docs = [{**d.to_dict(), "id": d.id} for d in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+    return list(reversed(docs))
+
+
+def quoted_texts(db: firestore.Client, conversation_id: str, wamids: set[str]) -> dict[str, str]:
+    """Texts of the messages the burst replies to (one batched read)."""
+    if not wamids:
+        return {}
+    messages = conversation_ref(db, conversation_id).collection(MESSAGES)
+    refs = [messages.document(w) for w in sorted(wamids)]
+    return {s.id: s.get("text") or "" for s in db.get_all(refs, timeout=CALL_TIMEOUT) if s.exists}
+
+
+# -- the reply record ----------------------------------------------------------------------------
+
+
+def reply_id(message_ids: list[str]) -> str:
+    return hashlib.sha256("|".join(sorted(message_ids)).encode()).hexdigest()[:32]
+
+
+@dataclass
+class ReplyRecord:
+    ref: firestore.DocumentReference
+    state: ReplyState
+    message_ids: list[str]
+    attempts: int = 0
+    parts: list[str] = field(default_factory=list)
+    sent_wamids: dict[str, str] = field(default_factory=dict)
+    in_flight_part: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+
+def open_reply(
+    db: firestore.Client, conversation_id: str, message_ids: list[str], retention_days: int
+) -> ReplyRecord:
+    """The record of the reply to exactly these messages: created now, or found from an earlier try."""
+    ref = conversation_ref(db, conversation_id).collection(AI_RESPONSES).document(reply_id(message_ids))
+    now = datetime.now(UTC)
+    data: dict[str, Any] = {
+        "state": ReplyState.GENERATING.value,
+        "message_ids": message_ids,
+        "attempts": 0,
+        "created_at": now,
+        "parts": [],
+        "sent_wamids": {},
+        "in_flight_part": None,
+        "error": None,
+    }
+    if (expiry := expire_at(now, retention_days)) is not None:
+        data["expire_at"] = expiry
+    from google.api_core import exceptions as gexc
+
+    try:
+        ref.create(data, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    except gexc.AlreadyExists:
+        data = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT).to_dict() or data
+    return ReplyRecord(
+        ref=ref,
+        state=ReplyState(data["state"]),
+        message_ids=list(data["message_ids"]),
+        attempts=int(data.get("attempts") or 0),
+        parts=list(data.get("parts") or []),
+        sent_wamids=dict(data.get("sent_wamids") or {}),
+        in_flight_part=data.get("in_flight_part"),
+        data=data,
+    )
+
+
+def count_attempt(record: ReplyRecord, error: str) -> int:
+    record.ref.update(
+        {"attempts": firestore.Increment(1), "error": {"title": error}},
+        retry=CALL_RETRY,
+        timeout=CALL_TIMEOUT,
+    )
+    record.attempts += 1
+    return record.attempts
+
+
+def save_answer(record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:
+    """The model's answer, before anything is sent: a redelivery sends it without asking again."""
+    record.ref.update(
+        {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None},
+        retry=CALL_RETRY,
+        timeout=CALL_TIMEOUT,
+    )
+    record.parts = parts
+    record.state = ReplyState.GENERATED
+
+
+def begin_part(
+    db: firestore.Client, record: ReplyRecord, conversation_id: str, holder: str, index: int
+) -> bool:
+    """Fence before sending part `index`: False when this instance no longer holds the lease."""
+    conv = conversation_ref(db, conversation_id)
+
+    @firestore.transactional
+    def attempt(tx: firestore.Transaction) -> bool:
+        conv_snap = conv.get(transaction=tx)
+        reply_snap = record.ref.get(transaction=tx)
+        lease = (conv_snap.to_dict() or {}).get("reply_lease") or {}
+        if lease.get("holder") != holder or (reply_snap.to_dict() or {}).get("in_flight_part") is not None:
+            return False
+        tx.update(record.ref, {"in_flight_part": index})
+        return True
+
+    return attempt(db.transaction())
+
+
+def part_sent(record: ReplyRecord, index: int, wamid: str) -> None:
+    record.ref.update(
+        {f"sent_wamids.p{index}": wamid, "in_flight_part": None}, retry=CALL_RETRY, timeout=CALL_TIMEOUT
+    )
+    record.sent_wamids[f"p{index}"] = wamid
+
+
+def part_not_sent(record: ReplyRecord) -> None:
+    """WhatsApp refused the part outright, so it is known not to have gone out."""
+    record.ref.update({"in_flight_part": None}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+
+
+def settle(
+    db: firestore.Client,
+    conversation_id: str,
+    record: ReplyRecord,
+    state: ReplyState,
+    *,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """Close the reply and its inbound messages in one batch: answered, or failed with the reason."""
+    conv = conversation_ref(db, conversation_id)
+    batch = db.batch()
+    update: dict[str, Any] = {"state": state.value, "settled_at": datetime.now(UTC)}
+    if error is not None:
+        update["error"] = error
+    batch.update(record.ref, update)
+    message_status = "answered" if state is ReplyState.SENT else "failed"
+    for message_id in record.message_ids:
+        fields: dict[str, Any] = {"status": message_status, "ai_response_id": record.id}
+        if state is not ReplyState.SENT:
+            fields["error"] = error
+        batch.update(conv.collection(MESSAGES).document(message_id), fields)
+    if state is not ReplyState.SENT:
+        batch.set(conv, {"has_failure": True, "needs_attention": True}, merge=True)
+    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    record.state = state

@@ -1,0 +1,275 @@
+"""Daily counters for the dashboard: messages, replies, failures, tokens and reply latency.
+
+The dashboard must not read every message to say how many there were, so each writer adds its
+increments to a counter document in the same batch (or transaction) that records the event:
+the counter moves exactly when the event is stored, and a redelivery that stores nothing counts
+nothing. One Firestore document sustains about one write per second, so every day is split
+into `SHARDS` documents and a writer picks one from a key of the event (its message id);
+the reader adds the shards up.
+
+Documents: `stats_shards/{YYYY-MM-DD}_{shard}` with a `date` field (the UTC day) and the
+counters below, as nested maps where a name has a dot (`messages_in_by_type.text`). Reply latency
+is kept as a histogram in fixed buckets, so the median and 95th percentile of a day (or a week)
+come from a few numbers instead of from every reply.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.store.base import CALL_RETRY, CALL_TIMEOUT
+
+STATS_SHARDS = "stats_shards"
+SHARDS = 8
+
+# Upper bounds (inclusive) of the reply latency buckets, in milliseconds; one more bucket holds
+# everything slower. Denser where WhatsApp replies usually land (one to ten seconds).
+LATENCY_BUCKETS_MS: tuple[int, ...] = (
+    250,
+    500,
+    1_000,
+    1_500,
+    2_000,
+    3_000,
+    4_000,
+    5_000,
+    7_500,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+)
+OVERFLOW_BUCKET = "gt_" + str(LATENCY_BUCKETS_MS[-1])
+
+Number = int | float
+
+
+class Writes(Protocol):
+    """A WriteBatch or a Transaction: anything the writer is already committing its event with."""
+
+    def set(self, reference: firestore.DocumentReference, document_data: dict, merge: bool = ...) -> Any: ...
+
+
+def latency_bucket(latency_ms: float) -> str:
+    """The histogram field a reply latency is counted in, e.g. `le_2000`."""
+    index = bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
+    return OVERFLOW_BUCKET if index == len(LATENCY_BUCKETS_MS) else f"le_{LATENCY_BUCKETS_MS[index]}"
+
+
+# -- what each event counts (writers call these, so field names live in this module only) ----------
+
+
+def inbound_message_stored(message_type: str) -> dict[str, Number]:
+    """A WhatsApp user's message was recorded for the first time (not on a redelivery)."""
+    return {"messages_in": 1, f"messages_in_by_type.{message_type}": 1}
+
+
+def outbound_message_recorded(sent_by: str) -> dict[str, Number]:
+    """WhatsApp accepted a message we sent; `sent_by` is "ai" or "operator"."""
+    return {"messages_out": 1, f"messages_out_by_sender.{sent_by}": 1}
+
+
+def ai_reply_recorded(
+    *, input_tokens: int, output_tokens: int, model_latency_ms: float, reply_latency_ms: float | None
+) -> dict[str, Number]:
+    """Gemini answered a burst; `reply_latency_ms` runs from the first answered message's
+    `received_at` to WhatsApp accepting the reply (None when the reply could not be sent)."""
+    increments: dict[str, Number] = {
+        "ai_replies": 1,
+        "tokens_in": int(input_tokens or 0),
+        "tokens_out": int(output_tokens or 0),
+        "model_latency_ms_sum": round(model_latency_ms),
+    }
+    if reply_latency_ms is not None:
+        increments["reply_latency_ms_sum"] = round(reply_latency_ms)
+        increments["reply_latency_count"] = 1
+        increments[f"reply_latency_histogram.{latency_bucket(reply_latency_ms)}"] = 1
+    return increments
+
+
+def message_failed(direction: str) -> dict[str, Number]:
+    """A message ended failed: an inbound one we could not answer, or an outbound one WhatsApp refused."""
+    return {"failures": 1, f"failures_by_direction.{direction}": 1}
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def day_of(when: datetime) -> str:
+    return when.astimezone(UTC).date().isoformat()
+
+
+def shard_of(shard_key: str) -> int:
+    # A stable hash (not Python's salted hash()) so one event always lands on the same shard.
+    return int.from_bytes(hashlib.sha256(shard_key.encode()).digest()[:4], "big") % SHARDS
+
+
+def shard_ref(db: firestore.Client, day: str, shard: int) -> firestore.DocumentReference:
+    return db.collection(STATS_SHARDS).document(f"{day}_{shard:02d}")
+
+
+def _nested(increments: Mapping[str, Number]) -> dict[str, Any]:
+    """`{"a.b": 1}` -> `{"a": {"b": Increment(1)}}`: set(merge=True) takes maps, not field paths."""
+    tree: dict[str, Any] = {}
+    for path, amount in increments.items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = firestore.Increment(amount)
+    return tree
+
+
+def add_stat_increments(
+    batch: Writes,
+    db: firestore.Client,
+    when: datetime,
+    increments: Mapping[str, Number],
+    shard_key: str,
+) -> None:
+    """Add `increments` to the day of `when`, as one more write of the caller's `batch`."""
+    if not increments:
+        return
+    day = day_of(when)
+    batch.set(shard_ref(db, day, shard_of(shard_key)), {"date": day, **_nested(increments)}, merge=True)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    """The counters of one UTC day (or of several days added together)."""
+
+    day: date
+    messages_in: int = 0
+    messages_in_by_type: Mapping[str, int] = field(default_factory=dict)
+    messages_out: int = 0
+    messages_out_by_sender: Mapping[str, int] = field(default_factory=dict)
+    ai_replies: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model_latency_ms_sum: int = 0
+    reply_latency_ms_sum: int = 0
+    reply_latency_count: int = 0
+    reply_latency_histogram: Mapping[str, int] = field(default_factory=dict)
+    failures: int = 0
+    failures_by_direction: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    def latency_percentile_ms(self, fraction: float) -> float | None:
+        """Reply latency at `fraction` (0.5 = median), interpolated inside its bucket; None if no reply."""
+        counts = [self.reply_latency_histogram.get(f"le_{b}", 0) for b in LATENCY_BUCKETS_MS]
+        counts.append(self.reply_latency_histogram.get(OVERFLOW_BUCKET, 0))
+        total = sum(counts)
+        if total == 0:
+            return None
+        rank = fraction * total
+        seen = 0
+        lower = 0.0
+        for index, count in enumerate(counts):
+            if index == len(LATENCY_BUCKETS_MS):
+                return float(LATENCY_BUCKETS_MS[-1])  # slower than the last bound: report the bound
+            upper = float(LATENCY_BUCKETS_MS[index])
+            if count and seen + count >= rank:
+                return lower + (upper - lower) * (rank - seen) / count
+            seen += count
+            lower = upper
+        return float(LATENCY_BUCKETS_MS[-1])
+
+    def plus(self, other: DailyStats) -> DailyStats:
+        """Both days' counters added together, dated `self.day`."""
+        return DailyStats(
+            day=self.day,
+            messages_in=self.messages_in + other.messages_in,
+            messages_in_by_type=_add_maps(self.messages_in_by_type, other.messages_in_by_type),
+            messages_out=self.messages_out + other.messages_out,
+            messages_out_by_sender=_add_maps(self.messages_out_by_sender, other.messages_out_by_sender),
+            ai_replies=self.ai_replies + other.ai_replies,
+            tokens_in=self.tokens_in + other.tokens_in,
+            tokens_out=self.tokens_out + other.tokens_out,
+            model_latency_ms_sum=self.model_latency_ms_sum + other.model_latency_ms_sum,
+            reply_latency_ms_sum=self.reply_latency_ms_sum + other.reply_latency_ms_sum,
+            reply_latency_count=self.reply_latency_count + other.reply_latency_count,
+            reply_latency_histogram=_add_maps(self.reply_latency_histogram, other.reply_latency_histogram),
+            failures=self.failures + other.failures,
+            failures_by_direction=_add_maps(self.failures_by_direction, other.failures_by_direction),
+        )
+
+    @classmethod
+    def from_document(cls, day: date, data: Mapping[str, Any]) -> DailyStats:
+        def count(name: str) -> int:
+            value = data.get(name)
+            return int(value) if isinstance(value, int | float) else 0
+
+        def counts(name: str) -> dict[str, int]:
+            value = data.get(name)
+            if not isinstance(value, Mapping):
+                return {}
+            return {str(k): int(v) for k, v in value.items() if isinstance(v, int | float)}
+
+        return cls(
+            day=day,
+            messages_in=count("messages_in"),
+            messages_in_by_type=counts("messages_in_by_type"),
+            messages_out=count("messages_out"),
+            messages_out_by_sender=counts("messages_out_by_sender"),
+            ai_replies=count("ai_replies"),
+            tokens_in=count("tokens_in"),
+            tokens_out=count("tokens_out"),
+            model_latency_ms_sum=count("model_latency_ms_sum"),
+            reply_latency_ms_sum=count("reply_latency_ms_sum"),
+            reply_latency_count=count("reply_latency_count"),
+            reply_latency_histogram=counts("reply_latency_histogram"),
+            failures=count("failures"),
+            failures_by_direction=counts("failures_by_direction"),
+        )
+
+
+def _add_maps(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    total = dict(a)
+    for key, value in b.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+def total(days: Iterable[DailyStats]) -> DailyStats | None:
+    """Every day's counters added together (dated like the first day), or None for no days."""
+    result: DailyStats | None = None
+    for day in days:
+        result = day if result is None else result.plus(day)
+    return result
+
+
+def read_daily_stats(db: firestore.Client, days: int, *, today: date | None = None) -> list[DailyStats]:
+    """The last `days` UTC days up to `today`, oldest first, one entry per day (zeros where quiet).
+
+    One query reads at most `days * SHARDS` small documents.
+    """
+    last = today or datetime.now(UTC).date()
+    first = last - timedelta(days=days - 1)
+    by_day = {first + timedelta(days=i): DailyStats(first + timedelta(days=i)) for i in range(days)}
+    query = db.collection(STATS_SHARDS).where(filter=FieldFilter("date", ">=", first.isoformat()))
+    for snap in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT):
+        data = snap.to_dict() or {}
+        try:
+            day = date.fromisoformat(str(data.get("date")))
+        except ValueError:
+            continue
+        if day in by_day:
+            by_day[day] = by_day[day].plus(DailyStats.from_document(day, data))
+    return [by_day[d] for d in sorted(by_day)]

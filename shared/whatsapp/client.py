@@ -1,0 +1,186 @@
+"""The part of the WhatsApp Cloud API (Graph API) this system calls.
+
+One `requests.Session` per instance keeps connections to Meta warm. Transient failures (rate
+limits, Meta's 5xx, a refused connection) are retried here with bounded exponential backoff; a
+send whose outcome is unknown (the request went out, no answer came back) is never retried,
+because a retry could deliver the same reply twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from shared.config import settings
+from shared.whatsapp.errors import (
+    ConnectionFailed,
+    OutcomeUnknown,
+    ServiceUnavailable,
+    WhatsAppError,
+    error_from_response,
+)
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096  # characters in one text message body
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        # Full jitter keeps many instances that hit the same limit from retrying in lockstep.
+        return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
+
+
+class WhatsAppClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 20.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}"})
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def send_text(
+        self,
+        phone_number_id: str,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> str:
+        """Send a text message; returns the wamid WhatsApp assigned to it."""
+        if len(body) > TEXT_LIMIT:
+            raise ValueError(f"text body of {len(body)} characters is over WhatsApp's {TEXT_LIMIT}")
+        payload: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "+" + to.lstrip("+"),  # with "+" the number is never read as a local one
+            "type": "text",
+            "text": {"body": body, "preview_url": False},
+        }
+        if reply_to:
+            payload["context"] = {"message_id": reply_to}
+        if callback_data:
+            # Echoed back in the status webhooks: ties a status to our record even if the
+            # wamid never reached our database (a crash right after sending).
+            payload["biz_opaque_callback_data"] = callback_data
+        answer = self._call("POST", f"/{phone_number_id}/messages", json=payload, idempotent=False)
+        try:
+            return str(answer["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            raise ServiceUnavailable("send answered without a message id") from None
+
+    def mark_read(self, phone_number_id: str, wamid: str, *, typing: bool = False) -> None:
+        """Blue ticks for `wamid` (and everything before it); with `typing`, also '...typing'."""
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        self._call("POST", f"/{phone_number_id}/messages", json=payload, idempotent=True)
+
+    # -- media ---------------------------------------------------------------------------------
+
+    def media_metadata(self, media_id: str) -> dict[str, Any]:
+        """`GET /{media-id}`: url (valid for 5 minutes), mime_type, sha256, file_size."""
+        return self._call("GET", f"/{media_id}", idempotent=True)
+
+    def open_download(self, url: str) -> requests.Response:
+        """Start streaming a media url (bearer token required); the caller reads and closes it."""
+        response = self._request("GET", url, idempotent=True, stream=True)
+        if response.status_code >= 400:
+            error = error_from_response(response.status_code, _json(response))
+            response.close()
+            raise error
+        return response
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> Any:
+        for attempt in range(self.retry.attempts):
+            response = self._request(method, self.base_url + path, idempotent=idempotent, **kwargs)
+            body = _json(response)
+            if response.status_code < 400:
+                return body
+            error = error_from_response(response.status_code, body)
+            if not error.retryable or attempt == self.retry.attempts - 1:
+                raise error
+            self._backoff(attempt, error)
+        raise AssertionError("unreachable")
+
+    def _request(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+        for attempt in range(self.retry.attempts):
+            try:
+                return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except (requests.ConnectTimeout, requests.ConnectionError) as exc:
+                never_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
+                error: WhatsAppError = (
+                    ConnectionFailed(f"could not reach WhatsApp: {exc}")
+                    if never_sent or idempotent
+                    else OutcomeUnknown(f"connection lost during {method} {url}: {exc}")
+                )
+            except requests.Timeout as exc:
+                error = (
+                    ConnectionFailed(f"no answer from WhatsApp: {exc}")
+                    if idempotent
+                    else OutcomeUnknown(f"no answer to {method} {url} within {self.timeout[1]}s")
+                )
+            if not error.retryable or attempt == self.retry.attempts - 1:
+                raise error
+            self._backoff(attempt, error)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, error: WhatsAppError) -> None:
+        delay = self.retry.delay(attempt)
+        log.warning(
+            "WhatsApp call failed; retrying",
+            extra={
+                "error": type(error).__name__,
+                "code": error.code,
+                "attempt": attempt + 1,
+                "delay_s": delay,
+            },
+        )
+        self._sleep(delay)
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _is_refused(exc: requests.ConnectionError) -> bool:
+    reason = exc.args[0] if exc.args else None
+    return isinstance(getattr(reason, "reason", None), NewConnectionError)
+
+
+@functools.cache
+def whatsapp_client() -> WhatsAppClient:
+    """The instance's client, configured from the settings."""
+    s = settings()
+    return WhatsAppClient(s.whatsapp_api_url, s.whatsapp_api_token)

@@ -1,0 +1,105 @@
+"""The webhook when Firestore or Pub/Sub fails: 503, nothing lost, and the redelivery completes it once.
+
+These tests stop and restart emulators, so they run on a pair of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from google.cloud import firestore
+
+from local.emulators import start_pubsub, wait_http
+from tests.conftest import ARTIFACTS, PROJECT, REPLY_TOPIC, Emulators, Topics, start_emulators
+from tests.webhook.conftest import WebhookClient, run_webhook
+from tests.webhook.test_parse import load
+from tests.webhook.test_webhook import CONV
+
+
+@pytest.fixture(scope="module")
+def own_emulators() -> Iterator[Emulators]:
+    emus = start_emulators(ARTIFACTS / "logs" / "faults")
+    yield emus
+    emus.firestore.stop()
+    emus.pubsub.stop()
+
+
+@pytest.fixture
+def env_of(own_emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Emulators:
+    for key, value in own_emulators.env.items():
+        monkeypatch.setenv(key, value)
+    return own_emulators
+
+
+@pytest.fixture
+def stack(env_of: Emulators) -> Iterator[tuple[WebhookClient, firestore.Client, Topics]]:
+    from local.emulators import reset_firestore
+
+    if not env_of.pubsub.running():
+        restart_pubsub(env_of)
+    reset_firestore(env_of.firestore.host_port, PROJECT)
+    topics = Topics(PROJECT)
+    topics.create()
+    proc = run_webhook(env_of)
+    yield WebhookClient(proc.url), firestore.Client(project=PROJECT), topics
+    proc.stop()
+
+
+def restart_pubsub(emus: Emulators) -> None:
+    port = int(emus.pubsub.host_port.rsplit(":", 1)[1])
+    emus.pubsub = start_pubsub(port, PROJECT, ARTIFACTS / "logs" / "faults")
+    wait_http(emus.pubsub)
+
+
+def stored(db: firestore.Client) -> dict[str, dict]:
+    ref = db.collection("conversations").document(CONV).collection("messages")
+    return {d.id: d.to_dict() for d in ref.stream()}
+
+
+def test_a_missing_topic_gives_503_and_the_redelivery_publishes_once(stack) -> None:
+    webhook, db, topics = stack
+    topics.delete()
+    body = load("text")
+    assert webhook.post(body).status_code == 503
+    (doc,) = stored(db).values()
+    assert doc["job"]["state"] == "pending"  # stored, with its job still owed
+
+    topics.create()
+    assert webhook.post(body).status_code == 200
+    assert len(topics.pull(REPLY_TOPIC, expect=1)) == 1
+    assert webhook.post(body).status_code == 200
+    assert topics.pull(REPLY_TOPIC, wait=1) == []
+    assert db.collection("conversations").document(CONV).get().get("message_count") == 1
+
+
+def test_pubsub_down_gives_503_and_the_redelivery_publishes_once(stack, env_of) -> None:
+    webhook, db, topics = stack
+    env_of.pubsub.stop()
+    body = load("text")
+    assert webhook.post(body).status_code == 503
+    assert next(iter(stored(db).values()))["job"]["state"] == "pending"
+
+    restart_pubsub(env_of)  # the in-memory emulator comes back empty
+    topics = Topics(PROJECT)
+    topics.create()
+    assert webhook.post(body).status_code == 200
+    assert len(topics.pull(REPLY_TOPIC, expect=1)) == 1
+    assert webhook.post(body).status_code == 200
+    assert topics.pull(REPLY_TOPIC, wait=1) == []
+
+
+def test_firestore_down_gives_503(stack, env_of) -> None:
+    webhook, _db, topics = stack
+    env_of.firestore.stop()
+    try:
+        assert webhook.post(load("text")).status_code == 503
+        assert topics.pull(REPLY_TOPIC, wait=0.5) == []
+    finally:
+        from local.emulators import start_firestore
+
+        port = int(env_of.firestore.host_port.rsplit(":", 1)[1])
+        env_of.firestore = start_firestore(port, ARTIFACTS / "logs" / "faults")
+        wait_http(env_of.firestore)
+        os.environ.update(env_of.env)
