@@ -142,10 +142,10 @@ variable "worker_ingress" {
   }
 }
 
-variable "secret_version" {
-  description = "Secret version the functions read at instance start. \"latest\" picks up a rotated value on the next deploy or cold start; pin a number for strict rollouts."
-  type        = string
-  default     = "latest"
+variable "secret_versions" {
+  description = "Secret version per setting, e.g. { WHATSAPP_API_TOKEN = \"3\" }; unset = \"latest\". Instances read secrets when they start, so changing a pin here is what rolls a rotated value out to every instance (docs/deploy.md, \"Rotating secrets\")."
+  type        = map(string)
+  default     = {}
 }
 
 # ---------------------------------------------------------------------------------------------

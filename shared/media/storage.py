@@ -28,6 +28,7 @@ DERIVED: Folder = "derived"
 ROOT = "conversations"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 READ_CHUNK_BYTES = 1024 * 1024
+UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # a multiple of 256 KiB, as resumable uploads require
 _HASH_CHUNK_BYTES = 1024 * 1024
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
@@ -74,7 +75,9 @@ class MediaStorage:
         existing = self._bucket.get_blob(name, timeout=self._timeout)
         if existing is not None:
             return self._stored(existing, sha256_hex, uploaded=False)
-        blob = self._bucket.blob(name)
+        # Files above 8 MiB go up resumably, by default in 100 MiB chunks read into memory;
+        # smaller chunks keep a 100 MB document from costing 100 MB of RAM.
+        blob = self._bucket.blob(name, chunk_size=UPLOAD_CHUNK_BYTES)
         blob.metadata = {"sha256": sha256_hex}
         from google.api_core.exceptions import PreconditionFailed
 

@@ -1,0 +1,473 @@
+"""Webhook benchmark: latency and throughput against a floor function, and cold-start import time.
+
+    .venv/bin/python bench/webhook.py [--c1 300] [--c16 1000] [--warmup 30] [--rounds 2]
+
+Starts its own Firestore and Pub/Sub emulators on free ports, creates the media and reply topics
+(each with a pull subscription, so messages are retained as in production), and runs two HTTP
+functions under functions-framework: the webhook, and `bench/floor/main.py`, which does only one
+Firestore create() and one Pub/Sub publish per request. Both get the same signed WhatsApp text
+deliveries (unique wamids, a few senders) at concurrency 1 and 16; the requests of each level are
+split into rounds that alternate between the two targets, so background load hits both alike.
+
+Goals (issue 2): webhook throughput >= 0.8 x floor, webhook p50 <= 1.25 x floor, and the import
+time of the webhook's main.py <= 1.15 x that of functions_framework + Firestore + Pub/Sub alone.
+Everything started here is stopped on exit, Ctrl-C or error. Not part of the pass/fail suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import itertools
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import requests  # noqa: E402
+
+from local.emulators import (  # noqa: E402
+    ManagedProcess,
+    free_port,
+    spawn,
+    start_firestore,
+    start_function,
+    start_pubsub,
+    wait_http,
+)
+from shared.whatsapp.signature import HEADER, sign  # noqa: E402
+
+PROJECT = "demo-bench"
+APP_SECRET = "bench-app-secret"
+VERIFY_TOKEN = "bench-verify-token"
+MEDIA_TOPIC = "whatsapp-media"
+REPLY_TOPIC = "whatsapp-reply"
+SENDERS = ("16505550001", "16505550002", "16505550003", "16505550004", "16505550005")
+FIXTURE = REPO / "tests" / "fixtures" / "whatsapp" / "text.json"
+WEBHOOK_PATH = "/webhook/whatsapp"
+REQUEST_TIMEOUT = 30.0
+
+THROUGHPUT_GOAL = 0.8  # webhook req/s >= 0.8 x floor
+P50_GOAL = 1.25  # webhook p50 <= 1.25 x floor
+IMPORT_GOAL = 1.15  # webhook import <= 1.15 x the libraries alone
+
+
+# --- the stack ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    webhook: ManagedProcess
+    floor: ManagedProcess
+
+
+def function_env(emulator_env: dict[str, str]) -> dict[str, str]:
+    """Environment of both functions: the emulators, the webhook's secrets and topics."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "WHATSAPP", "GOOGLE_"))}
+    env.update(emulator_env)
+    env.update(
+        {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "WHATSAPP_APP_SECRET": APP_SECRET,
+            "WEBHOOK_VERIFY_TOKEN": VERIFY_TOKEN,
+            "MEDIA_TOPIC": MEDIA_TOPIC,
+            "REPLY_TOPIC": REPLY_TOPIC,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def start_emulators(stack: contextlib.ExitStack, log_dir: Path) -> dict[str, str]:
+    firestore = start_firestore(free_port(), log_dir)
+    stack.callback(firestore.stop)
+    pubsub = start_pubsub(free_port(), PROJECT, log_dir)
+    stack.callback(pubsub.stop)
+    wait_http(firestore)
+    wait_http(pubsub)
+    return {**firestore.env, **pubsub.env}
+
+
+def create_topics(emulator_env: dict[str, str]) -> None:
+    """The media and reply topics, each with a pull subscription so published jobs are kept."""
+    os.environ.update(emulator_env)
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    for name in (MEDIA_TOPIC, REPLY_TOPIC):
+        topic = publisher.topic_path(PROJECT, name)
+        publisher.create_topic(request={"name": topic})
+        subscriber.create_subscription(
+            request={"name": subscriber.subscription_path(PROJECT, f"bench-{name}"), "topic": topic}
+        )
+    subscriber.close()
+
+
+def spawn_floor(env: dict[str, str], log_dir: Path) -> ManagedProcess:
+    """`bench/floor/main.py` under functions-framework, started like `start_function` does."""
+    port = free_port()
+    args = [
+        str(Path(sys.executable).with_name("functions-framework")),
+        f"--source={REPO / 'bench' / 'floor' / 'main.py'}",
+        "--target=floor",
+        f"--port={port}",
+        "--host=127.0.0.1",
+        "--signature-type=http",
+    ]
+    full_env = {**env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return spawn("floor", args, log_dir, f"127.0.0.1:{port}", env=full_env)
+
+
+def start_stack(stack: contextlib.ExitStack, log_dir: Path) -> Stack:
+    emulator_env = start_emulators(stack, log_dir)
+    create_topics(emulator_env)
+    env = function_env(emulator_env)
+    floor = spawn_floor(env, log_dir)
+    stack.callback(floor.stop)
+    webhook = start_function("webhook", free_port(), env, log_dir)
+    stack.callback(webhook.stop)
+    wait_http(floor, "/healthz")
+    return Stack(webhook=webhook, floor=floor)
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    body: bytes
+    headers: dict[str, str]
+
+
+def make_deliveries(prefix: str, count: int) -> list[Delivery]:
+    """Signed text deliveries built from the fixture: a unique wamid each, senders in rotation."""
+    template = json.loads(FIXTURE.read_text())
+    deliveries = []
+    for i in range(count):
+        data = copy.deepcopy(template)
+        value = data["entry"][0]["changes"][0]["value"]
+        sender = SENDERS[i % len(SENDERS)]
+        value["contacts"][0]["wa_id"] = sender
+        value["messages"][0]["from"] = sender
+        value["messages"][0]["id"] = f"wamid.bench.{prefix}.{i:06d}"
+        value["messages"][0]["timestamp"] = str(int(time.time()))
+        # Meta escapes non-ASCII as \\uXXXX; the signature covers these exact bytes.
+        body = json.dumps(data, ensure_ascii=True).encode()
+        headers = {"Content-Type": "application/json", HEADER: sign(APP_SECRET, body)}
+        deliveries.append(Delivery(body, headers))
+    return deliveries
+
+
+class DeliveryFeed:
+    """Hands out fresh deliveries to worker threads (a wamid is never sent twice)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.batches = itertools.count()
+
+    def take(self, count: int) -> list[Delivery]:
+        return make_deliveries(f"{self.prefix}{next(self.batches)}", count)
+
+
+# --- load -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    latencies: list[float] = field(default_factory=list)  # seconds
+    wall: float = 0.0  # seconds spent sending, all rounds together
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, other: Sample) -> None:
+        self.latencies.extend(other.latencies)
+        self.wall += other.wall
+        self.failures.extend(other.failures)
+
+
+def _worker(
+    url: str, deliveries: list[Delivery], index: Iterator[int], out: Sample, lock: threading.Lock
+) -> None:
+    latencies: list[float] = []
+    failures: list[str] = []
+    with requests.Session() as session:
+        for i in index:
+            if i >= len(deliveries):
+                break
+            delivery = deliveries[i]
+            started = time.perf_counter()
+            try:
+                response = session.post(
+                    url, data=delivery.body, headers=delivery.headers, timeout=REQUEST_TIMEOUT
+                )
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+                continue
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+    with lock:
+        out.latencies.extend(latencies)
+        out.failures.extend(failures)
+
+
+def send(url: str, deliveries: list[Delivery], concurrency: int) -> Sample:
+    """Post every delivery, `concurrency` at a time, each worker on its own keep-alive session."""
+    sample = Sample()
+    index = itertools.count()  # next() on a count is atomic under the GIL
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=_worker, args=(url, deliveries, index, sample, lock), daemon=True)
+        for _ in range(concurrency)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sample.wall = time.perf_counter() - started
+    return sample
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def measure_level(
+    targets: dict[str, str], feed: DeliveryFeed, concurrency: int, total: int, warmup: int, rounds: int
+) -> dict[str, Sample]:
+    """Warm every target up, then alternate between them round by round."""
+    for url in targets.values():
+        warm = send(url, feed.take(warmup), concurrency)
+        if warm.failures:
+            raise RuntimeError(f"warm-up of {url} failed: {warm.failures[0]}")
+    samples = {name: Sample() for name in targets}
+    for count in split(total, rounds):
+        for name, url in targets.items():
+            samples[name].add(send(url, feed.take(count), concurrency))
+    return samples
+
+
+# --- statistics and the report --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    requests: int
+    p50: float  # ms
+    p95: float
+    p99: float
+    throughput: float  # req/s
+    failures: int
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def stats(sample: Sample) -> Stats:
+    ms = [s * 1000 for s in sample.latencies] or [float("nan")]
+    done = len(sample.latencies)
+    return Stats(
+        requests=done + len(sample.failures),
+        p50=percentile(ms, 50),
+        p95=percentile(ms, 95),
+        p99=percentile(ms, 99),
+        throughput=done / sample.wall if sample.wall else 0.0,
+        failures=len(sample.failures),
+    )
+
+
+def print_load_table(results: dict[int, dict[str, Stats]]) -> None:
+    print(f"\n{'target':<8} {'conc':>4} {'requests':>8} {'non-200':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8} {'req/s':>8}")  # fmt: skip
+    for concurrency, by_target in results.items():
+        for name, s in by_target.items():
+            print(
+                f"{name:<8} {concurrency:>4} {s.requests:>8} {s.failures:>7} {s.p50:>8.1f} {s.p95:>8.1f} "
+                f"{s.p99:>8.1f} {s.throughput:>8.1f}"
+            )
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_goals(results: dict[int, dict[str, Stats]]) -> bool:
+    print(f"\n{'webhook / floor':<24} {'ratio':>6} {'goal':>7}  result")
+    passed = True
+    for concurrency, by_target in results.items():
+        hook, floor = by_target["webhook"], by_target["floor"]
+        throughput = hook.throughput / floor.throughput
+        p50 = hook.p50 / floor.p50
+        for label, ratio, goal, ok in (
+            ("throughput", throughput, f">= {THROUGHPUT_GOAL}", throughput >= THROUGHPUT_GOAL),
+            ("p50 latency", p50, f"<= {P50_GOAL}", p50 <= P50_GOAL),
+        ):
+            print(f"{f'c={concurrency} {label}':<24} {ratio:>6.2f} {goal:>7}  {verdict(ok)}")
+            passed &= ok
+    return passed
+
+
+# --- cold-start import time -----------------------------------------------------------------------
+
+IMPORT_PROBE = """\
+import time
+started = time.perf_counter()
+{code}
+print("IMPORT_SECONDS", time.perf_counter() - started)
+"""
+
+LIBRARIES = "import functions_framework\nfrom google.cloud import firestore, pubsub_v1"
+WEBHOOK_MAIN = (
+    "import importlib.util\n"
+    f"spec = importlib.util.spec_from_file_location('main', {str(REPO / 'functions' / 'webhook' / 'main.py')!r})\n"
+    "spec.loader.exec_module(importlib.util.module_from_spec(spec))"
+)
+# main.py imports Pub/Sub lazily (shared.clients), so its first request pays for it instead.
+WEBHOOK_FIRST_REQUEST = WEBHOOK_MAIN + "\nfrom google.cloud import pubsub_v1"
+
+
+def import_env(pycache: Path) -> dict[str, str]:
+    """A fresh interpreter's environment with byte code cached in `pycache` (never in the repo)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(function_env({}))
+    env.update({"PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(pycache)})
+    return env
+
+
+def time_import(code: str, env: dict[str, str]) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE.format(code=code)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("IMPORT_SECONDS"))
+    return float(line.split()[1])
+
+
+def measure_imports(runs: int) -> dict[str, float]:
+    """Median import time of each probe in fresh processes (runs interleaved, byte code warm)."""
+    probes = {
+        "functions_framework + firestore + pubsub_v1": LIBRARIES,
+        "webhook main.py": WEBHOOK_MAIN,
+        "webhook main.py + pubsub_v1 (first request)": WEBHOOK_FIRST_REQUEST,
+    }
+    pycache = Path(tempfile.mkdtemp(prefix="bench-pycache-"))
+    try:
+        env = import_env(pycache)
+        for code in probes.values():
+            time_import(code, env)  # compiles the byte code once, untimed
+        times: dict[str, list[float]] = {name: [] for name in probes}
+        for _ in range(runs):
+            for name, code in probes.items():
+                times[name].append(time_import(code, env))
+    finally:
+        shutil.rmtree(pycache, ignore_errors=True)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_imports(medians: dict[str, float], runs: int) -> bool:
+    print(f"\ncold-start import time (median of {runs} fresh processes, byte code cached)")
+    for name, seconds in medians.items():
+        print(f"  {name:<46} {seconds * 1000:>7.0f} ms")
+    base = medians["functions_framework + firestore + pubsub_v1"]
+    passed = True
+    for name in ("webhook main.py", "webhook main.py + pubsub_v1 (first request)"):
+        ratio = medians[name] / base
+        print(f"  ratio {name:<40} {ratio:>7.2f}  (goal <= {IMPORT_GOAL})  {verdict(ratio <= IMPORT_GOAL)}")
+        passed &= ratio <= IMPORT_GOAL
+    return passed
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--c1", type=int, default=300, help="measured requests at concurrency 1")
+    parser.add_argument("--c16", type=int, default=1000, help="measured requests at concurrency 16")
+    parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per target and level")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations between the targets per level")
+    parser.add_argument("--import-runs", type=int, default=5, help="fresh processes per import probe")
+    return parser.parse_args()
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_load(args: argparse.Namespace, log_dir: Path) -> dict[int, dict[str, Stats]]:
+    results: dict[int, dict[str, Stats]] = {}
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        procs = start_stack(stack, log_dir)
+        print(f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}", flush=True)
+        targets = {"floor": procs.floor.url + WEBHOOK_PATH, "webhook": procs.webhook.url + WEBHOOK_PATH}
+        feed = DeliveryFeed(f"{os.getpid()}.{int(time.time())}.")
+        for concurrency, total in ((1, args.c1), (16, args.c16)):
+            level_started = time.monotonic()
+            samples = measure_level(targets, feed, concurrency, total, args.warmup, args.rounds)
+            results[concurrency] = {name: stats(sample) for name, sample in samples.items()}
+            print(f"c={concurrency} done in {time.monotonic() - level_started:.1f}s", flush=True)
+            for name, sample in samples.items():
+                for failure in sample.failures[:3]:
+                    print(f"  {name} failure: {failure}")
+    return results
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    started = time.monotonic()
+    ok = False
+    try:
+        imports = measure_imports(args.import_runs)
+        results = run_load(args, log_dir)
+        print_load_table(results)
+        load_ok = print_goals(results)
+        imports_ok = print_imports(imports, args.import_runs)
+        failures = sum(s.failures for by_target in results.values() for s in by_target.values())
+        ok = failures == 0
+        print(f"\ntotal {time.monotonic() - started:.0f}s; goals {verdict(load_ok and imports_ok)}")
+    finally:
+        if ok:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {log_dir}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _entry(run: Callable[[], int]) -> None:
+    try:
+        sys.exit(run())
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    _entry(main)

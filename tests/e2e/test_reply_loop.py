@@ -1,0 +1,162 @@
+"""Issue 3 end to end: simulator -> webhook -> Pub/Sub push -> ai_reply -> offline model -> simulator."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.e2e.conftest import System
+
+
+def settle(seconds: float = 2.0) -> None:
+    """Give a wrongly duplicated reply the time it would need to show up."""
+    time.sleep(seconds)
+
+
+def test_a_text_gets_exactly_one_reply_with_the_models_text_to_the_right_number(system: System) -> None:
+    wamid = system.say("Hola, ¿abren el domingo?")
+    (reply,) = system.replies(1)
+    assert (
+        reply["text"]
+        == '[offline model] I received 1 text part and 0 media parts. You said: "Hola, ¿abren el domingo?"'
+    )
+    assert reply["to"] == "+" + system.customer
+    assert reply["reply_to"] == wamid  # quoted: the reply answers the customer's message
+    settle()
+    assert len(system.outbox()) == 1
+
+    inbound, outbound = system.wait_for(
+        lambda: (
+            (m := system.messages()) and len(m) == 2 and m[1].get("status") in ("read", "delivered") and m
+        ),
+        what="ticks",
+    )
+    assert (inbound["status"], inbound["ai_response_id"]) == ("answered", outbound["ai_response_id"])
+    assert (outbound["direction"], outbound["sent_by"], outbound["wamid"]) == (
+        "outbound",
+        "ai",
+        reply["wamid"],
+    )
+    (response,) = system.ai_responses()
+    assert response["state"] == "sent"
+    assert response["message_ids"] == [wamid]
+    assert response["model"] == "gemini-3.8-flash"
+    assert response["input_tokens"] > 0 and response["output_tokens"] > 0
+    assert response["finish_reason"] == "STOP"
+    assert response["latency_ms"] >= 0
+
+
+def test_the_message_is_marked_read_with_a_typing_indicator_before_the_reply(system: System) -> None:
+    wamid = system.say("hello")
+    system.replies(1)
+    typing = [e for e in system.simulator.state.events() if e.get("kind") == "typing"]
+    assert typing and typing[0]["body"]["message_id"] == wamid
+
+
+def test_three_messages_in_a_second_are_each_answered_exactly_once(system: System) -> None:
+    wamids = [system.say(text) for text in ("I want to order", "two pizzas", "and a cola")]
+    system.wait_for(
+        lambda: all(m.get("status") == "answered" for m in system.messages() if m["direction"] == "inbound"),
+        what="all answered",
+    )
+    settle()
+    responses = system.ai_responses()
+    answered = [w for r in responses for w in r["message_ids"]]
+    assert sorted(answered) == sorted(wamids)  # every message in exactly one reply
+    assert len(system.outbox()) == len(responses) <= 3
+    # Replies are in order and never overlap: each starts after the previous one settled.
+    for earlier, later in itertools.pairwise(responses):
+        assert earlier["settled_at"] <= later["created_at"]
+    last_request = system.model_requests()[-1]["summary"]
+    assert last_request["text_parts"] >= 1
+
+
+def test_a_redelivered_job_sends_nothing_more(system: System) -> None:
+    system.say("just once please")
+    system.replies(1)
+    system.publish_reply_job(reason="inbound")
+    system.publish_reply_job(reason="retry")
+    settle(3)
+    assert len(system.outbox()) == 1
+    assert len(system.ai_responses()) == 1
+
+
+def test_the_model_answering_429_twice_then_succeeding_gives_one_reply(system: System) -> None:
+    system.model_fault(status=429, count=2)
+    system.say("are you there?")
+    (reply,) = system.replies(1, timeout=30)
+    assert reply["text"].startswith("[offline model]")
+    settle()
+    assert len(system.outbox()) == 1
+    assert len(system.model_requests()) == 3
+
+
+def test_a_model_that_keeps_failing_leaves_the_message_failed_and_nothing_sent(system: System) -> None:
+    system.model_fault(status=503, count=1000)
+    system.say("hello?")
+    inbound = system.wait_for(
+        lambda: (m := system.messages()) and m[0].get("status") == "failed" and m[0],
+        timeout=60,
+        what="message failed",
+    )
+    assert inbound["error"]["code"] == "model_unavailable"
+    (response,) = system.ai_responses()
+    assert (response["state"], response["attempts"]) == ("failed", 3)
+    assert system.conversation()["needs_attention"] is True
+    assert system.outbox() == []
+    assert [e for e in system.simulator.state.events() if e.get("kind") == "send"] == []
+
+
+def test_outside_the_24_hour_window_the_reply_fails_and_is_not_retried(system: System) -> None:
+    system.fault(target="send", code=131047, count=5)
+    system.say("late answer please")
+    outbound = system.wait_for(
+        lambda: [m for m in system.messages() if m["direction"] == "outbound"], what="failed outbound"
+    )[0]
+    assert outbound["status"] == "failed"
+    assert outbound["error"]["code"] == 131047
+    settle(3)
+    sends = [e for e in system.simulator.state.events() if e.get("kind") == "send"]
+    assert len(sends) == 1  # refused once, never tried again
+    assert system.messages()[0]["status"] == "failed"
+    assert system.conversation()["has_failure"] is True
+
+
+def test_a_rate_limit_from_whatsapp_is_retried_and_the_reply_arrives_once(system: System) -> None:
+    system.fault(target="send", code=130429, count=2)
+    system.say("busy day?")
+    (reply,) = system.replies(1, timeout=30)
+    settle()
+    assert len(system.outbox()) == 1
+    assert reply["text"].startswith("[offline model]")
+
+
+def test_a_paused_conversation_gets_no_reply_and_needs_attention(system: System) -> None:
+    system.db.collection("conversations").document(system.conversation_id).set({"ai_paused": True})
+    system.say("I want a human")
+    system.wait_for(lambda: system.conversation().get("needs_attention"), what="needs attention")
+    settle()
+    assert system.outbox() == []
+    assert system.model_requests() == []
+
+
+def test_concurrent_jobs_for_one_conversation_never_overlap(system: System) -> None:
+    system.model_fault(delay_seconds=0.5, count=10)  # a slow model widens any window for overlap
+    system.say("first")
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: system.publish_reply_job(), range(6)))
+    system.say("second")
+    system.wait_for(
+        lambda: all(m.get("status") == "answered" for m in system.messages() if m["direction"] == "inbound"),
+        timeout=30,
+        what="both answered",
+    )
+    settle()
+    responses = system.ai_responses()
+    assert len(system.outbox()) == len(responses)
+    assert sorted(w for r in responses for w in r["message_ids"]) == sorted(
+        m["id"] for m in system.messages() if m["direction"] == "inbound"
+    )
+    for earlier, later in itertools.pairwise(responses):
+        assert earlier["settled_at"] <= later["created_at"]
