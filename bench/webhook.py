@@ -22,6 +22,7 @@ import copy
 import itertools
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -71,8 +72,23 @@ IMPORT_GOAL = 1.15  # webhook import <= 1.15 x the libraries alone
 
 @dataclass
 class Stack:
+    firestore: ManagedProcess
+    pubsub: ManagedProcess
     webhook: ManagedProcess
     floor: ManagedProcess
+
+    def targets(self) -> dict[str, Target]:
+        emulators = {"firestore": self.firestore.process.pid, "pubsub": self.pubsub.process.pid}
+        return {
+            name: Target(proc.url + WEBHOOK_PATH, {"function": proc.process.pid, **emulators})
+            for name, proc in (("floor", self.floor), ("webhook", self.webhook))
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    sessions: dict[str, int]  # component -> session id (each started process leads a session of its own)
 
 
 def function_env(emulator_env: dict[str, str]) -> dict[str, str]:
@@ -92,14 +108,14 @@ def function_env(emulator_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start_emulators(stack: contextlib.ExitStack, log_dir: Path) -> dict[str, str]:
+def start_emulators(stack: contextlib.ExitStack, log_dir: Path) -> tuple[ManagedProcess, ManagedProcess]:
     firestore = start_firestore(free_port(), log_dir)
     stack.callback(firestore.stop)
     pubsub = start_pubsub(free_port(), PROJECT, log_dir)
     stack.callback(pubsub.stop)
     wait_http(firestore)
     wait_http(pubsub)
-    return {**firestore.env, **pubsub.env}
+    return firestore, pubsub
 
 
 def create_topics(emulator_env: dict[str, str]) -> None:
@@ -134,7 +150,8 @@ def spawn_floor(env: dict[str, str], log_dir: Path) -> ManagedProcess:
 
 
 def start_stack(stack: contextlib.ExitStack, log_dir: Path) -> Stack:
-    emulator_env = start_emulators(stack, log_dir)
+    firestore, pubsub = start_emulators(stack, log_dir)
+    emulator_env = {**firestore.env, **pubsub.env}
     create_topics(emulator_env)
     env = function_env(emulator_env)
     floor = spawn_floor(env, log_dir)
@@ -142,7 +159,7 @@ def start_stack(stack: contextlib.ExitStack, log_dir: Path) -> Stack:
     webhook = start_function("webhook", free_port(), env, log_dir)
     stack.callback(webhook.stop)
     wait_http(floor, "/healthz")
-    return Stack(webhook=webhook, floor=floor)
+    return Stack(firestore=firestore, pubsub=pubsub, webhook=webhook, floor=floor)
 
 
 # --- deliveries -----------------------------------------------------------------------------------
@@ -187,16 +204,40 @@ class DeliveryFeed:
 # --- load -----------------------------------------------------------------------------------------
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_COMPONENTS = ("function", "firestore", "pubsub", "client")
+
+
+def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
+    """CPU time used so far by each component: the live processes of its session, and this one."""
+    ticks_by_session: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        fields = text[text.rfind(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+        sid = int(fields[3])
+        ticks_by_session[sid] = ticks_by_session.get(sid, 0) + int(fields[11]) + int(fields[12])
+    used = {name: ticks_by_session.get(sid, 0) / CLOCK_TICKS for name, sid in sessions.items()}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    used["client"] = own.ru_utime + own.ru_stime
+    return used
+
+
 @dataclass
 class Sample:
     latencies: list[float] = field(default_factory=list)  # seconds
     wall: float = 0.0  # seconds spent sending, all rounds together
     failures: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # component -> CPU seconds, all rounds together
 
     def add(self, other: Sample) -> None:
         self.latencies.extend(other.latencies)
         self.wall += other.wall
         self.failures.extend(other.failures)
+        for name, seconds in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
 
 
 def _worker(
@@ -225,21 +266,24 @@ def _worker(
         out.failures.extend(failures)
 
 
-def send(url: str, deliveries: list[Delivery], concurrency: int) -> Sample:
+def send(target: Target, deliveries: list[Delivery], concurrency: int) -> Sample:
     """Post every delivery, `concurrency` at a time, each worker on its own keep-alive session."""
     sample = Sample()
     index = itertools.count()  # next() on a count is atomic under the GIL
     lock = threading.Lock()
     threads = [
-        threading.Thread(target=_worker, args=(url, deliveries, index, sample, lock), daemon=True)
+        threading.Thread(target=_worker, args=(target.url, deliveries, index, sample, lock), daemon=True)
         for _ in range(concurrency)
     ]
+    cpu_before = cpu_seconds(target.sessions)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     sample.wall = time.perf_counter() - started
+    cpu_after = cpu_seconds(target.sessions)
+    sample.cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     return sample
 
 
@@ -248,17 +292,17 @@ def split(total: int, parts: int) -> list[int]:
 
 
 def measure_level(
-    targets: dict[str, str], feed: DeliveryFeed, concurrency: int, total: int, warmup: int, rounds: int
+    targets: dict[str, Target], feed: DeliveryFeed, concurrency: int, total: int, warmup: int, rounds: int
 ) -> dict[str, Sample]:
     """Warm every target up, then alternate between them round by round."""
-    for url in targets.values():
-        warm = send(url, feed.take(warmup), concurrency)
+    for name, target in targets.items():
+        warm = send(target, feed.take(warmup), concurrency)
         if warm.failures:
-            raise RuntimeError(f"warm-up of {url} failed: {warm.failures[0]}")
+            raise RuntimeError(f"warm-up of {name} failed: {warm.failures[0]}")
     samples = {name: Sample() for name in targets}
     for count in split(total, rounds):
-        for name, url in targets.items():
-            samples[name].add(send(url, feed.take(count), concurrency))
+        for name, target in targets.items():
+            samples[name].add(send(target, feed.take(count), concurrency))
     return samples
 
 
@@ -273,6 +317,7 @@ class Stats:
     p99: float
     throughput: float  # req/s
     failures: int
+    cpu_ms: dict[str, float]  # component -> CPU ms per request
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -293,17 +338,21 @@ def stats(sample: Sample) -> Stats:
         p99=percentile(ms, 99),
         throughput=done / sample.wall if sample.wall else 0.0,
         failures=len(sample.failures),
+        cpu_ms={name: sample.cpu.get(name, 0.0) * 1000 / max(done, 1) for name in CPU_COMPONENTS},
     )
 
 
 def print_load_table(results: dict[int, dict[str, Stats]]) -> None:
-    print(f"\n{'target':<8} {'conc':>4} {'requests':>8} {'non-200':>7} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'req/s':>8}")  # fmt: skip
+    cpu_head = " ".join(f"{name[:9]:>9}" for name in (*CPU_COMPONENTS, "total"))
+    print(f"\n{'':<47} {'req/s':>8}   CPU ms per request")
+    print(f"{'target':<8} {'conc':>4} {'requests':>8} {'non-200':>7} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'p99 ms':>7} {'':>8}   {cpu_head}")  # fmt: skip
     for concurrency, by_target in results.items():
         for name, s in by_target.items():
+            cpu = " ".join(f"{s.cpu_ms[c]:>9.2f}" for c in CPU_COMPONENTS)
             print(
-                f"{name:<8} {concurrency:>4} {s.requests:>8} {s.failures:>7} {s.p50:>8.1f} {s.p95:>8.1f} "
-                f"{s.p99:>8.1f} {s.throughput:>8.1f}"
+                f"{name:<8} {concurrency:>4} {s.requests:>8} {s.failures:>7} {s.p50:>7.1f} {s.p95:>7.1f} "
+                f"{s.p99:>7.1f} {s.throughput:>8.1f}   {cpu} {sum(s.cpu_ms.values()):>9.2f}"
             )
 
 
@@ -406,7 +455,9 @@ def print_imports(medians: dict[str, float], runs: int) -> bool:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--c1", type=int, default=300, help="measured requests at concurrency 1")
     parser.add_argument("--c16", type=int, default=1000, help="measured requests at concurrency 16")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per target and level")
@@ -425,7 +476,7 @@ def run_load(args: argparse.Namespace, log_dir: Path) -> dict[int, dict[str, Sta
         started = time.monotonic()
         procs = start_stack(stack, log_dir)
         print(f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}", flush=True)
-        targets = {"floor": procs.floor.url + WEBHOOK_PATH, "webhook": procs.webhook.url + WEBHOOK_PATH}
+        targets = procs.targets()
         feed = DeliveryFeed(f"{os.getpid()}.{int(time.time())}.")
         for concurrency, total in ((1, args.c1), (16, args.c16)):
             level_started = time.monotonic()

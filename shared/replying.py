@@ -13,15 +13,17 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from google.cloud import firestore
 
-from shared.ai.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
-from shared.ai.prompt import MediaParts, bound_history, build_contents
+from shared.ai.gemini import ModelAnswer, ModelRejected, ModelUnavailable, genai_client, generate
+from shared.ai.media_parts import MediaParts, files_api_uploader, take_transcripts
+from shared.ai.prompt import bound_history, build_contents
 from shared.bus import ReceivedJob
-from shared.clients import firestore_client
+from shared.clients import firestore_client, storage_client
 from shared.config import Settings
 from shared.store import replies
 from shared.store.outbound import record_failed_send, record_outbound
@@ -39,11 +41,28 @@ class LeaseLost(Exception):
     """This instance no longer holds the lease; whoever holds it now finishes the work."""
 
 
+MediaPartsFactory = Callable[[], MediaParts]
+
+
+def default_media_parts(settings: Settings) -> MediaPartsFactory:
+    """Media read from the bucket; large files through the Files API, or as gs:// URIs on Vertex AI."""
+
+    def make() -> MediaParts:
+        from shared.media.storage import MediaStorage
+
+        storage = MediaStorage(storage_client(), settings.media_bucket)
+        vertex = settings.google_genai_use_vertexai
+        upload = None if vertex else files_api_uploader(genai_client())
+        return MediaParts(storage.read_bytes, upload=upload, vertex=vertex)
+
+    return make
+
+
 def handle_reply_job(
     received: ReceivedJob,
     settings: Settings,
     *,
-    media_parts: MediaParts | None = None,
+    media_parts: MediaPartsFactory | None = None,
     wa: WhatsAppClient | None = None,
 ) -> None:
     """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
@@ -65,7 +84,8 @@ def handle_reply_job(
         return
 
     conversation = replies.conversation_ref(db, job.conversation_id).get().to_dict() or {}
-    burst_writer = BurstReply(db, settings, job.conversation_id, conversation, holder, media_parts, wa)
+    parts = media_parts or default_media_parts(settings)
+    burst_writer = BurstReply(db, settings, job.conversation_id, conversation, holder, parts, wa)
     try:
         while True:
             burst = replies.ready_messages(db, job.conversation_id)
@@ -90,7 +110,7 @@ class BurstReply:
         conversation_id: str,
         conversation: dict[str, Any],
         holder: str,
-        media_parts: MediaParts | None,
+        media_parts: MediaPartsFactory,
         wa: WhatsAppClient | None,
     ) -> None:
         self.db = db
@@ -127,7 +147,8 @@ class BurstReply:
 
     def _generate(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> ModelAnswer | None:
         self._show_typing(burst[-1])
-        contents = self._contents(burst)
+        media_parts = self.media_parts()
+        contents = self._contents(burst, media_parts)
         try:
             answer = generate(
                 contents,
@@ -152,14 +173,16 @@ class BurstReply:
                 {"code": "model_rejected", "title": "The model refused the request", "detail": str(exc)},
             )
             return None
-        text = answer.text or self.settings.fallback_reply
+        transcripts, model_text = take_transcripts(answer.text or "")
+        self._store_transcripts(transcripts, media_parts)
+        text = model_text or self.settings.fallback_reply
         replies.save_answer(
             record,
             {
                 "model": answer.model,
                 "text": text,
                 "model_text": answer.text,
-                "fallback": answer.text is None,
+                "fallback": not model_text,
                 "finish_reason": answer.finish_reason,
                 "block_reason": answer.block_reason,
                 "input_tokens": answer.input_tokens,
@@ -170,7 +193,13 @@ class BurstReply:
         )
         return answer
 
-    def _contents(self, burst: list[dict[str, Any]]) -> list[Any]:
+    def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
+        messages = replies.conversation_ref(self.db, self.conversation_id).collection("messages")
+        for number, transcript in transcripts.items():
+            if message_id := media_parts.voice_notes.get(number):
+                messages.document(message_id).update({"media.transcript": transcript})
+
+    def _contents(self, burst: list[dict[str, Any]], media_parts: MediaParts) -> list[Any]:
         history_limit = self.settings.reply_history_turns + len(burst)
         recent = replies.recent_messages(self.db, self.conversation_id, history_limit)
         burst_ids = {m["id"] for m in burst}
@@ -182,9 +211,7 @@ class BurstReply:
         quotes = replies.quoted_texts(
             self.db, self.conversation_id, {m["reply_to"] for m in burst if m.get("reply_to")}
         )
-        if self.media_parts is None:
-            return build_contents(history, burst, quotes)
-        return build_contents(history, burst, quotes, self.media_parts)
+        return build_contents(history, burst, quotes, media_parts)
 
     def _show_typing(self, last: dict[str, Any]) -> None:
         """Blue ticks and '...typing' while the model works; a failure here must not cost the reply."""

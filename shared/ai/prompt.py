@@ -60,7 +60,7 @@ def _describe_media(kind: str, message: MessageDoc, caption: str) -> str:
     if media.get("status") == "failed":
         reason = media.get("failure_reason") or "it could not be opened"
         label += f" that could not be opened: {reason}"
-    elif media.get("text_excerpt") and media.get("model_input") == "text":
+    elif media.get("text_excerpt") and media.get("model_source") == "text":
         label += ". Its text:\n" + media["text_excerpt"]
     return f"[Sent a {label}]" + (f" {caption}" if caption else "")
 

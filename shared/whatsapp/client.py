@@ -110,22 +110,21 @@ class WhatsAppClient:
 
     def open_download(self, url: str) -> requests.Response:
         """Start streaming a media url (bearer token required); the caller reads and closes it."""
-        response = self._request("GET", url, idempotent=True, stream=True)
-        if response.status_code >= 400:
-            error = error_from_response(response.status_code, _json(response))
-            response.close()
-            raise error
-        return response
+        return self._send("GET", url, idempotent=True, stream=True)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> Any:
+        return _json(self._send(method, self.base_url + path, idempotent=idempotent, **kwargs))
+
+    def _send(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+        """The first successful response; error answers that a retry can fix are retried with backoff."""
         for attempt in range(self.retry.attempts):
-            response = self._request(method, self.base_url + path, idempotent=idempotent, **kwargs)
-            body = _json(response)
+            response = self._request(method, url, idempotent=idempotent, **kwargs)
             if response.status_code < 400:
-                return body
-            error = error_from_response(response.status_code, body)
+                return response
+            error = error_from_response(response.status_code, _json(response))
+            response.close()
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
             self._backoff(attempt, error)

@@ -49,9 +49,11 @@ class System:
         return f"{self.phone_number_id}_{self.customer}"
 
     def say(self, text: str, **fields: Any) -> str:
-        answer = self.simulator.state.send_inbound(
-            {"from": self.customer, "name": "Test Customer", "type": "text", "text": text, **fields}
-        )
+        return self.say_spec({"type": "text", "text": text, **fields})
+
+    def say_spec(self, spec: dict[str, Any]) -> str:
+        """Send any message the simulator can build, as this test's customer."""
+        answer = self.simulator.state.send_inbound({"from": self.customer, "name": "Test Customer", **spec})
         assert answer["webhook_status"] == 200, answer
         return answer["wamid"]
 

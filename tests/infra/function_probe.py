@@ -58,7 +58,7 @@ def probe(package_dir: str, target: str) -> dict[str, object]:
     return {
         "get_status": response.status_code,
         "shared_from": os.path.dirname(getattr(shared, "__file__", "") or "") if shared else None,
-        "python": "%d.%d" % sys.version_info[:2],
+        "python": "{}.{}".format(*sys.version_info[:2]),
     }
 
 

@@ -93,7 +93,7 @@ def test_packaging_copies_the_function_files_shared_and_its_requirements_only(tm
 
 def test_packaging_refuses_a_function_without_requirements(tmp_path):
     repo = make_repo(tmp_path, {"webhook": {"main.py": ""}})
-    with pytest.raises(package.PackagingError, match="requirements.txt is missing"):
+    with pytest.raises(package.PackagingError, match=r"requirements\.txt is missing"):
         package.package_all(repo, tmp_path / "out")
 
 

@@ -1,0 +1,189 @@
+"""Reading conversations: the list (newest activity first, filtered, paged), search, one conversation.
+
+Every read is one query with an order and a limit of what the page shows (plus one row to know
+whether a next page exists). The filtered lists need the composite indexes (flag, then
+last_message_at descending) declared in terraform/firestore.tf.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.dashboard.cursors import Cursor
+from shared.dashboard.pool import in_parallel
+from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS
+
+PAGE_SIZE = 25
+SEARCH_LIMIT = 25
+MAX_SEARCH_CHARS = 64
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,160}$")
+# Sorts after every character a name or number will contain: the end of a prefix range.
+PREFIX_END = "\uf8ff"
+
+
+class ConversationFilter(StrEnum):
+    ALL = ""
+    NEEDS_ATTENTION = "attention"
+    AI_PAUSED = "paused"
+    FAILED = "failed"
+
+    @property
+    def field(self) -> str | None:
+        return {
+            ConversationFilter.NEEDS_ATTENTION: "needs_attention",
+            ConversationFilter.AI_PAUSED: "ai_paused",
+            ConversationFilter.FAILED: "has_failure",
+        }.get(self)
+
+    @classmethod
+    def parse(cls, value: str | None) -> ConversationFilter:
+        try:
+            return cls(value or "")
+        except ValueError:
+            return cls.ALL
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: str
+    wa_id: str
+    phone_number_id: str
+    display_name: str
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    preview: str
+    message_count: int
+    ai_paused: bool
+    needs_attention: bool
+    has_failure: bool
+
+    @property
+    def title(self) -> str:
+        return self.display_name or f"+{self.wa_id}"
+
+    @classmethod
+    def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> ConversationRow:
+        return cls.from_data(snap.id, snap.to_dict() or {})
+
+    @classmethod
+    def from_data(cls, conversation_id: str, data: Mapping[str, Any]) -> ConversationRow:
+        def when(name: str) -> datetime | None:
+            value = data.get(name)
+            return value if isinstance(value, datetime) else None
+
+        return cls(
+            id=conversation_id,
+            wa_id=str(data.get("wa_id") or ""),
+            phone_number_id=str(data.get("phone_number_id") or ""),
+            display_name=str(data.get("display_name") or ""),
+            last_message_at=when("last_message_at"),
+            last_inbound_at=when("last_inbound_at"),
+            preview=str(data.get("last_message_preview") or ""),
+            message_count=int(data.get("message_count") or 0),
+            ai_paused=bool(data.get("ai_paused")),
+            needs_attention=bool(data.get("needs_attention")),
+            has_failure=bool(data.get("has_failure")),
+        )
+
+    def cursor(self) -> Cursor | None:
+        return Cursor(self.last_message_at, self.id) if self.last_message_at else None
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    rows: list[ConversationRow]
+    next_cursor: Cursor | None
+
+
+def _collection(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(CONVERSATIONS)
+
+
+def _newest_first(query: Any) -> Any:
+    return query.order_by("last_message_at", direction=firestore.Query.DESCENDING).order_by(
+        "__name__", direction=firestore.Query.DESCENDING
+    )
+
+
+def list_conversations(
+    db: firestore.Client,
+    *,
+    only: ConversationFilter = ConversationFilter.ALL,
+    after: Cursor | None = None,
+    page_size: int = PAGE_SIZE,
+) -> ConversationPage:
+    query: Any = _collection(db)
+    if only.field:
+        query = query.where(filter=FieldFilter(only.field, "==", True))
+    query = _newest_first(query)
+    if after is not None:
+        query = query.start_after({"last_message_at": after.at, "__name__": after.document_id})
+    snaps = list(query.limit(page_size + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT))
+    rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
+    more = len(snaps) > page_size and rows and rows[-1].cursor()
+    return ConversationPage(rows, rows[-1].cursor() if more else None)
+
+
+def latest_conversations(db: firestore.Client, limit: int) -> list[ConversationRow]:
+    return list_conversations(db, page_size=limit).rows
+
+
+def changed_since(db: firestore.Client, since: datetime, limit: int = PAGE_SIZE) -> list[ConversationRow]:
+    """Conversations with activity after `since`, newest first (for the live list)."""
+    query = _newest_first(_collection(db).where(filter=FieldFilter("last_message_at", ">", since)))
+    return [
+        ConversationRow.from_snapshot(s)
+        for s in query.limit(limit).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    ]
+
+
+def _prefix_query(db: firestore.Client, field: str, prefix: str, limit: int) -> list[ConversationRow]:
+    query = (
+        _collection(db)
+        .where(filter=FieldFilter(field, ">=", prefix))
+        .where(filter=FieldFilter(field, "<", prefix + PREFIX_END))
+        .order_by(field)
+        .limit(limit)
+    )
+    return [ConversationRow.from_snapshot(s) for s in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+
+
+def _activity(row: ConversationRow) -> float:
+    return row.last_message_at.timestamp() if row.last_message_at else 0.0
+
+
+def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LIMIT) -> list[ConversationRow]:
+    """Conversations whose number starts with the digits typed, or whose name starts with the text.
+
+    Prefix ranges on `wa_id` and `display_name_lower` are served by single-field indexes; a
+    substring search would need reading every conversation.
+    """
+    text = " ".join(text.split())[:MAX_SEARCH_CHARS]
+    if not text:
+        return []
+    lookups: list[tuple[str, str]] = []
+    digits = re.sub(r"\D", "", text)
+    if digits and not re.sub(r"[\d\s+().-]", "", text):
+        lookups.append(("wa_id", digits))
+    lookups.append(("display_name_lower", text.lower()))
+    found: dict[str, ConversationRow] = {}
+    for rows in in_parallel([lambda f=f, p=p: _prefix_query(db, f, p, limit) for f, p in lookups]):
+        for row in rows:
+            found.setdefault(row.id, row)
+    ordered = sorted(found.values(), key=_activity, reverse=True)
+    return ordered[:limit]
+
+
+def get_conversation(db: firestore.Client, conversation_id: str) -> ConversationRow | None:
+    if not CONVERSATION_ID.match(conversation_id):
+        return None
+    snap = _collection(db).document(conversation_id).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    return ConversationRow.from_snapshot(snap) if snap.exists else None

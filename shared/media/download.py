@@ -1,0 +1,110 @@
+"""Downloading a WhatsApp media file to disk: two steps, a hard byte cap, an integrity check.
+
+WhatsApp gives a media id (and, on newer deliveries, a url). The id's metadata holds a url that
+is valid for five minutes; the url needs the same bearer token. The body is streamed to a file
+and hashed on the way, and the download stops the moment it passes the kind's cap, so a huge
+file costs neither memory nor more than `cap` bytes of disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.media.errors import MediaRejected, RejectCode
+from shared.media.storage import whatsapp_sha256_to_hex
+from shared.whatsapp.client import WhatsAppClient
+from shared.whatsapp.errors import InvalidRequest, MediaUnavailable
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+
+
+class IntegrityError(Exception):
+    """The bytes do not hash to WhatsApp's sha256: most likely a cut-off download, so transient."""
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    path: Path
+    size_bytes: int
+    sha256_hex: str
+    declared_mime: str  # as WhatsApp declared it (webhook, metadata or Content-Type)
+
+
+def download_media(
+    wa: WhatsAppClient, media: dict[str, Any], dest: Path, *, cap: int, noun: str = "file"
+) -> Downloaded:
+    """Fetch `media` (the message's media map) into `dest`; MediaRejected when it can never work."""
+    declared = str(media.get("mime_type") or "")
+    expected = whatsapp_sha256_to_hex(media.get("sha256"))
+    url = media.get("url")
+    if not url:
+        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun)
+    try:
+        return _stream(wa, url, dest, cap, declared, expected, noun)
+    except (InvalidRequest, MediaUnavailable) as exc:
+        if exc.http_status not in (401, 403, 404, 410):
+            raise
+        # Media urls live five minutes: a url from the webhook or an earlier try may have expired.
+        log.info("media url expired or refused; fetching a new one", extra={"media_id": media.get("id")})
+        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun)
+        return _stream(wa, url, dest, cap, declared, expected, noun)
+
+
+def _fresh_url(
+    wa: WhatsAppClient, media: dict[str, Any], cap: int, declared: str, expected: str | None, noun: str
+) -> tuple[str, str, str | None]:
+    try:
+        meta = wa.media_metadata(str(media["id"]))
+    except (MediaUnavailable, InvalidRequest) as exc:
+        raise MediaRejected(
+            f"WhatsApp no longer has this {noun} (it may be older than 7 days): {exc}", RejectCode.DAMAGED
+        ) from exc
+    size = _int(meta.get("file_size"))
+    if size is not None and size > cap:
+        raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
+    url = meta.get("url")
+    if not isinstance(url, str) or not url:
+        raise MediaRejected(f"WhatsApp gave no download address for this {noun}", RejectCode.DAMAGED)
+    return url, str(meta.get("mime_type") or declared), expected or whatsapp_sha256_to_hex(meta.get("sha256"))
+
+
+def _stream(
+    wa: WhatsAppClient, url: str, dest: Path, cap: int, declared: str, expected: str | None, noun: str
+) -> Downloaded:
+    digest = hashlib.sha256()
+    size = 0
+    with wa.open_download(url) as response:
+        length = _int(response.headers.get("Content-Length"))
+        if length is not None and length > cap:
+            raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
+        with dest.open("wb") as out:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > cap:
+                    raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
+                digest.update(chunk)
+                out.write(chunk)
+        declared = declared or str(response.headers.get("Content-Type") or "")
+    actual = digest.hexdigest()
+    if expected and actual != expected:
+        raise IntegrityError(
+            f"downloaded {size} bytes hash to {actual[:12]}…, WhatsApp said {expected[:12]}…"
+        )
+    return Downloaded(dest, size, actual, declared)
+
+
+def _too_large(noun: str, cap: int) -> str:
+    return f"The {noun} is larger than {cap // (1024 * 1024)} MB, the most WhatsApp allows for it"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,200 @@
+"""A media job: download a message's media, prepare it, store it, and pass the message on.
+
+Every outcome ends with the message `ready` and a reply job published: a file that can never be
+opened (too large, wrong type, damaged, a bomb) is recorded as failed with a reason a person
+understands, and the assistant answers that it could not open it. Transient failures (download
+5xx, timeouts, storage errors) raise so Pub/Sub redelivers the job; the attempts are counted on
+the message, and a file that keeps failing is settled as failed before the job would be
+dead-lettered. Originals are content-addressed in the bucket, so a redelivered job does not
+download again what is already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.bus import Job, ReceivedJob, publish
+from shared.clients import firestore_client, storage_client
+from shared.config import Settings
+from shared.media import (
+    MediaLimits,
+    MediaRejected,
+    MediaStorage,
+    PreparedMedia,
+    max_bytes,
+    prepare,
+    whatsapp_sha256_to_hex,
+)
+from shared.media.download import download_media
+from shared.media.kinds import noun_for
+from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+from shared.whatsapp.client import WhatsAppClient, whatsapp_client
+from shared.whatsapp.errors import AuthenticationFailed
+
+log = logging.getLogger(__name__)
+
+TEXT_EXCERPT_CHARS = (
+    20_000  # what the dashboard shows and the prompt may quote; the full text is in the bucket
+)
+MAX_ATTEMPTS = 4  # below the subscription's 5 delivery attempts, so we settle before a dead letter
+
+
+def handle_media_job(
+    received: ReceivedJob,
+    settings: Settings,
+    *,
+    storage: MediaStorage | None = None,
+    wa: WhatsAppClient | None = None,
+) -> None:
+    job = received.job
+    extra = {"conversation_id": job.conversation_id, "message_id": job.message_id}
+    if received.age_seconds() > settings.job_max_age_seconds:
+        log.warning("media job too old; dropped", extra={**extra, "age_s": round(received.age_seconds())})
+        return
+    db = firestore_client()
+    ref = (
+        db.collection(CONVERSATIONS)
+        .document(job.conversation_id)
+        .collection(MESSAGES)
+        .document(job.message_id)
+    )
+    snap = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    message = snap.to_dict() if snap.exists else None
+    if not message or not isinstance(message.get("media"), dict):
+        log.warning("media job for an unknown message; dropped", extra=extra)
+        return
+    if message["media"].get("status") in ("ready", "failed"):
+        # Done by an earlier delivery that may have stopped before publishing the reply job.
+        _pass_on(job, settings, message)
+        return
+
+    storage = storage or MediaStorage(storage_client(), settings.media_bucket)
+    try:
+        fields = _process(message, job.conversation_id, storage, wa or whatsapp_client(), settings)
+    except MediaRejected as exc:
+        log.warning("media refused", extra={**extra, "reason": exc.reason, "code": exc.code})
+        fields = {
+            "media.status": "failed",
+            "media.failure_reason": exc.reason,
+            "media.failure_code": exc.code,
+        }
+    except AuthenticationFailed:
+        log.critical("WhatsApp refused our access token; media cannot be downloaded", extra=extra)
+        raise
+    except Exception as exc:
+        attempts = _count_attempt(ref, exc)
+        if attempts < MAX_ATTEMPTS:
+            raise
+        log.error("media kept failing; giving up", extra={**extra, "attempts": attempts, "error": repr(exc)})
+        noun = noun_for(message["type"], voice=bool(message["media"].get("voice")))
+        fields = {
+            "media.status": "failed",
+            "media.failure_reason": f"The {noun} could not be downloaded or processed after {attempts} tries",
+            "media.failure_code": "unavailable",
+        }
+    ref.update({**fields, "status": "ready"}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    _pass_on(job, settings, {**message, "status": "ready"})
+
+
+def _pass_on(job: Job, settings: Settings, message: dict[str, Any]) -> None:
+    if message.get("status") == "ready":
+        publish(settings.reply_topic, Job(job.conversation_id, job.message_id, reason="media_ready"))
+
+
+def _count_attempt(ref: firestore.DocumentReference, exc: Exception) -> int:
+    ref.update(
+        {"media.attempts": firestore.Increment(1), "media.last_error": repr(exc)[:500]},
+        retry=CALL_RETRY,
+        timeout=CALL_TIMEOUT,
+    )
+    return int((ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT).get("media") or {}).get("attempts") or 0)
+
+
+def _process(
+    message: dict[str, Any],
+    conversation_id: str,
+    storage: MediaStorage,
+    wa: WhatsAppClient,
+    settings: Settings,
+) -> dict[str, Any]:
+    media = message["media"]
+    kind = message["type"]
+    voice = bool(media.get("voice"))
+    with tempfile.TemporaryDirectory(prefix="media-") as tmp:
+        path = Path(tmp) / "original"
+        declared = str(media.get("mime_type") or "")
+        # WhatsApp's sha256 names the original before it is downloaded (objects are content-addressed).
+        known_hash = whatsapp_sha256_to_hex(media.get("sha256"))
+        already = storage.find(conversation_id, known_hash) if known_hash else None
+        if already is not None:
+            log.info("media already stored; not downloading again", extra={"gcs_uri": already.gcs_uri})
+            path.write_bytes(storage.read_bytes(already.gcs_uri))
+        else:
+            download_media(wa, media, path, cap=max_bytes(kind), noun=noun_for(kind, voice=voice))
+        prepared = prepare(
+            kind,
+            path,
+            declared,
+            media.get("filename") or None,
+            voice=voice,
+            limits=MediaLimits(image_max_side=settings.image_max_side),
+        )
+        return _store(prepared, path, conversation_id, storage)
+
+
+def _store(
+    prepared: PreparedMedia, path: Path, conversation_id: str, storage: MediaStorage
+) -> dict[str, Any]:
+    original = storage.put(conversation_id, path, prepared.mime_type, prepared.original_suffix)
+    fields: dict[str, Any] = {
+        "media.status": "ready",
+        "media.gcs_uri": original.gcs_uri,
+        "media.size_bytes": original.size_bytes,
+        "media.sha256_hex": original.sha256_hex,
+        "media.real_mime_type": prepared.mime_type,
+        "media.description": prepared.description,
+        "media.model_source": prepared.model_source.value,
+        "media.model_mime_type": prepared.model_mime_type,
+        "media.duration_seconds": prepared.duration_seconds,
+        "media.width": prepared.width,
+        "media.height": prepared.height,
+        "media.page_count": prepared.page_count,
+        "media.notes": list(prepared.notes),
+    }
+    if prepared.derived is not None:
+        derived = storage.put(
+            conversation_id,
+            prepared.derived.data,
+            prepared.derived.mime_type,
+            prepared.derived.suffix,
+            folder="derived",
+        )
+        fields |= {
+            "media.derived_uri": derived.gcs_uri,
+            "media.derived_mime_type": prepared.derived.mime_type,
+            "media.derived_size_bytes": derived.size_bytes,
+        }
+    if prepared.poster is not None:
+        poster = storage.put(
+            conversation_id,
+            prepared.poster.data,
+            prepared.poster.mime_type,
+            prepared.poster.suffix,
+            folder="derived",
+        )
+        fields["media.poster_uri"] = poster.gcs_uri
+    if prepared.text:
+        text = storage.put(
+            conversation_id, prepared.text.encode(), "text/plain; charset=utf-8", ".txt", folder="derived"
+        )
+        fields |= {
+            "media.text_uri": text.gcs_uri,
+            "media.text_excerpt": prepared.text[:TEXT_EXCERPT_CHARS],
+            "media.text_truncated": prepared.text_truncated or len(prepared.text) > TEXT_EXCERPT_CHARS,
+        }
+    return fields
