@@ -86,7 +86,9 @@ class Driver:
 
     def say(self, workload: str, customer: str) -> Sent:
         text = self._unique_text(workload, customer)
-        answer = self.sim.send_inbound({"from": customer, "name": "Bench Customer", "type": "text", "text": text})
+        answer = self.sim.send_inbound(
+            {"from": customer, "name": "Bench Customer", "type": "text", "text": text}
+        )
         if answer["webhook_status"] != 200:
             raise RuntimeError(f"webhook answered {answer['webhook_status']}: {answer['error']}")
         return Sent(workload, customer, text, answer["wamid"])
@@ -183,7 +185,9 @@ def _epoch(value: Any) -> float:
     return float(value.timestamp())
 
 
-def _first_by(items: Iterable[Json], key: Callable[[Json], Iterable[str]], at: str = "at") -> dict[str, float]:
+def _first_by(
+    items: Iterable[Json], key: Callable[[Json], Iterable[str]], at: str = "at"
+) -> dict[str, float]:
     found: dict[str, float] = {}
     for item in items:
         for name in key(item):
@@ -240,7 +244,12 @@ class Recorder:
             time.sleep(0.2)
 
     def _timeline(
-        self, sent: Sent, sim: dict[str, dict[str, float]], model: dict[str, float], message: Json, replies: Json
+        self,
+        sent: Sent,
+        sim: dict[str, dict[str, float]],
+        model: dict[str, float],
+        message: Json,
+        replies: Json,
     ) -> Timeline:
         reply = replies[message["ai_response_id"]]
         if reply.get("message_ids") != [sent.wamid]:
@@ -323,13 +332,17 @@ def print_stages(workloads: list[Workload]) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conversations", type=int, default=10, help="customers taking turns (sequential)")
     parser.add_argument("--turns", type=int, default=10, help="messages per customer (sequential)")
     parser.add_argument("--customers", type=int, default=20, help="customers sending at once (concurrent)")
     parser.add_argument("--rounds", type=int, default=6, help="measured rounds (concurrent)")
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured sequential messages first")
-    parser.add_argument("--back-to-back", action="store_true", help="sequential: no pause for status webhooks")
+    parser.add_argument(
+        "--back-to-back", action="store_true", help="sequential: no pause for status webhooks"
+    )
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the functions")
     return parser.parse_args()
 
@@ -379,7 +392,9 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    options = StackOptions.on_free_ports(project=PROJECT, log_dir=log_dir, user_env={"LOG_LEVEL": args.log_level})
+    options = StackOptions.on_free_ports(
+        project=PROJECT, log_dir=log_dir, user_env={"LOG_LEVEL": args.log_level}
+    )
     started = time.monotonic()
     stack = LocalStack(options)
     ok = False

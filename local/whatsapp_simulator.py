@@ -543,7 +543,8 @@ class WhatsAppSimulator:
             now = int(time.time())
             # Meta attaches pricing to "sent" and to one of delivered/read.
             with_pricing = self.config.include_pricing and state in {"sent", "delivered"}
-            item = wire.status(wamid, state, record["wa_id"], now, with_pricing, errors)
+            callback = (record.get("request") or {}).get("biz_opaque_callback_data")
+            item = wire.status(wamid, state, record["wa_id"], now, with_pricing, errors, callback)
             record["status"] = state
             record["statuses"].append({"status": state, "timestamp": str(now), "at": time.time()})
             if errors:

@@ -221,6 +221,7 @@ def status(
     timestamp: int,
     with_pricing: bool = False,
     errors: list[dict[str, Any]] | None = None,
+    callback_data: str | None = None,
 ) -> dict[str, Any]:
     """One ``statuses[]`` item."""
     item: dict[str, Any] = {
@@ -233,6 +234,8 @@ def status(
         item["pricing"] = pricing()
     if errors:
         item["errors"] = errors
+    if callback_data:
+        item["biz_opaque_callback_data"] = callback_data  # echoed from the send request
     return item
 
 

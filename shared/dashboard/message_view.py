@@ -101,7 +101,9 @@ class AiDetails:
             output_tokens=number("output_tokens"),
             latency_ms=number("latency_ms"),
             finish_reason=str(data.get("finish_reason") or ""),
-            error=str(error.get("title") or error.get("message") or error) if isinstance(error, Mapping) else str(error or ""),
+            error=str(error.get("title") or error.get("message") or error)
+            if isinstance(error, Mapping)
+            else str(error or ""),
         )
 
 
@@ -186,7 +188,11 @@ def _details(kind: str, data: Mapping[str, Any]) -> tuple[list[str], str, str]:
         if lat is None or lon is None:
             return lines, "", ""
         lines.append(f"{lat:.5f}, {lon:.5f}")
-        return lines, "Open map", f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=16/{lat:.6f}/{lon:.6f}"
+        return (
+            lines,
+            "Open map",
+            f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=16/{lat:.6f}/{lon:.6f}",
+        )
     if kind == "contacts" and isinstance(cards := data.get("contacts"), list):
         lines = []
         for card in cards[:10]:
@@ -239,7 +245,9 @@ def message_view(
     if direction == "outbound":
         author = "operator" if data.get("sent_by") == "operator" else "ai"
         operator_name = _text(data.get("operator"))
-        author_label = "AI" if author == "ai" else (f"Operator ({operator_name})" if operator_name else "Operator")
+        author_label = (
+            "AI" if author == "ai" else (f"Operator ({operator_name})" if operator_name else "Operator")
+        )
         final = status in FINAL_OUTBOUND
         status_label = status or "accepted"
         retried = bool(data.get("retried_as"))

@@ -85,6 +85,7 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
     db.collection(ORPHAN_STATUSES).document(update.wamid).set(
         {
             "conversation_id": conv_id,
+            "callback_data": update.callback_data,  # our reply id and part, when we sent one
             "statuses": {
                 update.status.value: {
                     "timestamp": update.timestamp,

@@ -296,6 +296,7 @@ class StatusUpdate:
     recipient_id: str
     errors: tuple[ReportedError, ...] = ()
     pricing_category: str | None = None
+    callback_data: str | None = None  # `biz_opaque_callback_data` we sent with the message
 
 
 @dataclass(frozen=True)

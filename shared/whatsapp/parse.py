@@ -282,6 +282,7 @@ def parse_status(raw: Any, path: str = "status") -> StatusUpdate:
         recipient_id=_wa_id(_str(obj, "recipient_id", path, required=True)),
         errors=_errors(obj.get("errors"), f"{path}.errors"),
         pricing_category=str(pricing.get("category")) if isinstance(pricing, Mapping) else None,
+        callback_data=_str(obj, "biz_opaque_callback_data", path) or None,
     )
 
 

@@ -10,22 +10,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
-import pytest
-
-from tests.infra import venvs
 from tests.infra.terraform_config import ROOT, TERRAFORM_DIR
 
-REQUIREMENTS = ROOT / "tests" / "infra" / "checkov-requirements.txt"
-CHECKOV_VENV = ROOT / "build" / "checkov-venv"
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(?::(.*))?")
-
-
-@pytest.fixture(scope="session")
-def checkov() -> list[str]:
-    interpreter = venvs.ensure_venv(CHECKOV_VENV, sys.executable, REQUIREMENTS.read_text(encoding="utf-8"))
-    return [str(interpreter), "-m", "checkov.main"]
 
 
 def run_checkov(checkov: list[str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 
@@ -29,19 +28,6 @@ PROBE_TIMEOUT_SECONDS = 120
 
 # Functions called by our Pub/Sub push subscriptions: they must be CloudEvent functions.
 WORKERS = {"media", "ai_reply"}
-
-# What functions-framework would otherwise install for you at deploy time; a venv without it
-# cannot start any function, so it is added when a requirements.txt forgets it.
-FRAMEWORK = "functions-framework"
-
-# The harness's own sample: a decorated CloudEvent function, as media and ai_reply must be.
-SAMPLE_WORKER = """
-import functions_framework
-
-@functions_framework.cloud_event
-def sample_worker(event):
-    return None
-"""
 
 
 # ----- the packager itself (fast, no venvs) -----------------------------------------------------
@@ -168,43 +154,6 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
     return env
 
 
-def requirements_for(package_dir: Path) -> str:
-    text = (package_dir / "requirements.txt").read_text(encoding="utf-8")
-    names = {line.split("==")[0].split(">")[0].split("<")[0].strip().lower() for line in text.splitlines()}
-    if FRAMEWORK not in names and FRAMEWORK.replace("-", "_") not in names:
-        text += f"\n{FRAMEWORK}\n"
-    return text
-
-
-@pytest.fixture(scope="session")
-def packaged(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("packaged")
-    built = {p.name: p for p in package.package_all(ROOT, out)}
-    sample = out / "sample_worker"
-    sample.mkdir()
-    (sample / "main.py").write_text(SAMPLE_WORKER)
-    (sample / "requirements.txt").write_text(f"{FRAMEWORK}\n")
-    return {**built, "sample_worker": sample}
-
-
-@pytest.fixture(scope="session")
-def function_venvs(packaged) -> dict[str, Path | Exception]:
-    """One venv per packaged function, built in parallel; a failure is kept for its own test."""
-    python = venvs.runtime_python()
-    root = venvs.cache_root()
-
-    def build(name: str) -> Path | Exception:
-        requirements = requirements_for(packaged[name])
-        path = root / f"{name}-{venvs.venv_key(python, requirements)}"
-        try:
-            return venvs.ensure_venv(path, python, requirements)
-        except venvs.VenvError as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(packaged, pool.map(build, packaged), strict=True))
-
-
 def run_probe(interpreter: Path, package_dir: Path, target: str, env_names: set[str]) -> dict:
     done = subprocess.run(
         [str(interpreter), "-I", str(PROBE), str(package_dir), target],
@@ -220,20 +169,12 @@ def run_probe(interpreter: Path, package_dir: Path, target: str, env_names: set[
     return json.loads(lines[-1])
 
 
-def venv_for(function_venvs: dict[str, Path | Exception], name: str) -> Path:
-    venv = function_venvs[name]
-    if isinstance(venv, Exception):
-        pytest.fail(f"{name}: its requirements.txt does not install:\n{venv}")
-    return venv
-
-
 @pytest.mark.parametrize("name", package.discover_functions(ROOT))
 def test_packaged_function_starts_with_only_its_requirements_and_terraform_env(
-    name, packaged, function_venvs
+    name, tf, packaged, function_venv
 ):
-    tf = terraform_config.load()
     env_names = terraform_config.function_env_names(tf, name)
-    result = run_probe(venv_for(function_venvs, name), packaged[name], name, env_names)
+    result = run_probe(function_venv(name), packaged[name], name, env_names)
 
     assert result["ok"], f"{name} does not start from its package:\n{result.get('error')}"
     assert not result["blocked"], f"{name} tried to reach the network at start: {result['blocked']}"
@@ -247,10 +188,8 @@ def test_packaged_function_starts_with_only_its_requirements_and_terraform_env(
         assert result["get_status"] < 500, f"{name} answered GET / with {result['get_status']}"
 
 
-def test_the_probe_recognises_a_cloud_event_worker(packaged, function_venvs):
-    result = run_probe(
-        venv_for(function_venvs, "sample_worker"), packaged["sample_worker"], "sample_worker", set()
-    )
+def test_the_probe_recognises_a_cloud_event_worker(packaged, function_venv):
+    result = run_probe(function_venv("sample_worker"), packaged["sample_worker"], "sample_worker", set())
     assert result["ok"], result.get("error")
     assert result["get_status"] == 405
     # The venvs use the runtime's Python (3.12) when this machine has it.

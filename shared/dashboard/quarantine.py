@@ -1,0 +1,83 @@
+"""Reading the quarantine: webhook bodies that were signed but could not be understood.
+
+The list shows each entry's reason and a short excerpt; the whole body (up to ~900 KB) is read
+only when an operator opens that one entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.dashboard.cursors import DOCUMENT_ID, Cursor
+from shared.store.base import CALL_RETRY, CALL_TIMEOUT, QUARANTINE
+
+PAGE_SIZE = 25
+EXCERPT_CHARS = 200
+# The list needs only these; `body` and `part` may be close to 1 MiB each.
+LIST_FIELDS = ["reason", "path", "size_bytes", "truncated", "received_at", "sha256"]
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    id: str
+    reason: str
+    path: str
+    size_bytes: int
+    truncated: bool
+    received_at: datetime | None
+    sha256: str
+    body: str = ""
+    part: str = ""
+
+    @classmethod
+    def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> QuarantineEntry:
+        data: dict[str, Any] = snap.to_dict() or {}
+        received = data.get("received_at")
+        return cls(
+            id=snap.id,
+            reason=str(data.get("reason") or ""),
+            path=str(data.get("path") or ""),
+            size_bytes=int(data.get("size_bytes") or 0),
+            truncated=bool(data.get("truncated")),
+            received_at=received if isinstance(received, datetime) else None,
+            sha256=str(data.get("sha256") or ""),
+            body=str(data.get("body") or ""),
+            part=str(data.get("part") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class QuarantinePage:
+    entries: list[QuarantineEntry]
+    next_cursor: Cursor | None
+
+
+def list_quarantine(
+    db: firestore.Client, *, after: Cursor | None = None, page_size: int = PAGE_SIZE
+) -> QuarantinePage:
+    query = (
+        db.collection(QUARANTINE)
+        .select(LIST_FIELDS)
+        .order_by("received_at", direction=firestore.Query.DESCENDING)
+        .order_by("__name__", direction=firestore.Query.DESCENDING)
+    )
+    if after is not None:
+        query = query.start_after({"received_at": after.at, "__name__": after.document_id})
+    snaps = list(query.limit(page_size + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT))
+    entries = [QuarantineEntry.from_snapshot(s) for s in snaps[:page_size]]
+    last = entries[-1] if entries else None
+    more = len(snaps) > page_size and last is not None and last.received_at is not None
+    return QuarantinePage(
+        entries, Cursor(last.received_at, last.id) if more and last and last.received_at else None
+    )
+
+
+def get_quarantine_entry(db: firestore.Client, entry_id: str) -> QuarantineEntry | None:
+    if not DOCUMENT_ID.match(entry_id):
+        return None
+    snap = db.collection(QUARANTINE).document(entry_id).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    return QuarantineEntry.from_snapshot(snap) if snap.exists else None

@@ -1,0 +1,163 @@
+"""Sent once: what a redelivered job does after a crash at each point of a reply.
+
+The reply function runs in this process against the emulators, the WhatsApp simulator and the
+offline model, so a test can leave Firestore exactly as a crashed instance would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.bus import Job, ReceivedJob
+from shared.store import replies
+from shared.store.base import conversation_id
+
+PHONE_NUMBER_ID = "100000000000001"
+CUSTOMER = "15557654321"
+CONV = conversation_id(PHONE_NUMBER_ID, CUSTOMER)
+
+
+@pytest.fixture
+def services(emulators, firestore_db, monkeypatch) -> Iterator[dict]:
+    from local.offline_gemini import start_offline_gemini
+    from local.whatsapp_simulator import graph_api_url, start_simulator
+    from shared import clients
+    from shared.ai import gemini
+    from shared.config import settings
+    from shared.whatsapp import client
+
+    simulator = start_simulator(
+        access_token="token", webhook_url="http://127.0.0.1:9/unused", status_delay_seconds=0
+    )
+    model = start_offline_gemini()
+    for key, value in {
+        "WHATSAPP_API_URL": graph_api_url(simulator),
+        "WHATSAPP_API_TOKEN": "token",
+        "GEMINI_BASE_URL": model.url,
+        "MEDIA_BUCKET": "unused",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for cached in (settings, clients.firestore_client, gemini.genai_client, client.whatsapp_client):
+        cached.cache_clear()
+    yield {"simulator": simulator.state, "model": model.state, "db": firestore_db, "settings": settings()}
+    simulator.stop()
+    model.stop()
+    for cached in (settings, clients.firestore_client, gemini.genai_client, client.whatsapp_client):
+        cached.cache_clear()
+
+
+def seed_ready_message(db, wamid: str = "wamid.IN1", text: str = "where is my order?") -> dict:
+    now = datetime.now(UTC)
+    conv = db.collection("conversations").document(CONV)
+    conv.set({"wa_id": CUSTOMER, "phone_number_id": PHONE_NUMBER_ID, "last_message_at": now})
+    message = {
+        "wamid": wamid,
+        "direction": "inbound",
+        "type": "text",
+        "text": text,
+        "status": "ready",
+        "created_at": now,
+    }
+    conv.collection("messages").document(wamid).set(message)
+    return {**message, "id": wamid}
+
+
+def run_job(settings) -> None:
+    from shared.replying import handle_reply_job
+
+    received = ReceivedJob(Job(CONV, "wamid.IN1"), "1", datetime.now(UTC))
+    handle_reply_job(received, settings, media_parts=lambda: _no_media())
+
+
+def _no_media():
+    from shared.ai.media_parts import MediaParts
+
+    return MediaParts(lambda uri: b"")
+
+
+def test_a_crash_after_sending_and_before_recording_never_sends_again(services) -> None:
+    db = services["db"]
+    seed_ready_message(db)
+    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
+    replies.save_answer(record, {"model": "m", "text": "On its way!"}, ["On its way!"])
+    record.ref.update({"in_flight_part": 0})  # sent, then the instance died before storing the wamid
+
+    run_job(services["settings"])
+
+    assert services["simulator"].outbox() == []
+    assert services["model"].requests() == []
+    stored = record.ref.get().to_dict()
+    assert stored["state"] == "unknown"
+    message = db.collection("conversations").document(CONV).collection("messages").document("wamid.IN1").get()
+    assert message.get("status") == "failed"
+    assert message.get("error")["code"] == "outcome_unknown"
+    assert db.collection("conversations").document(CONV).get().get("needs_attention") is True
+
+
+def test_a_crash_after_generating_sends_the_stored_answer_without_asking_the_model_again(services) -> None:
+    db = services["db"]
+    seed_ready_message(db)
+    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
+    replies.save_answer(record, {"model": "m", "text": "On its way!"}, ["On its way!"])
+
+    run_job(services["settings"])
+
+    (sent,) = services["simulator"].outbox()
+    assert sent["text"] == "On its way!"
+    assert services["model"].requests() == []
+    assert record.ref.get().get("state") == "sent"
+
+
+def test_a_crash_after_sending_the_first_part_sends_only_the_rest(services) -> None:
+    db = services["db"]
+    seed_ready_message(db)
+    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
+    replies.save_answer(record, {"model": "m", "text": "a b"}, ["part one", "part two"])
+    record.ref.update({"sent_wamids": {"p0": "wamid.OUT-ALREADY"}})
+
+    run_job(services["settings"])
+
+    assert [m["text"] for m in services["simulator"].outbox()] == ["part two"]
+    assert record.ref.get().get("state") == "sent"
+
+
+def test_a_job_after_the_reply_was_settled_sends_nothing(services) -> None:
+    db = services["db"]
+    seed_ready_message(db)
+    run_job(services["settings"])
+    run_job(services["settings"])
+    assert len(services["simulator"].outbox()) == 1
+    assert len(services["model"].requests()) == 1
+
+
+def test_a_status_that_arrives_before_the_reply_is_recorded_is_applied_afterwards(services) -> None:
+    from shared.store.outbound import record_outbound
+    from shared.store.statuses import apply_status
+    from shared.whatsapp.models import DeliveryStatus, StatusUpdate
+
+    db = services["db"]
+    seed_ready_message(db)
+    now = datetime.now(UTC)
+    assert (
+        apply_status(
+            db, PHONE_NUMBER_ID, StatusUpdate("wamid.EARLY", DeliveryStatus.DELIVERED, now, CUSTOMER)
+        )
+        is False
+    )
+    record_outbound(
+        db,
+        conversation_id=CONV,
+        wamid="wamid.EARLY",
+        text="hi",
+        sent_by="ai",
+        to=CUSTOMER,
+        phone_number_id=PHONE_NUMBER_ID,
+    )
+    message = (
+        db.collection("conversations").document(CONV).collection("messages").document("wamid.EARLY").get()
+    )
+    assert message.get("status") == "delivered"
+    assert not db.collection("orphan_statuses").document("wamid.EARLY").get().exists
