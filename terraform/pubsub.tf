@@ -19,7 +19,7 @@ locals {
 }
 
 resource "google_pubsub_topic" "jobs" {
-  #checkov:skip=CKV_GCP_83:Jobs carry only identifiers (conversation and message ids), never message text or media, so Google-managed encryption at rest suffices; CMEK would add a KMS key and its grants to run.
+  #checkov:skip=CKV_GCP_83:Jobs carry only identifiers (conversation id = business number + customer WhatsApp id, message ids), never message text or media, and live minutes; Google-managed encryption at rest suffices, CMEK would add a KMS key and its grants to run.
   for_each = local.topics
 
   project = var.project_id

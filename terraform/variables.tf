@@ -243,9 +243,13 @@ variable "deletion_protection" {
 # Dashboard access (IAP)
 # ---------------------------------------------------------------------------------------------
 variable "operator_emails" {
-  description = "Google accounts allowed to use the dashboard: granted roles/iap.httpsResourceAccessor and passed to the code as OPERATOR_EMAILS."
+  description = "Google accounts allowed to use the dashboard: granted roles/iap.httpsResourceAccessor and passed to the code as OPERATOR_EMAILS. At least one: behind IAP the dashboard refuses to start with nobody to operate it."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.operator_emails) > 0
+    error_message = "Name at least one operator: the dashboard refuses to start without OPERATOR_EMAILS."
+  }
 
   validation {
     condition     = alltrue([for e in var.operator_emails : can(regex("^[^:@\\s]+@[^:@\\s]+$", e))])

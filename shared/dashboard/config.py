@@ -22,7 +22,7 @@ MIN_SESSION_SECRET_CHARS = 16
 
 class AuthMode(StrEnum):
     IAP = "iap"
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105 (the name of a mode, not a password)
 
 
 @dataclass(frozen=True)

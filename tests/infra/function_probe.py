@@ -30,6 +30,8 @@ def _is_loopback(address: object) -> bool:
 
 
 def _guard(original):
+    """Wrap a socket method so it refuses (and records) any peer that is not loopback."""
+
     def guarded(self, address, *args, **kwargs):
         if not _is_loopback(address):
             BLOCKED.append(repr(address))

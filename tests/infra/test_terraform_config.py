@@ -392,6 +392,12 @@ def test_outputs_give_meta_its_callback_url_and_operators_their_dashboard(tf):
     assert tf.outputs["dashboard_url"]["value"].startswith("https://")
 
 
-@pytest.mark.parametrize("name", ["alert_email", "operator_emails", "dashboard_domain"])
-def test_optional_inputs_have_defaults_so_a_first_plan_needs_only_the_project(tf, name):
+@pytest.mark.parametrize("name", ["alert_email", "dashboard_domain", "whatsapp_api_url"])
+def test_optional_inputs_have_defaults(tf, name):
     assert "default" in tf.variables[name]
+
+
+def test_operators_are_required_because_the_dashboard_refuses_to_start_without_them(tf):
+    variable = tf.variables["operator_emails"]
+    assert "default" not in variable
+    assert any("length(var.operator_emails) > 0" in v["condition"] for v in variable["validation"])

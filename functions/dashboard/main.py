@@ -1,0 +1,20 @@
+"""Cloud Function `dashboard`: the operator dashboard (pages, live updates, media, actions)."""
+
+from pathlib import Path
+
+import flask
+import functions_framework
+
+from shared.config import settings
+from shared.dashboard import create_dashboard, dispatch
+from shared.log import setup_logging
+
+SETTINGS = settings()
+setup_logging(SETTINGS.log_level)
+# Refuses to start (ConfigError) unless IAP or the local password login is configured.
+APP = create_dashboard(SETTINGS, root=Path(__file__).resolve().parent)
+
+
+@functions_framework.http
+def dashboard(request: flask.Request) -> flask.Response:
+    return dispatch(APP, request)

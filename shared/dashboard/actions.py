@@ -1,0 +1,141 @@
+"""What an operator can change: pause or resume the AI, clear the flags, retry a failed message.
+
+Each action is one guarded write: a retry flips a message from `failed` only if it is still
+the version the operator saw (a precondition on its update time), so two operators clicking
+at once, or one clicking twice, queue one retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.bus import Job
+from shared.dashboard.conversations import CONVERSATION_ID
+from shared.dashboard.cursors import DOCUMENT_ID
+from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, Job], str]  # (topic, job) -> Pub/Sub message id (shared.bus.publish)
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    NOT_FAILED = "not_failed"  # nothing to retry: it was retried already or never failed
+    BUSY = "busy"  # changed while we looked; the operator should look again
+    QUEUE_FAILED = "queue_failed"
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    ref: firestore.DocumentReference
+    snapshot: firestore.DocumentSnapshot
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.snapshot.to_dict() or {}
+
+
+def _conversation(db: firestore.Client, conversation_id: str) -> firestore.DocumentReference | None:
+    return (
+        db.collection(CONVERSATIONS).document(conversation_id)
+        if CONVERSATION_ID.match(conversation_id)
+        else None
+    )
+
+
+def set_ai_paused(db: firestore.Client, conversation_id: str, paused: bool, operator: str) -> Outcome:
+    """Pause or resume the AI; resuming also clears `needs_attention` (the operator has looked)."""
+    ref = _conversation(db, conversation_id)
+    if ref is None:
+        return Outcome.NOT_FOUND
+    fields: dict[str, Any] = {
+        "ai_paused": paused,
+        "ai_paused_by": operator,
+        "ai_paused_changed_at": datetime.now(UTC),
+    }
+    if not paused:
+        fields["needs_attention"] = False
+    try:
+        ref.update(fields, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    except gexc.NotFound:
+        return Outcome.NOT_FOUND
+    log.info(
+        "AI %s",
+        "paused" if paused else "resumed",
+        extra={"conversation_id": conversation_id, "operator": operator},
+    )
+    return Outcome.DONE
+
+
+def clear_flags(db: firestore.Client, conversation_id: str, operator: str) -> Outcome:
+    """The operator has dealt with what needed attention (failures included)."""
+    ref = _conversation(db, conversation_id)
+    if ref is None:
+        return Outcome.NOT_FOUND
+    try:
+        ref.update(
+            {"needs_attention": False, "has_failure": False, "flags_cleared_by": operator},
+            retry=CALL_RETRY,
+            timeout=CALL_TIMEOUT,
+        )
+    except gexc.NotFound:
+        return Outcome.NOT_FOUND
+    return Outcome.DONE
+
+
+def failed_message(db: firestore.Client, conversation_id: str, message_id: str) -> FailedMessage | None:
+    conversation = _conversation(db, conversation_id)
+    if conversation is None or not DOCUMENT_ID.match(message_id):
+        return None
+    ref = conversation.collection(MESSAGES).document(message_id)
+    snap = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    return FailedMessage(ref, snap) if snap.exists else None
+
+
+def retry_inbound(
+    db: firestore.Client,
+    message: FailedMessage,
+    *,
+    conversation_id: str,
+    reply_topic: str,
+    publish: Publish,
+    operator: str,
+) -> Outcome:
+    """Make a failed inbound message ready again and ask the AI to answer it."""
+    if message.data.get("status") != "failed" or message.data.get("direction") == "outbound":
+        return Outcome.NOT_FAILED
+    try:
+        message.ref.update(
+            {
+                "status": "ready",
+                "retry_count": firestore.Increment(1),
+                "retried_at": datetime.now(UTC),
+                "retried_by": operator,
+            },
+            option=db.write_option(last_update_time=message.snapshot.update_time),
+            timeout=CALL_TIMEOUT,
+        )
+    except gexc.FailedPrecondition:
+        return Outcome.BUSY
+    try:
+        publish(reply_topic, Job(conversation_id, message.ref.id, reason="retry"))
+    except Exception:
+        # Without the job nobody would pick the message up: put it back so the button stays.
+        log.exception("could not queue the retry", extra={"conversation_id": conversation_id})
+        message.ref.update({"status": "failed"}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        return Outcome.QUEUE_FAILED
+    log.info(
+        "retry queued",
+        extra={"conversation_id": conversation_id, "message_id": message.ref.id, "operator": operator},
+    )
+    return Outcome.DONE

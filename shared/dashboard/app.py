@@ -1,0 +1,77 @@
+"""The dashboard's Flask app, and how functions-framework's request reaches it.
+
+functions-framework serves one function on its own Flask app; the dashboard needs routes,
+templates and static files of its own, so it is a Flask app of its own too, called as a WSGI
+application with the request's environ. The function's main.py stays two lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.config import Settings
+from shared.dashboard import guard, templating
+from shared.dashboard.config import DashboardConfig
+from shared.dashboard.operators import Authenticator
+from shared.dashboard.routes_actions import operator_actions
+from shared.dashboard.routes_auth import auth
+from shared.dashboard.routes_live import live
+from shared.dashboard.routes_media import media
+from shared.dashboard.routes_pages import pages
+from shared.dashboard.state import EXTENSION, DashboardState, Services
+from shared.dashboard.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_FORM_BYTES = 64 * 1024  # a 4096-character reply is at most ~16 KB of UTF-8
+STATIC_MAX_AGE_SECONDS = 365 * 24 * 3600  # asset URLs carry a content hash (templating.static_url)
+
+
+def create_dashboard(settings: Settings, *, root: Path, services: Services | None = None) -> flask.Flask:
+    """The app, with templates and static files under `root`; ConfigError without authentication."""
+    config = DashboardConfig.from_settings(settings)
+    app = flask.Flask(
+        "dashboard",
+        root_path=str(root),
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/assets",
+    )
+    app.config.update(MAX_CONTENT_LENGTH=MAX_FORM_BYTES, SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE_SECONDS)
+    # Behind Google's front end the scheme arrives in X-Forwarded-Proto: trust exactly that one
+    # hop for it (Secure cookies, HSTS) and nothing else (not the client address, not the host).
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = DashboardState(
+        config=config,
+        auth=Authenticator(config),
+        throttle=LoginThrottle(),
+        services=services or Services.default(config.media_bucket),
+    )
+    templating.install(app)
+    guard.install(app)
+    for blueprint in (auth, pages, operator_actions, live, media):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(500, _server_error)
+    log.info("dashboard ready", extra={"auth_mode": config.auth_mode.value})
+    return app
+
+
+def _not_found(error: Exception) -> tuple[str, int]:
+    return flask.render_template("error.html", title="Not found", message="There is nothing here."), 404
+
+
+def _server_error(error: Exception) -> tuple[str, int]:
+    # The details go to the log; the page says only that it went wrong.
+    return flask.render_template(
+        "error.html", title="Something went wrong", message="Try again in a moment."
+    ), 500
+
+
+def dispatch(app: flask.Flask, request: flask.Request) -> flask.Response:
+    """Run `app` on the request functions-framework received, streaming its answer back."""
+    return flask.Response.from_app(app, request.environ, buffered=False)

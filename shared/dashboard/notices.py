@@ -1,0 +1,43 @@
+"""Messages shown after an action (post, redirect, get): chosen from a fixed list by a code in the URL.
+
+Nothing the browser sends is echoed into the notice except a numeric WhatsApp error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Notice:
+    level: str  # a Bootstrap alert colour
+    text: str
+
+
+NOTICES = {
+    "paused": Notice("info", "The AI is paused: it will not answer this conversation until you resume it."),
+    "resumed": Notice("success", "The AI is answering this conversation again."),
+    "cleared": Notice("success", "The conversation no longer needs attention."),
+    "sent": Notice("success", "Your reply was sent."),
+    "duplicate": Notice("warning", "This reply was already sent (the form was submitted twice)."),
+    "empty": Notice("warning", "Write a message before sending."),
+    "too_long": Notice("warning", "WhatsApp accepts at most 4096 characters in one message."),
+    "refused": Notice("danger", "WhatsApp refused the message."),
+    "retry_queued": Notice("success", "The message was queued for the AI again."),
+    "resent": Notice("success", "The message was sent again."),
+    "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),
+    "busy": Notice("warning", "The message changed meanwhile; look at it again before retrying."),
+    "queue_failed": Notice("danger", "The retry could not be queued; try again in a moment."),
+    "not_found": Notice("warning", "That message or conversation no longer exists."),
+}
+
+
+def notice_from(args: Mapping[str, str]) -> Notice | None:
+    notice = NOTICES.get(args.get("notice", ""))
+    if notice is None:
+        return None
+    code = args.get("code", "")
+    if notice is NOTICES["refused"] and code.isdigit() and len(code) <= 9:
+        return Notice(notice.level, f"WhatsApp refused the message (error {code}).")
+    return notice

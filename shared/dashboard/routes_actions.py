@@ -1,0 +1,89 @@
+"""The operator's actions; each answers with a redirect back to the conversation and a notice."""
+
+from __future__ import annotations
+
+import flask
+
+from shared.dashboard import actions, state
+from shared.dashboard.conversations import get_conversation
+from shared.dashboard.sending import SendOutcome, SendResult, resend_failed, send_operator_reply
+
+operator_actions = flask.Blueprint("actions", __name__)
+
+
+def _back(conversation_id: str, notice: str, **extra: str | int) -> flask.Response:
+    url = flask.url_for("pages.conversation", conversation_id=conversation_id, notice=notice, **extra)
+    return flask.redirect(url, code=303)
+
+
+@operator_actions.post("/conversations/<conversation_id>/pause")
+def pause(conversation_id: str) -> flask.Response:
+    outcome = actions.set_ai_paused(state.current().db, conversation_id, True, state.operator().name)
+    return _back(conversation_id, "paused" if outcome is actions.Outcome.DONE else outcome.value)
+
+
+@operator_actions.post("/conversations/<conversation_id>/resume")
+def resume(conversation_id: str) -> flask.Response:
+    outcome = actions.set_ai_paused(state.current().db, conversation_id, False, state.operator().name)
+    return _back(conversation_id, "resumed" if outcome is actions.Outcome.DONE else outcome.value)
+
+
+@operator_actions.post("/conversations/<conversation_id>/clear")
+def clear(conversation_id: str) -> flask.Response:
+    outcome = actions.clear_flags(state.current().db, conversation_id, state.operator().name)
+    return _back(conversation_id, "cleared" if outcome is actions.Outcome.DONE else outcome.value)
+
+
+def _sent_notice(conversation_id: str, result: SendResult, success: str) -> flask.Response:
+    if result.outcome is SendOutcome.SENT:
+        return _back(conversation_id, success)
+    if result.outcome is SendOutcome.REFUSED and result.error_code is not None:
+        return _back(conversation_id, "refused", code=result.error_code)
+    return _back(conversation_id, result.outcome.value)
+
+
+@operator_actions.post("/conversations/<conversation_id>/reply")
+def reply(conversation_id: str) -> flask.Response:
+    dashboard = state.current()
+    conversation = get_conversation(dashboard.db, conversation_id)
+    if conversation is None:
+        flask.abort(404)
+    result = send_operator_reply(
+        dashboard.db,
+        conversation,
+        flask.request.form.get("text", ""),
+        key=flask.request.form.get("send_key", ""),
+        operator=state.operator().name,
+        sender=dashboard.services.whatsapp(),
+        record_outbound=dashboard.services.record_outbound,
+    )
+    return _sent_notice(conversation_id, result, "sent")
+
+
+@operator_actions.post("/conversations/<conversation_id>/messages/<message_id>/retry")
+def retry(conversation_id: str, message_id: str) -> flask.Response:
+    dashboard = state.current()
+    db = dashboard.db
+    message = actions.failed_message(db, conversation_id, message_id)
+    conversation = get_conversation(db, conversation_id)
+    if message is None or conversation is None:
+        return _back(conversation_id, "not_found") if conversation else flask.abort(404)
+    if message.data.get("direction") == "outbound":
+        result = resend_failed(
+            db,
+            conversation,
+            message,
+            operator=state.operator().name,
+            sender=dashboard.services.whatsapp(),
+            record_outbound=dashboard.services.record_outbound,
+        )
+        return _sent_notice(conversation_id, result, "resent")
+    outcome = actions.retry_inbound(
+        db,
+        message,
+        conversation_id=conversation_id,
+        reply_topic=dashboard.config.reply_topic,
+        publish=dashboard.services.publish,
+        operator=state.operator().name,
+    )
+    return _back(conversation_id, "retry_queued" if outcome is actions.Outcome.DONE else outcome.value)

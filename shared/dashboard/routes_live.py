@@ -1,0 +1,73 @@
+"""JSON for live updates, polled by the pages' script every two seconds.
+
+The JSON carries text, never markup: the script puts every string into the page with
+textContent, so a customer's message cannot become HTML on the way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import flask
+
+from shared.dashboard import state
+from shared.dashboard.conversations import ConversationRow, changed_since
+from shared.dashboard.routes_pages import media_urls
+from shared.dashboard.templating import ago, iso
+from shared.dashboard.thread import read_updates
+
+live = flask.Blueprint("live", __name__)
+
+
+def _time(name: str) -> datetime | None:
+    value = flask.request.args.get(name, "")
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        flask.abort(400)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _row_json(row: ConversationRow) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "url": flask.url_for("pages.conversation", conversation_id=row.id),
+        "title": row.title,
+        "wa_id": row.wa_id,
+        "preview": row.preview,
+        "last_message_at": iso(row.last_message_at),
+        "ago": ago(row.last_message_at),
+        "message_count": row.message_count,
+        "ai_paused": row.ai_paused,
+        "needs_attention": row.needs_attention,
+        "has_failure": row.has_failure,
+    }
+
+
+@live.get("/conversations/<conversation_id>/live")
+def conversation_updates(conversation_id: str) -> flask.Response:
+    update = read_updates(
+        state.current().db,
+        conversation_id,
+        media_url=media_urls(conversation_id),
+        seen_activity=_time("seen"),
+        newest_shown=_time("newest"),
+        watched=flask.request.args.getlist("watch"),
+    )
+    if update is None:
+        flask.abort(404)
+    return flask.jsonify(
+        conversation=_row_json(update.conversation),
+        seen=iso(update.conversation.last_message_at),
+        messages=[m.to_json() for m in update.messages],
+    )
+
+
+@live.get("/conversations/live")
+def list_updates() -> flask.Response:
+    since = _time("since")
+    rows = changed_since(state.current().db, since) if since else []
+    newest = max((r.last_message_at for r in rows if r.last_message_at), default=since)
+    return flask.jsonify(conversations=[_row_json(r) for r in rows], since=iso(newest))

@@ -1,0 +1,106 @@
+"""The pages: overview, conversations, one conversation, quarantine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import flask
+
+from shared.dashboard import state
+from shared.dashboard.conversations import (
+    ConversationFilter,
+    list_conversations,
+    search_conversations,
+)
+from shared.dashboard.cursors import BadCursor, Cursor
+from shared.dashboard.message_view import MediaUrl
+from shared.dashboard.notices import notice_from
+from shared.dashboard.overview import read_overview
+from shared.dashboard.quarantine import get_quarantine_entry, list_quarantine
+from shared.dashboard.sending import new_send_key
+from shared.dashboard.thread import read_thread
+
+pages = flask.Blueprint("pages", __name__)
+
+# WhatsApp lets a business send free-form messages only within 24 hours of the customer's last one.
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+
+def _cursor(name: str) -> Cursor | None:
+    try:
+        return Cursor.decode(flask.request.args.get(name))
+    except BadCursor:
+        flask.abort(400)
+
+
+def media_urls(conversation_id: str) -> MediaUrl:
+    def url(message_id: str, variant: str) -> str:
+        return flask.url_for(
+            "media.media_file", conversation_id=conversation_id, message_id=message_id, variant=variant
+        )
+
+    return url
+
+
+@pages.get("/")
+def overview() -> str:
+    return flask.render_template("overview.html", overview=read_overview(state.current().db))
+
+
+@pages.get("/conversations")
+def conversations() -> str:
+    args = flask.request.args
+    query = " ".join(args.get("q", "").split())[:64]
+    only = ConversationFilter.parse(args.get("filter"))
+    db = state.current().db
+    if query:
+        rows, next_cursor = search_conversations(db, query), None
+    else:
+        page = list_conversations(db, only=only, after=_cursor("after"))
+        rows, next_cursor = page.rows, page.next_cursor
+    return flask.render_template(
+        "conversations.html",
+        rows=rows,
+        query=query,
+        only=only,
+        filters=list(ConversationFilter),
+        next_cursor=next_cursor.encode() if next_cursor else None,
+        first_page=not query and not args.get("after"),
+        now=datetime.now(UTC),
+    )
+
+
+@pages.get("/conversations/<conversation_id>")
+def conversation(conversation_id: str) -> str:
+    page = read_thread(
+        state.current().db, conversation_id, media_url=media_urls(conversation_id), before=_cursor("before")
+    )
+    if page is None:
+        flask.abort(404)
+    last_inbound = page.conversation.last_inbound_at
+    return flask.render_template(
+        "conversation.html",
+        page=page,
+        conversation=page.conversation,
+        notice=notice_from(flask.request.args),
+        send_key=new_send_key(),
+        window_closed=last_inbound is not None and datetime.now(UTC) - last_inbound > CUSTOMER_SERVICE_WINDOW,
+        newest=page.messages[-1].at if page.messages else None,
+        live=not flask.request.args.get("before"),
+    )
+
+
+@pages.get("/quarantine")
+def quarantine() -> str:
+    page = list_quarantine(state.current().db, after=_cursor("after"))
+    return flask.render_template(
+        "quarantine.html", page=page, next_cursor=page.next_cursor.encode() if page.next_cursor else None
+    )
+
+
+@pages.get("/quarantine/<entry_id>")
+def quarantine_entry(entry_id: str) -> str:
+    entry = get_quarantine_entry(state.current().db, entry_id)
+    if entry is None:
+        flask.abort(404)
+    return flask.render_template("quarantine_entry.html", entry=entry)
