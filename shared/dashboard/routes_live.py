@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import flask
+from jinja2.utils import htmlsafe_json_dumps
 
 from shared.dashboard import state
 from shared.dashboard.conversations import ConversationRow, changed_since
@@ -28,6 +29,11 @@ def _time(name: str) -> datetime | None:
     except ValueError:
         flask.abort(400)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _json(data: dict[str, object]) -> flask.Response:
+    # `<`, `>`, `&` and `'` as \u escapes: even read as HTML, this JSON could not open a tag.
+    return flask.Response(str(htmlsafe_json_dumps(data)), mimetype="application/json")
 
 
 def _row_json(row: ConversationRow) -> dict[str, object]:
@@ -58,10 +64,12 @@ def conversation_updates(conversation_id: str) -> flask.Response:
     )
     if update is None:
         flask.abort(404)
-    return flask.jsonify(
-        conversation=_row_json(update.conversation),
-        seen=iso(update.conversation.last_message_at),
-        messages=[m.to_json() for m in update.messages],
+    return _json(
+        {
+            "conversation": _row_json(update.conversation),
+            "seen": iso(update.conversation.last_message_at),
+            "messages": [m.to_json() for m in update.messages],
+        }
     )
 
 
@@ -70,4 +78,4 @@ def list_updates() -> flask.Response:
     since = _time("since")
     rows = changed_since(state.current().db, since) if since else []
     newest = max((r.last_message_at for r in rows if r.last_message_at), default=since)
-    return flask.jsonify(conversations=[_row_json(r) for r in rows], since=iso(newest))
+    return _json({"conversations": [_row_json(r) for r in rows], "since": iso(newest)})

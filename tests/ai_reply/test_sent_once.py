@@ -161,3 +161,24 @@ def test_a_status_that_arrives_before_the_reply_is_recorded_is_applied_afterward
     )
     assert message.get("status") == "delivered"
     assert not db.collection("orphan_statuses").document("wamid.EARLY").get().exists
+
+
+def test_an_invalid_token_fails_loudly_and_the_answer_waits_for_a_fixed_token(services, caplog) -> None:
+    from shared.whatsapp.errors import AuthenticationFailed
+
+    db = services["db"]
+    seed_ready_message(db)
+    services["simulator"].add_faults([{"target": "send", "code": 190, "count": 1}])
+    with pytest.raises(AuthenticationFailed):
+        run_job(services["settings"])
+    assert any(
+        r.levelname == "ERROR" and "sending the reply failed" in r.getMessage() for r in caplog.records
+    )
+    (record,) = [
+        d.to_dict() for d in db.collection("conversations").document(CONV).collection("ai_responses").stream()
+    ]
+    assert (record["state"], record["in_flight_part"]) == ("generated", None)  # known not sent
+
+    run_job(services["settings"])  # the redelivery, once the token works again
+    assert len(services["simulator"].outbox()) == 1
+    assert len(services["model"].requests()) == 1
