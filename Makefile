@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup dev test lint fmt package bench clean
+.PHONY: setup dev test lint fmt package checkov bench clean
 
 # The stamp is rebuilt whenever a requirements file changes, so a pull that adds a dependency
 # installs it on the next `make test` without anyone remembering to run setup.
@@ -38,9 +38,15 @@ fmt: $(STAMP)
 package: $(STAMP)
 	$(PY) -m local.package
 
+# The security scan of terraform/ (also part of `make test`); checkov lives in its own venv
+# because its dependencies conflict with the functions'.
+checkov: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/infra/test_checkov.py
+
 bench: $(STAMP)
 	$(PY) bench/webhook.py
 	$(PY) bench/e2e.py
+	$(PY) bench/media.py
 
 clean:
 	rm -rf build artifacts .pytest_cache .ruff_cache

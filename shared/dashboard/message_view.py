@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 MediaUrl = Callable[[str, str], str]  # (message id, variant) -> URL of the dashboard's media proxy
@@ -134,7 +134,7 @@ class MessageView:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["at"] = self.at.isoformat() if self.at else None
+        data["at"] = self.at.astimezone(UTC).isoformat(timespec="microseconds") if self.at else None
         return data
 
 

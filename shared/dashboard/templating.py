@@ -44,7 +44,8 @@ def icon(name: str, css_class: str = "") -> Markup:
 
 
 def iso(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else ""
+    """UTC, always with microseconds: the live script compares these strings to order messages."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(value, datetime) else ""
 
 
 def utc_time(value: datetime | None) -> str:
