@@ -23,6 +23,11 @@ Where the time goes comes from the timestamps the system records (message `recei
 `job.published_at`, ai_responses `created_at`/`latency_ms`/`settled_at`) and what the simulator
 and the offline model log (delivery answer, typing call, model request, outbox record); every
 clock is this machine's. Goal: p50 under 250 ms, printed PASS/MISS per workload.
+
+The "queue" stage includes the Pub/Sub emulator's push loop, which is not production's: each push
+subscription has two loops that push one message at a time and wait for the answer, and sleep
+100 ms whenever the backlog is empty. A lone job therefore waits ~30 ms before it is pushed,
+and a burst is handed to the function two jobs at a time.
 Everything started here is stopped on exit, Ctrl-C or error. Not part of the pass/fail suite.
 """
 
@@ -384,6 +389,12 @@ def measure(stack: LocalStack, args: argparse.Namespace) -> list[Workload]:
     ]
 
 
+def load_average() -> str:
+    """Other work on the machine skews the numbers; the load average says how much there was."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -400,12 +411,14 @@ def main() -> int:
     ok = False
     try:
         stack.start()
-        print(f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}", flush=True)
+        print(
+            f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}; {load_average()}", flush=True
+        )
         workloads = measure(stack, args)
         goals = print_latency(workloads)
         print_stages(workloads)
         ok = True
-        print(f"\ntotal {time.monotonic() - started:.0f}s; goal {verdict(goals)}")
+        print(f"\ntotal {time.monotonic() - started:.0f}s; {load_average()}; goal {verdict(goals)}")
     finally:
         stack.stop()
         if ok:

@@ -18,13 +18,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard.cursors import Cursor
-from shared.dashboard.pool import in_parallel
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 25
 MAX_SEARCH_CHARS = 64
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,160}$")
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,159}$")  # no "..", no reserved "__x__"
 # Sorts after every character a name or number will contain: the end of a prefix range.
 PREFIX_END = "\uf8ff"
 
@@ -163,23 +162,19 @@ def _activity(row: ConversationRow) -> float:
 def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LIMIT) -> list[ConversationRow]:
     """Conversations whose number starts with the digits typed, or whose name starts with the text.
 
-    Prefix ranges on `wa_id` and `display_name_lower` are served by single-field indexes; a
-    substring search would need reading every conversation.
+    A query of digits (with the usual `+`, spaces, dashes, brackets) is a phone number; anything
+    else is a name. Prefix ranges on `wa_id` and `display_name_lower` are served by single-field
+    indexes; a substring search would need reading every conversation.
     """
     text = " ".join(text.split())[:MAX_SEARCH_CHARS]
     if not text:
         return []
-    lookups: list[tuple[str, str]] = []
     digits = re.sub(r"\D", "", text)
     if digits and not re.sub(r"[\d\s+().-]", "", text):
-        lookups.append(("wa_id", digits))
-    lookups.append(("display_name_lower", text.lower()))
-    found: dict[str, ConversationRow] = {}
-    for rows in in_parallel([lambda f=f, p=p: _prefix_query(db, f, p, limit) for f, p in lookups]):
-        for row in rows:
-            found.setdefault(row.id, row)
-    ordered = sorted(found.values(), key=_activity, reverse=True)
-    return ordered[:limit]
+        rows = _prefix_query(db, "wa_id", digits, limit)
+    else:
+        rows = _prefix_query(db, "display_name_lower", text.lower(), limit)
+    return sorted(rows, key=_activity, reverse=True)
 
 
 def get_conversation(db: firestore.Client, conversation_id: str) -> ConversationRow | None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-DOCUMENT_ID = re.compile(r"^[A-Za-z0-9_.=+:-]{1,256}$")
+DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+:-]{0,255}$")  # no "..", no reserved "__x__"
 
 
 class BadCursor(ValueError):

@@ -22,10 +22,10 @@ PUBLIC = frozenset({"static", "auth.health", "auth.login", "auth.login_submit"})
 
 
 def _wants_html(request: flask.Request) -> bool:
+    # A browser navigating gets the login form; scripts (the live JSON) and forms get a plain 401.
     return (
         request.method == "GET"
         and request.accept_mimetypes.best_match(["text/html", "application/json"]) == "text/html"
-        and not request.path.endswith("/live")
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 MediaUrl = Callable[[str, str], str]  # (message id, variant) -> URL of the dashboard's media proxy
 
-FINAL_OUTBOUND = frozenset({"read", "failed"})
+FINAL_OUTBOUND = frozenset({"read", "played", "failed"})
 FINAL_INBOUND = frozenset({"answered", "ignored", "failed"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
@@ -244,10 +244,10 @@ def message_view(
     )
     if direction == "outbound":
         author = "operator" if data.get("sent_by") == "operator" else "ai"
+        # Behind IAP the operator is an email worth showing; the local login has one shared name.
         operator_name = _text(data.get("operator"))
-        author_label = (
-            "AI" if author == "ai" else (f"Operator ({operator_name})" if operator_name else "Operator")
-        )
+        named = f"Operator ({operator_name})" if "@" in operator_name else "Operator"
+        author_label = "AI" if author == "ai" else named
         final = status in FINAL_OUTBOUND
         status_label = status or "accepted"
         retried = bool(data.get("retried_as"))

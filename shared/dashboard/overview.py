@@ -29,13 +29,16 @@ LATEST = 8
 class Overview:
     conversations: int
     active_24h: int
-    needs_attention: int
     today: DailyStats
     week: DailyStats
     days: list[DailyStats]
     latest: list[ConversationRow]
     messages_chart: charts.Chart
     latency_chart: charts.Chart
+
+    @property
+    def model_ms_per_reply(self) -> float | None:
+        return self.week.model_latency_ms_sum / self.week.ai_replies if self.week.ai_replies else None
 
     @property
     def types_this_week(self) -> list[tuple[str, int, int]]:
@@ -59,13 +62,12 @@ def _seconds(ms: float | None) -> float | None:
 def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
     conversations = db.collection(CONVERSATIONS)
-    total_count, active, attention, days, latest = in_parallel(
+    total_count, active, days, latest = in_parallel(
         [
             lambda: _count(conversations),
             lambda: _count(
                 conversations.where(filter=FieldFilter("last_message_at", ">=", now - timedelta(hours=24)))
             ),
-            lambda: _count(conversations.where(filter=FieldFilter("needs_attention", "==", True))),
             lambda: read_daily_stats(db, CHART_DAYS, today=now.date()),
             lambda: latest_conversations(db, LATEST),
         ]
@@ -74,7 +76,6 @@ def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview
     return Overview(
         conversations=total_count,
         active_24h=active,
-        needs_attention=attention,
         today=days[-1],
         week=total(days[-WEEK:]) or days[-1],
         days=days,

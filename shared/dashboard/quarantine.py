@@ -1,6 +1,6 @@
 """Reading the quarantine: webhook bodies that were signed but could not be understood.
 
-The list shows each entry's reason and a short excerpt; the whole body (up to ~900 KB) is read
+The list reads only each entry's reason, place and size; the whole body (up to ~900 KB) is read
 only when an operator opens that one entry.
 """
 
@@ -16,7 +16,6 @@ from shared.dashboard.cursors import DOCUMENT_ID, Cursor
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, QUARANTINE
 
 PAGE_SIZE = 25
-EXCERPT_CHARS = 200
 # The list needs only these; `body` and `part` may be close to 1 MiB each.
 LIST_FIELDS = ["reason", "path", "size_bytes", "truncated", "received_at", "sha256"]
 
@@ -69,11 +68,10 @@ def list_quarantine(
         query = query.start_after({"received_at": after.at, "__name__": after.document_id})
     snaps = list(query.limit(page_size + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT))
     entries = [QuarantineEntry.from_snapshot(s) for s in snaps[:page_size]]
-    last = entries[-1] if entries else None
-    more = len(snaps) > page_size and last is not None and last.received_at is not None
-    return QuarantinePage(
-        entries, Cursor(last.received_at, last.id) if more and last and last.received_at else None
-    )
+    next_cursor = None
+    if len(snaps) > page_size and entries[-1].received_at is not None:
+        next_cursor = Cursor(entries[-1].received_at, entries[-1].id)
+    return QuarantinePage(entries, next_cursor)
 
 
 def get_quarantine_entry(db: firestore.Client, entry_id: str) -> QuarantineEntry | None:

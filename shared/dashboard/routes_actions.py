@@ -64,10 +64,12 @@ def reply(conversation_id: str) -> flask.Response:
 def retry(conversation_id: str, message_id: str) -> flask.Response:
     dashboard = state.current()
     db = dashboard.db
-    message = actions.failed_message(db, conversation_id, message_id)
     conversation = get_conversation(db, conversation_id)
-    if message is None or conversation is None:
-        return _back(conversation_id, "not_found") if conversation else flask.abort(404)
+    if conversation is None:
+        flask.abort(404)
+    message = actions.failed_message(db, conversation_id, message_id)
+    if message is None:
+        return _back(conversation_id, "not_found")
     if message.data.get("direction") == "outbound":
         result = resend_failed(
             db,

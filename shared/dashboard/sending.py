@@ -30,7 +30,7 @@ from shared.whatsapp.errors import WhatsAppError
 log = logging.getLogger(__name__)
 
 OPERATOR_SENDS = "operator_sends"
-SEND_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SEND_KEY = re.compile(r"^[0-9a-f]{32}$")
 CLAIM_RETENTION = timedelta(days=2)
 
 
@@ -59,7 +59,7 @@ class SendResult:
 
 
 def new_send_key() -> str:
-    return secrets.token_urlsafe(18)
+    return secrets.token_hex(16)
 
 
 def _claim(

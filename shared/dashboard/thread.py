@@ -54,10 +54,13 @@ def _views(
 ) -> list[MessageView]:
     """Views of `snaps` in the given order, with the AI details of replies fetched in one batch."""
     docs = [(s.id, s.to_dict() or {}) for s in snaps if s.exists]
+    # Inbound messages name the reply that answered them too; the details belong on the reply.
     ai_ids = {
         str(d["ai_response_id"])
         for _, d in docs
-        if isinstance(d.get("ai_response_id"), str) and DOCUMENT_ID.match(d["ai_response_id"])
+        if d.get("direction") == "outbound"
+        and isinstance(d.get("ai_response_id"), str)
+        and DOCUMENT_ID.match(d["ai_response_id"])
     }
     ai_responses: dict[str, Mapping[str, Any]] = {}
     if ai_ids:
@@ -70,7 +73,9 @@ def _views(
             data,
             customer_name=conversation.display_name,
             media_url=media_url,
-            ai_response=ai_responses.get(str(data.get("ai_response_id"))),
+            ai_response=ai_responses.get(str(data.get("ai_response_id")))
+            if data.get("direction") == "outbound"
+            else None,
             reply_to_text=texts.get(str(data.get("reply_to")), ""),
         )
         for message_id, data in docs

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
 from shared.store.documents import PREVIEW_CHARS
@@ -52,30 +53,29 @@ def record_outbound(
     reply_to: str | None = None,
     ai_response_id: str | None = None,
 ) -> None:
-    """Store a message WhatsApp accepted, then apply any status that arrived before this write."""
+    """Store a message WhatsApp accepted, then apply any status that arrived before this write.
+
+    An operator's message answers whatever the customer was still waiting on, so the assistant
+    does not answer those messages again once the AI is resumed.
+    """
     now = datetime.now(UTC)
-    conv_ref = db.collection(CONVERSATIONS).document(conversation_id)
-    batch = db.batch()
-    batch.set(
-        conv_ref.collection(MESSAGES).document(wamid),
-        outbound_document(
-            wamid=wamid,
-            text=text,
-            sent_by=sent_by,
-            to=to,
-            status="accepted",
-            now=now,
-            reply_to=reply_to,
-            ai_response_id=ai_response_id,
-        ),
+    message = outbound_document(
+        wamid=wamid,
+        text=text,
+        sent_by=sent_by,
+        to=to,
+        status="accepted",
+        now=now,
+        reply_to=reply_to,
+        ai_response_id=ai_response_id,
     )
     conversation: dict[str, Any] = {
         "last_message_at": now,
         "last_message_preview": " ".join(text.split())[:PREVIEW_CHARS],
         "message_count": firestore.Increment(1),
     }
-    batch.set(conv_ref, conversation, merge=True)
-    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    settled = _waiting_messages(db, conversation_id) if sent_by == "operator" else []
+    _write(db, conversation_id, wamid, message, conversation, settled)
     apply_parked_statuses(db, phone_number_id, wamid, to)
 
 
@@ -92,20 +92,39 @@ def record_failed_send(
 ) -> None:
     """A message WhatsApp refused: kept (without a wamid) so operators see what did not go out."""
     now = datetime.now(UTC)
+    message = outbound_document(
+        wamid=None,
+        text=text,
+        sent_by=sent_by,
+        to=to,
+        status="failed",
+        now=now,
+        ai_response_id=ai_response_id,
+        error=error,
+    )
+    conversation = {"has_failure": True, "needs_attention": True, "last_message_at": now}
+    _write(db, conversation_id, record_id, message, conversation, [])
+
+
+def _waiting_messages(db: firestore.Client, conversation_id: str) -> list[firestore.DocumentReference]:
+    messages = db.collection(CONVERSATIONS).document(conversation_id).collection(MESSAGES)
+    query = messages.where(filter=FieldFilter("status", "==", "ready")).limit(400)
+    return [snap.reference for snap in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+
+
+def _write(
+    db: firestore.Client,
+    conversation_id: str,
+    message_id: str,
+    message: dict[str, Any],
+    conversation: dict[str, Any],
+    answered: list[firestore.DocumentReference],
+) -> None:
+    """The message, its conversation and the messages it answers, in one atomic batch."""
     conv_ref = db.collection(CONVERSATIONS).document(conversation_id)
     batch = db.batch()
-    batch.set(
-        conv_ref.collection(MESSAGES).document(record_id),
-        outbound_document(
-            wamid=None,
-            text=text,
-            sent_by=sent_by,
-            to=to,
-            status="failed",
-            now=now,
-            ai_response_id=ai_response_id,
-            error=error,
-        ),
-    )
-    batch.set(conv_ref, {"has_failure": True, "needs_attention": True, "last_message_at": now}, merge=True)
+    batch.set(conv_ref.collection(MESSAGES).document(message_id), message)
+    batch.set(conv_ref, conversation, merge=True)
+    for ref in answered:
+        batch.update(ref, {"status": "answered", "answered_by": "operator"})
     batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)

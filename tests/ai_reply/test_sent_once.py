@@ -182,3 +182,25 @@ def test_an_invalid_token_fails_loudly_and_the_answer_waits_for_a_fixed_token(se
     run_job(services["settings"])  # the redelivery, once the token works again
     assert len(services["simulator"].outbox()) == 1
     assert len(services["model"].requests()) == 1
+
+
+def test_an_operators_reply_answers_the_waiting_messages_so_the_ai_does_not_answer_them_again(
+    services,
+) -> None:
+    from shared.store.outbound import record_outbound
+
+    db = services["db"]
+    seed_ready_message(db)
+    record_outbound(
+        db,
+        conversation_id=CONV,
+        wamid="wamid.OP",
+        text="A colleague will call you",
+        sent_by="operator",
+        to=CUSTOMER,
+        phone_number_id=PHONE_NUMBER_ID,
+    )
+    inbound = db.collection("conversations").document(CONV).collection("messages").document("wamid.IN1").get()
+    assert (inbound.get("status"), inbound.get("answered_by")) == ("answered", "operator")
+    run_job(services["settings"])
+    assert services["simulator"].outbox() == []

@@ -17,8 +17,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from local.emulators import ManagedProcess, free_port, start_storage, wait_http
-from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
 from local.servers import RunningServer
+from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
 from tests.conftest import ARTIFACTS, MEDIA_TOPIC, PROJECT, REPLY_TOPIC, ROOT, Emulators
 
 SOURCE = str(ROOT / "functions" / "dashboard" / "main.py")
@@ -61,7 +61,10 @@ def simulator(simulator_server: RunningServer[WhatsAppSimulator]) -> WhatsAppSim
 
 @pytest.fixture
 def dashboard_env(
-    monkeypatch: pytest.MonkeyPatch, emulators: Emulators, firestore_db: Any, simulator_server: RunningServer[Any]
+    monkeypatch: pytest.MonkeyPatch,
+    emulators: Emulators,
+    firestore_db: Any,
+    simulator_server: RunningServer[Any],
 ) -> dict[str, str]:
     """Password mode on the emulators, sending to the WhatsApp simulator."""
     env = {

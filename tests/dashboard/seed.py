@@ -36,7 +36,10 @@ def envelope(wa_id: str, name: str, message: dict[str, Any]) -> bytes:
                             "field": "messages",
                             "value": {
                                 "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "15550001234", "phone_number_id": PHONE_NUMBER_ID},
+                                "metadata": {
+                                    "display_phone_number": "15550001234",
+                                    "phone_number_id": PHONE_NUMBER_ID,
+                                },
                                 "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
                                 "messages": [message],
                             },
@@ -104,6 +107,9 @@ def store_ai_reply(
         }
     )
     wamid = new_wamid("out")
+    messages = db.collection(CONVERSATIONS).document(conv_id).collection(MESSAGES)
+    for answered_id in answered:  # as the reply loop settles a burst
+        messages.document(answered_id).update({"status": "answered", "ai_response_id": response_id})
     record_outbound(
         db,
         conversation_id=conv_id,

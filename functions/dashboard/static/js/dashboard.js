@@ -178,6 +178,7 @@
     const states = {
       failed: ["failed", ["alert-circle"]],
       read: ["read", ["check", "check"]],
+      played: ["read", ["check", "check"]],
       delivered: ["delivered", ["check", "check"]],
       sent: ["sent", ["check"]],
     };
