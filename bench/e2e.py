@@ -43,7 +43,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -133,19 +132,42 @@ def run_sequential(driver: Driver, who: list[str], turns: int, back_to_back: boo
 def run_concurrent(driver: Driver, who: list[str], rounds: int) -> list[Sent]:
     """Every customer sends at the same moment; all replies are awaited before the next round."""
     sent: list[Sent] = []
-    with ThreadPoolExecutor(len(who)) as pool:
-        for number in range(1, rounds + 1):
-            driver.await_quiet()
-            barrier = threading.Barrier(len(who))
-
-            def one(customer: str, turn: int = number, gate: threading.Barrier = barrier) -> Sent:
-                gate.wait()
-                message = driver.say("concurrent", customer)
-                driver.await_replies(customer, turn)
-                return message
-
-            sent.extend(pool.map(one, who))
+    for turn in range(1, rounds + 1):
+        driver.await_quiet()
+        sent.extend(at_once([_conversation_turn(driver, customer, turn) for customer in who]))
     return sent
+
+
+def _conversation_turn(driver: Driver, customer: str, turn: int) -> Callable[[], Sent]:
+    def turn_of_customer() -> Sent:
+        message = driver.say("concurrent", customer)
+        driver.await_replies(customer, turn)
+        return message
+
+    return turn_of_customer
+
+
+def at_once(jobs: list[Callable[[], Sent]]) -> list[Sent]:
+    """Run the jobs on daemon threads released together (daemons, so Ctrl-C never waits for them)."""
+    results: list[Sent | BaseException | None] = [None] * len(jobs)
+    gate = threading.Barrier(len(jobs))
+
+    def run(index: int) -> None:
+        try:
+            gate.wait()
+            results[index] = jobs[index]()
+        except BaseException as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if r is not None]
 
 
 # --- timelines ------------------------------------------------------------------------------------
@@ -218,6 +240,12 @@ class Recorder:
         messages = self._documents(
             [self._conversation(s).collection("messages").document(s.wamid) for s in sent], "ai_response_id"
         )
+        unsettled = [s.wamid for s in sent if not messages.get(s.wamid, {}).get("ai_response_id")]
+        if unsettled:
+            raise RuntimeError(
+                f"{len(unsettled)} answered message(s) were never settled (no ai_response_id), "
+                f"e.g. {unsettled[0]}; see the ai_reply log"
+            )
         replies = self._documents(
             [
                 self._conversation(s).collection("ai_responses").document(messages[s.wamid]["ai_response_id"])
@@ -402,6 +430,7 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    signal.signal(signal.SIGINT, _raise_on_sigterm)  # also when started where SIGINT is ignored
     log_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     options = StackOptions.on_free_ports(
         project=PROJECT, log_dir=log_dir, user_env={"LOG_LEVEL": args.log_level}

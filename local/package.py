@@ -1,7 +1,7 @@
 """Build one deployable folder per function: ``build/functions/<name>/``.
 
 Each folder holds what Cloud Functions needs and nothing else: the function's own files
-(``main.py``, ``templates/``, ``static/``, helper modules), a copy of the repository's ``shared/``
+(``main.py``, ``templates/``, ``assets/``, helper modules), a copy of the repository's ``shared/``
 package, and the function's own ``requirements.txt``. Terraform zips these folders
 (``data "archive_file"``), so a change to any file here is a new archive and a redeploy.
 

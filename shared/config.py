@@ -74,6 +74,7 @@ class Settings:
     dashboard_password: str = field(default="", repr=False)
     dashboard_session_secret: str = field(default="", repr=False)
     iap_audience: str = ""
+    iap_jwks_url: str = "https://www.gstatic.com/iap/verify/public_key-jwk"  # IAP's signing keys
     operator_emails: str = ""
     # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
     retention_days: int = 365

@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
@@ -25,7 +25,7 @@ from shared.ai.prompt import bound_history, build_contents
 from shared.bus import ReceivedJob
 from shared.clients import firestore_client, storage_client
 from shared.config import Settings
-from shared.store import replies
+from shared.store import replies, stats
 from shared.store.outbound import record_failed_send, record_outbound
 from shared.store.replies import LeaseOutcome, ReplyRecord, ReplyState
 from shared.whatsapp.client import WhatsAppClient, whatsapp_client
@@ -123,9 +123,7 @@ class BurstReply:
         self.wa = wa or whatsapp_client()
 
     def answer(self, burst: list[dict[str, Any]]) -> None:
-        record = replies.open_reply(
-            self.db, self.conversation_id, [m["id"] for m in burst], self.settings.retention_days
-        )
+        record = replies.open_reply(self.db, self.conversation_id, burst, self.settings.retention_days)
         log_extra = {"conversation_id": self.conversation_id, "reply_id": record.id, "messages": len(burst)}
         if record.state in (ReplyState.SENT, ReplyState.FAILED, ReplyState.UNKNOWN):
             # Done before a crash that came ahead of settling the messages: settle them now.
@@ -141,7 +139,7 @@ class BurstReply:
             if answer is None:
                 return
             log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
-        self._send(record, burst[-1])
+        self._send(record, burst)
 
     # -- generating --------------------------------------------------------------------------
 
@@ -177,6 +175,7 @@ class BurstReply:
         self._store_transcripts(transcripts, media_parts)
         text = model_text or self.settings.fallback_reply
         replies.save_answer(
+            self.db,
             record,
             {
                 "model": answer.model,
@@ -227,7 +226,8 @@ class BurstReply:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _send(self, record: ReplyRecord, last: dict[str, Any]) -> None:
+    def _send(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> None:
+        last = burst[-1]
         for index, part in enumerate(record.parts):
             if f"p{index}" in record.sent_wamids:
                 continue
@@ -266,7 +266,16 @@ class BurstReply:
                 reply_to=last["id"] if index == 0 else None,
                 ai_response_id=record.id,
             )
-        replies.settle(self.db, self.conversation_id, record, ReplyState.SENT)
+        # How long the customer waited: from the first message of the burst to the last part sent.
+        first_received = min((m["received_at"] for m in burst if m.get("received_at")), default=None)
+        waited_ms = (datetime.now(UTC) - first_received).total_seconds() * 1000 if first_received else 0
+        replies.settle(
+            self.db,
+            self.conversation_id,
+            record,
+            ReplyState.SENT,
+            counted=stats.ai_reply_sent(reply_latency_ms=waited_ms),
+        )
 
     def _refused(self, record: ReplyRecord, index: int, part: str, exc: WhatsAppError) -> None:
         """WhatsApp will not take this message (outside the 24-hour window, invalid recipient...)."""
@@ -284,7 +293,7 @@ class BurstReply:
             error=exc.as_dict(),
             ai_response_id=record.id,
         )
-        replies.settle(self.db, self.conversation_id, record, ReplyState.FAILED, error=exc.as_dict())
+        self._fail(record, exc.as_dict())
 
     def _outcome_unknown(self, record: ReplyRecord, detail: str) -> None:
         log.error(
@@ -296,7 +305,25 @@ class BurstReply:
             "title": "The reply may not have been delivered",
             "detail": detail,
         }
-        replies.settle(self.db, self.conversation_id, record, ReplyState.UNKNOWN, error=error)
+        replies.settle(
+            self.db,
+            self.conversation_id,
+            record,
+            ReplyState.UNKNOWN,
+            error=error,
+            counted=self._failures(record),
+        )
 
     def _fail(self, record: ReplyRecord, error: dict[str, Any]) -> None:
-        replies.settle(self.db, self.conversation_id, record, ReplyState.FAILED, error=error)
+        replies.settle(
+            self.db,
+            self.conversation_id,
+            record,
+            ReplyState.FAILED,
+            error=error,
+            counted=self._failures(record),
+        )
+
+    @staticmethod
+    def _failures(record: ReplyRecord) -> dict[str, stats.Number]:
+        return stats.message_failed("inbound", len(record.message_ids))

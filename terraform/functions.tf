@@ -1,5 +1,5 @@
 # The four gen2 functions, each built from its packaged folder (`make package` ->
-# build/functions/<name>/: main.py, templates/, static/, shared/, requirements.txt).
+# build/functions/<name>/: main.py, templates/, assets/, shared/, requirements.txt).
 locals {
   # Key = folder under functions/ = entry point. media and ai_reply have no event_trigger:
   # our own push subscriptions (pubsub.tf) call them, so retries and dead letters stay in

@@ -24,6 +24,7 @@ from shared.dashboard.routes_media import media
 from shared.dashboard.routes_pages import pages
 from shared.dashboard.state import EXTENSION, DashboardState, Services
 from shared.dashboard.throttle import LoginThrottle
+from shared.log import trace_context, trace_from_header
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def create_dashboard(settings: Settings, *, root: Path, services: Services | Non
         "dashboard",
         root_path=str(root),
         template_folder="templates",
-        static_folder="static",
+        static_folder="assets",  # not "static": functions-framework would serve that folder itself, unauthenticated
         static_url_path="/assets",
     )
     app.config.update(MAX_CONTENT_LENGTH=MAX_FORM_BYTES, SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE_SECONDS)
@@ -74,4 +75,6 @@ def _server_error(error: Exception) -> tuple[str, int]:
 
 def dispatch(app: flask.Flask, request: flask.Request) -> flask.Response:
     """Run `app` on the request functions-framework received, streaming its answer back."""
-    return flask.Response.from_app(app, request.environ, buffered=False)
+    project = app.extensions[EXTENSION].config.project
+    with trace_context(trace_from_header(request.headers.get("X-Cloud-Trace-Context"), project)):
+        return flask.Response.from_app(app, request.environ, buffered=False)

@@ -55,15 +55,17 @@ class Chart:
     empty: bool
 
 
-def _nice_ceiling(value: float) -> float:
-    """1, 2, 2.5 or 5 times a power of ten at or above `value`, for round axis labels."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+def _nice_ceiling(value: float, *, whole: bool) -> float:
+    """4, 8, 12 or 20 times a power of ten at or above `value`: its quarters (the grid lines) are
+    then round numbers. Counts (`whole`) never get fractional grid lines."""
+    floor = 4.0 if whole else 0.0
+    if value <= floor:
+        return max(floor, 1.0)
+    magnitude = 10 ** math.floor(math.log10(value / 4))
+    for step in (4, 8, 12, 20, 40):
         if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+            return round(step * magnitude, 9)
+    return round(40 * magnitude, 9)
 
 
 def _format(value: float) -> str:
@@ -73,12 +75,12 @@ def _format(value: float) -> str:
 
 
 def _frame(
-    labels: Sequence[str], top_value: float, unit: str
+    labels: Sequence[str], top_value: float, unit: str, *, whole: bool
 ) -> tuple[float, float, float, list[Tick], list[Tick]]:
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     slot = plot_width / max(len(labels), 1)
-    ceiling = _nice_ceiling(top_value)
+    ceiling = _nice_ceiling(top_value, whole=whole)
     y_ticks = [
         Tick(TOP + plot_height * (1 - i / 4), _format(ceiling * i / 4) + (unit if i else ""))
         for i in range(5)
@@ -91,7 +93,7 @@ def _frame(
 def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> Chart:
     """One bar per label, each series stacked on the previous one."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    slot, plot_height, ceiling, x_ticks, y_ticks = _frame(labels, max(totals, default=0), "")
+    slot, plot_height, ceiling, x_ticks, y_ticks = _frame(labels, max(totals, default=0), "", whole=True)
     bars: list[Bar] = []
     for i, label in enumerate(labels):
         base = 0
@@ -119,7 +121,7 @@ def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> 
 def lines(labels: Sequence[str], series: Mapping[str, Sequence[float | None]], unit: str = "") -> Chart:
     """One line per series; days without a value (no replies) leave a gap in the dots."""
     present = [v for values in series.values() for v in values if v is not None]
-    slot, plot_height, ceiling, x_ticks, y_ticks = _frame(labels, max(present, default=0), unit)
+    slot, plot_height, ceiling, x_ticks, y_ticks = _frame(labels, max(present, default=0), unit, whole=False)
     drawn: list[Line] = []
     for name, values in series.items():
         dots = [

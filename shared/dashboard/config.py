@@ -8,15 +8,12 @@ dashboard with neither would be open to anyone who finds its URL, so it refuses 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.config import ConfigError, Settings
 
 IAP_ISSUER = "https://cloud.google.com/iap"
-DEFAULT_IAP_JWKS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
 MIN_SESSION_SECRET_CHARS = 16
 
 
@@ -28,6 +25,7 @@ class AuthMode(StrEnum):
 @dataclass(frozen=True)
 class DashboardConfig:
     auth_mode: AuthMode
+    project: str
     iap_audience: str
     iap_jwks_url: str
     operator_emails: frozenset[str]
@@ -41,9 +39,8 @@ class DashboardConfig:
         return f"DashboardConfig(auth_mode={self.auth_mode.value!r}, iap_audience={self.iap_audience!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> DashboardConfig:
+    def from_settings(cls, settings: Settings) -> DashboardConfig:
         """Raise ConfigError (naming the variables) when no way to authenticate is configured."""
-        env = os.environ if env is None else env
         if settings.iap_audience:
             mode = AuthMode.IAP
             if not settings.operator_allowlist:
@@ -61,11 +58,9 @@ class DashboardConfig:
             )
         return cls(
             auth_mode=mode,
+            project=settings.google_cloud_project,
             iap_audience=settings.iap_audience,
-            # Not in shared.config's table yet (see the report to the lead); tests point it at their keys.
-            iap_jwks_url=str(
-                getattr(settings, "iap_jwks_url", "") or env.get("IAP_JWKS_URL") or DEFAULT_IAP_JWKS_URL
-            ),
+            iap_jwks_url=settings.iap_jwks_url,  # tests point it at keys of their own
             operator_emails=settings.operator_allowlist,
             password=settings.dashboard_password,
             session_secret=settings.dashboard_session_secret,

@@ -38,7 +38,8 @@ class Overview:
 
     @property
     def model_ms_per_reply(self) -> float | None:
-        return self.week.model_latency_ms_sum / self.week.ai_replies if self.week.ai_replies else None
+        week = self.week
+        return week.model_latency_ms_sum / week.model_answers if week.model_answers else None
 
     @property
     def types_this_week(self) -> list[tuple[str, int, int]]:

@@ -21,6 +21,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared.store import stats
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES, conversation_id, expire_at
 from shared.store.documents import inbound_message_document, preview
 from shared.whatsapp.models import ChangeValue, InboundMessage
@@ -76,10 +77,13 @@ def record_inbound(
     }
     if name := value.contact_names.get(message.sender):
         conversation["display_name"] = name
+        conversation["display_name_lower"] = name.casefold()  # the dashboard's prefix search
 
     batch = db.batch()
     batch.create(msg_ref, doc)
     batch.set(conv_ref, conversation, merge=True)
+    # Counted in the same batch: a redelivery that stores nothing counts nothing.
+    stats.add_stat_increments(batch, db, now, stats.inbound_message_stored(message.type.value), message.wamid)
     try:
         results = batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     except gexc.AlreadyExists:

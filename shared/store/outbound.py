@@ -8,6 +8,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.store import stats
 from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
 from shared.store.documents import PREVIEW_CHARS
 from shared.store.statuses import apply_parked_statuses
@@ -75,7 +76,8 @@ def record_outbound(
         "message_count": firestore.Increment(1),
     }
     settled = _waiting_messages(db, conversation_id) if sent_by == "operator" else []
-    _write(db, conversation_id, wamid, message, conversation, settled)
+    counted = stats.outbound_message_recorded(sent_by)
+    _write(db, conversation_id, wamid, message, conversation, settled, counted)
     apply_parked_statuses(db, phone_number_id, wamid, to)
 
 
@@ -103,7 +105,7 @@ def record_failed_send(
         error=error,
     )
     conversation = {"has_failure": True, "needs_attention": True, "last_message_at": now}
-    _write(db, conversation_id, record_id, message, conversation, [])
+    _write(db, conversation_id, record_id, message, conversation, [], stats.message_failed("outbound"))
 
 
 def _waiting_messages(db: firestore.Client, conversation_id: str) -> list[firestore.DocumentReference]:
@@ -119,12 +121,14 @@ def _write(
     message: dict[str, Any],
     conversation: dict[str, Any],
     answered: list[firestore.DocumentReference],
+    counted: dict[str, stats.Number],
 ) -> None:
-    """The message, its conversation and the messages it answers, in one atomic batch."""
+    """The message, its conversation, the messages it answers and its counters, in one atomic batch."""
     conv_ref = db.collection(CONVERSATIONS).document(conversation_id)
     batch = db.batch()
     batch.set(conv_ref.collection(MESSAGES).document(message_id), message)
     batch.set(conv_ref, conversation, merge=True)
     for ref in answered:
         batch.update(ref, {"status": "answered", "answered_by": "operator"})
+    stats.add_stat_increments(batch, db, message["created_at"], counted, message_id)
     batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)

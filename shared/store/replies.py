@@ -21,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.store import stats
 from shared.store.base import AI_RESPONSES, CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES, expire_at
 
 BURST_LIMIT = 50  # inbound messages answered in one reply at most
@@ -147,8 +149,11 @@ def quoted_texts(db: firestore.Client, conversation_id: str, wamids: set[str]) -
 # -- the reply record ----------------------------------------------------------------------------
 
 
-def reply_id(message_ids: list[str]) -> str:
-    return hashlib.sha256("|".join(sorted(message_ids)).encode()).hexdigest()[:32]
+def reply_id(messages: list[dict[str, Any]]) -> str:
+    """Derived from the messages answered and how often an operator asked to retry each one,
+    so a redelivered job finds its reply while a deliberate retry starts a new one."""
+    keys = sorted(f"{m['id']}#{int(m.get('retry_count') or 0)}" for m in messages)
+    return hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -168,10 +173,11 @@ class ReplyRecord:
 
 
 def open_reply(
-    db: firestore.Client, conversation_id: str, message_ids: list[str], retention_days: int
+    db: firestore.Client, conversation_id: str, messages: list[dict[str, Any]], retention_days: int
 ) -> ReplyRecord:
     """The record of the reply to exactly these messages: created now, or found from an earlier try."""
-    ref = conversation_ref(db, conversation_id).collection(AI_RESPONSES).document(reply_id(message_ids))
+    ref = conversation_ref(db, conversation_id).collection(AI_RESPONSES).document(reply_id(messages))
+    message_ids = [m["id"] for m in messages]
     now = datetime.now(UTC)
     data: dict[str, Any] = {
         "state": ReplyState.GENERATING.value,
@@ -185,8 +191,6 @@ def open_reply(
     }
     if (expiry := expire_at(now, retention_days)) is not None:
         data["expire_at"] = expiry
-    from google.api_core import exceptions as gexc
-
     try:
         ref.create(data, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     except gexc.AlreadyExists:
@@ -213,13 +217,17 @@ def count_attempt(record: ReplyRecord, error: str) -> int:
     return record.attempts
 
 
-def save_answer(record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:
+def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:
     """The model's answer, before anything is sent: a redelivery sends it without asking again."""
-    record.ref.update(
-        {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None},
-        retry=CALL_RETRY,
-        timeout=CALL_TIMEOUT,
+    batch = db.batch()
+    batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
+    counted = stats.model_answered(
+        input_tokens=fields.get("input_tokens"),
+        output_tokens=fields.get("output_tokens"),
+        latency_ms=fields.get("latency_ms"),
     )
+    stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
+    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     record.parts = parts
     record.state = ReplyState.GENERATED
 
@@ -262,11 +270,13 @@ def settle(
     state: ReplyState,
     *,
     error: dict[str, Any] | None = None,
+    counted: dict[str, stats.Number] | None = None,
 ) -> None:
     """Close the reply and its inbound messages in one batch: answered, or failed with the reason."""
     conv = conversation_ref(db, conversation_id)
     batch = db.batch()
-    update: dict[str, Any] = {"state": state.value, "settled_at": datetime.now(UTC)}
+    now = datetime.now(UTC)
+    update: dict[str, Any] = {"state": state.value, "settled_at": now}
     if error is not None:
         update["error"] = error
     batch.update(record.ref, update)
@@ -278,5 +288,7 @@ def settle(
         batch.update(conv.collection(MESSAGES).document(message_id), fields)
     if state is not ReplyState.SENT:
         batch.set(conv, {"has_failure": True, "needs_attention": True}, merge=True)
+    if counted:
+        stats.add_stat_increments(batch, db, now, counted, record.id)
     batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     record.state = state

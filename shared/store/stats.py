@@ -23,9 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT
+from shared.store.base import CALL_TIMEOUT
 
 STATS_SHARDS = "stats_shards"
 SHARDS = 8
@@ -80,27 +79,32 @@ def outbound_message_recorded(sent_by: str) -> dict[str, Number]:
     return {"messages_out": 1, f"messages_out_by_sender.{sent_by}": 1}
 
 
-def ai_reply_recorded(
-    *, input_tokens: int, output_tokens: int, model_latency_ms: float, reply_latency_ms: float | None
+def model_answered(
+    *, input_tokens: int | None, output_tokens: int | None, latency_ms: float | None
 ) -> dict[str, Number]:
-    """Gemini answered a burst; `reply_latency_ms` runs from the first answered message's
-    `received_at` to WhatsApp accepting the reply (None when the reply could not be sent)."""
-    increments: dict[str, Number] = {
-        "ai_replies": 1,
+    """Gemini answered (once per reply record, when its answer is saved), sent or not."""
+    return {
+        "model_answers": 1,
         "tokens_in": int(input_tokens or 0),
         "tokens_out": int(output_tokens or 0),
-        "model_latency_ms_sum": round(model_latency_ms),
+        "model_latency_ms_sum": round(latency_ms or 0),
     }
-    if reply_latency_ms is not None:
-        increments["reply_latency_ms_sum"] = round(reply_latency_ms)
-        increments["reply_latency_count"] = 1
-        increments[f"reply_latency_histogram.{latency_bucket(reply_latency_ms)}"] = 1
-    return increments
 
 
-def message_failed(direction: str) -> dict[str, Number]:
-    """A message ended failed: an inbound one we could not answer, or an outbound one WhatsApp refused."""
-    return {"failures": 1, f"failures_by_direction.{direction}": 1}
+def ai_reply_sent(*, reply_latency_ms: float) -> dict[str, Number]:
+    """A reply reached WhatsApp; its latency runs from the first answered message's `received_at`
+    to WhatsApp accepting the reply's last part: how long the customer waited."""
+    return {
+        "ai_replies": 1,
+        "reply_latency_ms_sum": round(reply_latency_ms),
+        "reply_latency_count": 1,
+        f"reply_latency_histogram.{latency_bucket(reply_latency_ms)}": 1,
+    }
+
+
+def message_failed(direction: str, count: int = 1) -> dict[str, Number]:
+    """`count` messages ended failed: inbound ones we could not answer, or an outbound one WhatsApp refused."""
+    return {"failures": count, f"failures_by_direction.{direction}": count}
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -158,6 +162,7 @@ class DailyStats:
     messages_out: int = 0
     messages_out_by_sender: Mapping[str, int] = field(default_factory=dict)
     ai_replies: int = 0
+    model_answers: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     model_latency_ms_sum: int = 0
@@ -200,6 +205,7 @@ class DailyStats:
             messages_out=self.messages_out + other.messages_out,
             messages_out_by_sender=_add_maps(self.messages_out_by_sender, other.messages_out_by_sender),
             ai_replies=self.ai_replies + other.ai_replies,
+            model_answers=self.model_answers + other.model_answers,
             tokens_in=self.tokens_in + other.tokens_in,
             tokens_out=self.tokens_out + other.tokens_out,
             model_latency_ms_sum=self.model_latency_ms_sum + other.model_latency_ms_sum,
@@ -229,6 +235,7 @@ class DailyStats:
             messages_out=count("messages_out"),
             messages_out_by_sender=counts("messages_out_by_sender"),
             ai_replies=count("ai_replies"),
+            model_answers=count("model_answers"),
             tokens_in=count("tokens_in"),
             tokens_out=count("tokens_out"),
             model_latency_ms_sum=count("model_latency_ms_sum"),
@@ -258,18 +265,16 @@ def total(days: Iterable[DailyStats]) -> DailyStats | None:
 def read_daily_stats(db: firestore.Client, days: int, *, today: date | None = None) -> list[DailyStats]:
     """The last `days` UTC days up to `today`, oldest first, one entry per day (zeros where quiet).
 
-    One query reads at most `days * SHARDS` small documents.
+    The shard documents have known ids, so they are read by key in one batch (`days * SHARDS`
+    small documents): no query, no index, and a day nobody wrote to simply does not exist.
     """
     last = today or datetime.now(UTC).date()
-    first = last - timedelta(days=days - 1)
-    by_day = {first + timedelta(days=i): DailyStats(first + timedelta(days=i)) for i in range(days)}
-    query = db.collection(STATS_SHARDS).where(filter=FieldFilter("date", ">=", first.isoformat()))
-    for snap in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT):
-        data = snap.to_dict() or {}
-        try:
-            day = date.fromisoformat(str(data.get("date")))
-        except ValueError:
+    all_days = [last - timedelta(days=days - 1 - i) for i in range(days)]
+    by_day = {day: DailyStats(day) for day in all_days}
+    refs = [shard_ref(db, day.isoformat(), shard) for day in all_days for shard in range(SHARDS)]
+    for snap in db.get_all(refs, timeout=CALL_TIMEOUT):
+        if not snap.exists:
             continue
-        if day in by_day:
-            by_day[day] = by_day[day].plus(DailyStats.from_document(day, data))
-    return [by_day[d] for d in sorted(by_day)]
+        day = date.fromisoformat(snap.id.rsplit("_", 1)[0])
+        by_day[day] = by_day[day].plus(DailyStats.from_document(day, snap.to_dict() or {}))
+    return [by_day[day] for day in all_days]

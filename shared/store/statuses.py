@@ -16,6 +16,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared.store import stats
 from shared.store.base import (
     CALL_RETRY,
     CALL_TIMEOUT,
@@ -57,21 +58,17 @@ def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdat
         current = DeliveryStatus(snap.get("status") or "accepted")
         if update.status.rank <= current.rank:
             return True  # a repeat or a late, lower status: nothing to change
-        try:
-            ref.update(
-                _status_fields(update),
-                option=db.write_option(last_update_time=snap.update_time),
-                timeout=CALL_TIMEOUT,
+        batch = db.batch()
+        batch.update(ref, _status_fields(update), option=db.write_option(last_update_time=snap.update_time))
+        if update.status is DeliveryStatus.FAILED:
+            batch.set(conv_ref, {"has_failure": True, "needs_attention": True}, merge=True)
+            stats.add_stat_increments(
+                batch, db, update.timestamp, stats.message_failed("outbound"), update.wamid
             )
+        try:
+            batch.commit(timeout=CALL_TIMEOUT)
         except gexc.FailedPrecondition:
             continue  # a concurrent status won the race; compare again with what it wrote
-        if update.status is DeliveryStatus.FAILED:
-            conv_ref.set(
-                {"has_failure": True, "needs_attention": True},
-                merge=True,
-                retry=CALL_RETRY,
-                timeout=CALL_TIMEOUT,
-            )
         return True
     raise gexc.Aborted(f"status of {update.wamid} kept changing under us")
 

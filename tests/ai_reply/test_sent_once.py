@@ -80,9 +80,9 @@ def _no_media():
 
 def test_a_crash_after_sending_and_before_recording_never_sends_again(services) -> None:
     db = services["db"]
-    seed_ready_message(db)
-    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
-    replies.save_answer(record, {"model": "m", "text": "On its way!"}, ["On its way!"])
+    message = seed_ready_message(db)
+    record = replies.open_reply(db, CONV, [message], retention_days=0)
+    replies.save_answer(db, record, {"model": "m", "text": "On its way!"}, ["On its way!"])
     record.ref.update({"in_flight_part": 0})  # sent, then the instance died before storing the wamid
 
     run_job(services["settings"])
@@ -99,9 +99,9 @@ def test_a_crash_after_sending_and_before_recording_never_sends_again(services) 
 
 def test_a_crash_after_generating_sends_the_stored_answer_without_asking_the_model_again(services) -> None:
     db = services["db"]
-    seed_ready_message(db)
-    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
-    replies.save_answer(record, {"model": "m", "text": "On its way!"}, ["On its way!"])
+    message = seed_ready_message(db)
+    record = replies.open_reply(db, CONV, [message], retention_days=0)
+    replies.save_answer(db, record, {"model": "m", "text": "On its way!"}, ["On its way!"])
 
     run_job(services["settings"])
 
@@ -113,9 +113,9 @@ def test_a_crash_after_generating_sends_the_stored_answer_without_asking_the_mod
 
 def test_a_crash_after_sending_the_first_part_sends_only_the_rest(services) -> None:
     db = services["db"]
-    seed_ready_message(db)
-    record = replies.open_reply(db, CONV, ["wamid.IN1"], retention_days=0)
-    replies.save_answer(record, {"model": "m", "text": "a b"}, ["part one", "part two"])
+    message = seed_ready_message(db)
+    record = replies.open_reply(db, CONV, [message], retention_days=0)
+    replies.save_answer(db, record, {"model": "m", "text": "a b"}, ["part one", "part two"])
     record.ref.update({"sent_wamids": {"p0": "wamid.OUT-ALREADY"}})
 
     run_job(services["settings"])

@@ -210,9 +210,10 @@ def history(db: Any) -> None:
                 batch, db, when, stats.outbound_message_recorded("ai"), f"out-{days_ago}-{i}"
             )
             latency = 900 + ((i * 733 + days_ago * 97) % 4000)
-            reply = stats.ai_reply_recorded(
-                input_tokens=400, output_tokens=60, model_latency_ms=latency * 0.7, reply_latency_ms=latency
-            )
+            reply = {
+                **stats.model_answered(input_tokens=400, output_tokens=60, latency_ms=latency * 0.7),
+                **stats.ai_reply_sent(reply_latency_ms=latency),
+            }
             stats.add_stat_increments(batch, db, when, reply, f"reply-{days_ago}-{i}")
         if days_ago % 5 == 0:
             stats.add_stat_increments(batch, db, when, stats.message_failed("outbound"), f"failed-{days_ago}")

@@ -102,7 +102,7 @@ def test_no_template_marks_anything_safe_or_carries_inline_code() -> None:
 
 
 def test_the_script_never_puts_text_into_the_page_as_html() -> None:
-    script = (ROOT / "functions" / "dashboard" / "static" / "js" / "dashboard.js").read_text()
+    script = (ROOT / "functions" / "dashboard" / "assets" / "js" / "dashboard.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script, sink
 
@@ -134,7 +134,7 @@ def test_vendored_assets_are_served_by_the_function_with_their_licenses(app) -> 
     sprite = client.get("/assets/vendor/feather/feather-sprite.svg")
     assert sprite.status_code == 200 and "MIT License" in sprite.get_data(as_text=True)[:300]
     for name in ("bootstrap", "feather"):
-        assert (Path(TEMPLATES.parent / "static" / "vendor" / name / "LICENSE")).is_file()
+        assert (Path(TEMPLATES.parent / "assets" / "vendor" / name / "LICENSE")).is_file()
 
 
 def test_pages_load_nothing_from_another_site(operator, conv) -> None:

@@ -99,9 +99,10 @@ def test_the_overview_counts_conversations_and_reads_the_daily_counters(operator
         batch,
         firestore_db,
         now,
-        stats.ai_reply_recorded(
-            input_tokens=1000, output_tokens=234, model_latency_ms=900, reply_latency_ms=1800
-        ),
+        {
+            **stats.model_answered(input_tokens=1000, output_tokens=234, latency_ms=900),
+            **stats.ai_reply_sent(reply_latency_ms=1800),
+        },
         "reply-1",
     )
     stats.add_stat_increments(batch, firestore_db, now, stats.outbound_message_recorded("ai"), "out-1")

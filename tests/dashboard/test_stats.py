@@ -32,19 +32,20 @@ def test_the_shard_of_an_event_is_stable_and_events_spread_over_all_shards() -> 
     assert {stats.shard_of(f"wamid.{i}") for i in range(200)} == set(range(stats.SHARDS))
 
 
-def test_an_ai_reply_counts_tokens_latency_and_one_reply() -> None:
-    increments = stats.ai_reply_recorded(
-        input_tokens=10, output_tokens=4, model_latency_ms=812.4, reply_latency_ms=2100
-    )
-    assert increments == {
-        "ai_replies": 1,
+def test_a_model_answer_counts_tokens_and_a_sent_reply_its_latency() -> None:
+    assert stats.model_answered(input_tokens=10, output_tokens=None, latency_ms=812.4) == {
+        "model_answers": 1,
         "tokens_in": 10,
-        "tokens_out": 4,
+        "tokens_out": 0,
         "model_latency_ms_sum": 812,
+    }
+    assert stats.ai_reply_sent(reply_latency_ms=2100) == {
+        "ai_replies": 1,
         "reply_latency_ms_sum": 2100,
         "reply_latency_count": 1,
         "reply_latency_histogram.le_3000": 1,
     }
+    assert stats.message_failed("inbound", 3) == {"failures": 3, "failures_by_direction.inbound": 3}
 
 
 def test_increments_written_in_a_batch_add_up_per_day_across_shards(firestore_db) -> None:
@@ -57,9 +58,10 @@ def test_increments_written_in_a_batch_add_up_per_day_across_shards(firestore_db
         batch,
         firestore_db,
         today,
-        stats.ai_reply_recorded(
-            input_tokens=100, output_tokens=20, model_latency_ms=500, reply_latency_ms=900
-        ),
+        {
+            **stats.model_answered(input_tokens=100, output_tokens=20, latency_ms=500),
+            **stats.ai_reply_sent(reply_latency_ms=900),
+        },
         "r1",
     )
     stats.add_stat_increments(

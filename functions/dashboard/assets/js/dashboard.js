@@ -78,6 +78,14 @@
   // -- forms -----------------------------------------------------------------------------------
 
   function guardDoubleSubmit(root) {
+    // Coming back with the browser's Back button restores the page as it was: buttons disabled.
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      for (const form of root.querySelectorAll("form[data-submitted]")) {
+        delete form.dataset.submitted;
+        for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+      }
+    });
     root.addEventListener("submit", (event) => {
       const form = event.target;
       if (!(form instanceof HTMLFormElement)) return;
