@@ -160,3 +160,34 @@ def test_concurrent_jobs_for_one_conversation_never_overlap(system: System) -> N
     )
     for earlier, later in itertools.pairwise(responses):
         assert earlier["settled_at"] <= later["created_at"]
+
+
+def test_an_operators_retry_of_a_failed_message_gets_it_answered(system: System) -> None:
+    from shared.bus import publish
+    from shared.dashboard.actions import Outcome, failed_message, retry_inbound
+    from tests.e2e.conftest import E2E_ENV
+
+    system.model_fault(status=503, count=1000)
+    wamid = system.say("please answer eventually")
+    system.wait_for(lambda: system.messages()[0].get("status") == "failed", timeout=60, what="message failed")
+    requests_before = len(system.model_requests())
+    system.model.state.reset()  # the model works again
+
+    message = failed_message(system.db, system.conversation_id, wamid)
+    outcome = retry_inbound(
+        system.db,
+        message,
+        conversation_id=system.conversation_id,
+        reply_topic=E2E_ENV["REPLY_TOPIC"],
+        publish=publish,
+        operator="ops@example.com",
+    )
+    assert outcome is Outcome.DONE
+    (reply,) = system.replies(1, timeout=30)
+    assert reply["text"].endswith('You said: "please answer eventually"')
+    assert requests_before >= 3
+    # The failed reply stays on record; the retry is a new one.
+    system.wait_for(
+        lambda: sorted(r["state"] for r in system.ai_responses()) == ["failed", "sent"], what="sent"
+    )
+    assert system.messages()[0]["status"] == "answered"
