@@ -77,13 +77,12 @@ def handle_reply_job(
     db = firestore_client()
     holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.reply_lease_seconds)
-    outcome = replies.acquire_lease(db, job.conversation_id, holder, lease)
+    outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)
     if outcome is not LeaseOutcome.ACQUIRED:
         level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
         log.log(level, f"no reply generated: {outcome.value}", extra=context)
         return
 
-    conversation = replies.conversation_ref(db, job.conversation_id).get().to_dict() or {}
     parts = media_parts or default_media_parts(settings)
     burst_writer = BurstReply(db, settings, job.conversation_id, conversation, holder, parts, wa)
     try:

@@ -55,8 +55,10 @@ def conversation_ref(db: firestore.Client, conversation_id: str) -> firestore.Do
 
 def acquire_lease(
     db: firestore.Client, conversation_id: str, holder: str, duration: timedelta
-) -> LeaseOutcome:
+) -> tuple[LeaseOutcome, dict[str, Any]]:
+    """Take the reply lease; also returns the conversation as the transaction read it."""
     ref = conversation_ref(db, conversation_id)
+    seen: dict[str, Any] = {}
 
     @firestore.transactional
     def attempt(tx: firestore.Transaction) -> LeaseOutcome:
@@ -64,6 +66,8 @@ def acquire_lease(
         if not snap.exists:
             return LeaseOutcome.MISSING
         data = snap.to_dict() or {}
+        seen.clear()
+        seen.update(data)
         now = datetime.now(UTC)
         lease = data.get("reply_lease") or {}
         if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
@@ -75,7 +79,7 @@ def acquire_lease(
         tx.update(ref, {"reply_lease": {"holder": holder, "until": now + duration}, "reply_wanted": False})
         return LeaseOutcome.ACQUIRED
 
-    return attempt(db.transaction())
+    return attempt(db.transaction()), seen
 
 
 def release_lease(db: firestore.Client, conversation_id: str, holder: str, duration: timedelta) -> bool:

@@ -25,7 +25,7 @@ from shared.store.base import (
     ORPHAN_STATUSES,
     conversation_id,
 )
-from shared.whatsapp.models import DeliveryStatus, StatusUpdate
+from shared.whatsapp.models import DeliveryStatus, ReportedError, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,6 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
 
 def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list[StatusUpdate]:
     """Statuses that arrived before `wamid` was recorded, lowest first."""
-    from shared.whatsapp.models import ReportedError
-
     snap = db.collection(ORPHAN_STATUSES).document(wamid).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     if not snap.exists:
         return []
@@ -116,6 +114,9 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list
 
 
 def apply_parked_statuses(db: firestore.Client, phone_number_id: str, wamid: str, recipient_id: str) -> None:
-    for update in parked_statuses(db, wamid, recipient_id):
+    parked = parked_statuses(db, wamid, recipient_id)
+    if not parked:
+        return  # the usual case: statuses come after the message is recorded
+    for update in parked:
         apply_status(db, phone_number_id, update)
     db.collection(ORPHAN_STATUSES).document(wamid).delete(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
