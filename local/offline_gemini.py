@@ -40,6 +40,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from local.faults import FaultQueue
 from local.servers import RunningServer, run_until_signalled, start_server
 
 DEFAULT_PORT = 8092
@@ -302,7 +303,7 @@ class OfflineGemini:
     def reset(self) -> None:
         with self._lock:
             self._requests: list[Json] = []
-            self._faults: list[GeminiFault] = []
+            self._faults: FaultQueue[GeminiFault] = FaultQueue()
             self._files: dict[str, StoredFile] = {}
             self._uploads: dict[str, UploadSession] = {}
 
@@ -312,28 +313,16 @@ class OfflineGemini:
     # ---- faults and request log -----------------------------------------------------------
 
     def add_faults(self, specs: list[Json]) -> list[Json]:
-        faults = [GeminiFault.from_json(spec) for spec in specs]
-        with self._lock:
-            self._faults.extend(faults)
-        return self.faults()
+        return self._faults.add(GeminiFault.from_json(spec) for spec in specs)
 
     def faults(self) -> list[Json]:
-        with self._lock:
-            return [dataclasses.asdict(f) for f in self._faults]
+        return self._faults.snapshot()
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._faults.clear()
 
     def _take_fault(self) -> GeminiFault | None:
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            fault.count -= 1
-            if fault.count <= 0:
-                self._faults.pop(0)
-            return fault
+        return self._faults.take()
 
     def requests(self) -> list[Json]:
         with self._lock:

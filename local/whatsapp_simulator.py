@@ -54,6 +54,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.routing import BaseConverter
 
 from local import whatsapp_wire as wire
+from local.faults import FaultQueue
 from local.servers import RunningServer, run_until_signalled, start_server
 
 DEFAULT_API_VERSION = "v25.0"
@@ -265,7 +266,7 @@ class WhatsAppSimulator:
         self._deliveries: list[Json] = []
         self._media: dict[str, MediaItem] = {}
         self._media_urls: dict[str, tuple[str, float]] = {}  # url hash -> (media id, expiry)
-        self._faults: list[Fault] = []
+        self._faults: FaultQueue[Fault] = FaultQueue()
         self._typing_until: dict[str, float] = {}
         self._envelopes: dict[str, bytes] = {}  # inbound wamid -> exact bytes delivered
 
@@ -323,28 +324,16 @@ class WhatsAppSimulator:
     # ---- error switches -------------------------------------------------------------------
 
     def add_faults(self, specs: list[Json]) -> list[Json]:
-        faults = [Fault.from_json(spec) for spec in specs]
-        with self._lock:
-            self._faults.extend(faults)
-            return self.faults()
+        return self._faults.add(Fault.from_json(spec) for spec in specs)
 
     def faults(self) -> list[Json]:
-        with self._lock:
-            return [dataclasses.asdict(f) for f in self._faults]
+        return self._faults.snapshot()
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._faults.clear()
 
     def _take_fault(self, target: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.target == target:
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
+        return self._faults.take(lambda fault: fault.target == target)
 
     def _apply_fault(self, target: str) -> tuple[int, Json] | None:
         """Hang and/or fail as a switch says; None means "go on normally"."""
