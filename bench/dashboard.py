@@ -288,6 +288,9 @@ def seed(db: firestore.Client, conversations: int, messages: int) -> None:
                 )
     commit_all(db, list(quarantine_writes(now)))
     stats_writes(db, now)
+    lifetime = db.batch()  # what the webhook counts as each conversation starts
+    stats.add_lifetime_increments(lifetime, db, {"conversations": conversations}, "seed")
+    lifetime.commit()
     print(f"seeded {written:,} documents in {time.perf_counter() - started:.0f} s", flush=True)
 
 

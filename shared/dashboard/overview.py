@@ -1,8 +1,9 @@
 """The overview's numbers: counts by aggregation query, everything else from the daily counters.
 
-Nothing here reads messages: conversations are counted by the server (`count()`), and
-messages, replies, failures, tokens and latency come from `shared.store.stats`, a few small
-documents per day. The reads are independent, so they run at the same time.
+Nothing here reads messages: conversations come from a lifetime counter, the ones active in
+the last day are counted by the server (`count()`), and messages, replies, failures, tokens
+and latency come from `shared.store.stats`, a few small documents per day. The reads are
+independent, so they run at the same time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from shared.dashboard import charts
 from shared.dashboard.conversations import ConversationRow, latest_conversations
 from shared.dashboard.pool import in_parallel
 from shared.store.base import CALL_TIMEOUT, CONVERSATIONS
-from shared.store.stats import DailyStats, read_daily_stats, total
+from shared.store.stats import DailyStats, read_daily_stats, read_lifetime, total
 
 CHART_DAYS = 14
 WEEK = 7
@@ -65,7 +66,7 @@ def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview
     conversations = db.collection(CONVERSATIONS)
     total_count, active, days, latest = in_parallel(
         [
-            lambda: _count(conversations),
+            lambda: read_lifetime(db).get("conversations", 0),
             lambda: _count(
                 conversations.where(filter=FieldFilter("last_message_at", ">=", now - timedelta(hours=24)))
             ),

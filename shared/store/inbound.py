@@ -89,7 +89,12 @@ def record_inbound(
     except gexc.AlreadyExists:
         return _claim_existing_job(db, msg_ref, conv_id)
     if _first_message(results):
-        conv_ref.update({"created_at": now}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        # Known only once the batch ran: its Increment returned 1. Should this write fail, the
+        # delivery is answered 503 and the conversation merely lacks created_at and its count.
+        first = db.batch()
+        first.update(conv_ref, {"created_at": now})
+        stats.add_lifetime_increments(first, db, stats.conversation_started(), conv_id)
+        first.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     if not job_topic:
         return None
     return PendingJob(job_topic, conv_id, message.wamid, msg_ref)

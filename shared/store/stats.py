@@ -102,6 +102,11 @@ def ai_reply_sent(*, reply_latency_ms: float) -> dict[str, Number]:
     }
 
 
+def conversation_started() -> dict[str, Number]:
+    """A WhatsApp user wrote to the business for the first time (a lifetime counter)."""
+    return {"conversations": 1}
+
+
 def message_failed(direction: str, count: int = 1) -> dict[str, Number]:
     """`count` messages ended failed: inbound ones we could not answer, or an outbound one WhatsApp refused."""
     return {"failures": count, f"failures_by_direction.{direction}": count}
@@ -149,7 +154,28 @@ def add_stat_increments(
     batch.set(shard_ref(db, day, shard_of(shard_key)), {"date": day, **_nested(increments)}, merge=True)
 
 
+LIFETIME = "lifetime"  # the shard documents of counters that never reset: `lifetime_{shard}`
+
+
+def add_lifetime_increments(
+    batch: Writes, db: firestore.Client, increments: Mapping[str, Number], shard_key: str
+) -> None:
+    """Like add_stat_increments, for totals since the beginning (the overview's conversations)."""
+    batch.set(shard_ref(db, LIFETIME, shard_of(shard_key)), _nested(increments), merge=True)
+
+
 # -- reading -------------------------------------------------------------------------------------
+
+
+def read_lifetime(db: firestore.Client) -> dict[str, int]:
+    """The lifetime counters, added up over their shards (read by key, no query)."""
+    totals: dict[str, int] = {}
+    refs = [shard_ref(db, LIFETIME, shard) for shard in range(SHARDS)]
+    for snap in db.get_all(refs, timeout=CALL_TIMEOUT):
+        for name, value in (snap.to_dict() or {}).items() if snap.exists else ():
+            if isinstance(value, int | float):
+                totals[name] = totals.get(name, 0) + int(value)
+    return totals
 
 
 @dataclass(frozen=True)

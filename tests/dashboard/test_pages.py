@@ -41,6 +41,8 @@ def seed_conversations(db: firestore.Client, count: int) -> list[str]:
                 "has_failure": i % 11 == 0,
             },
         )
+        # What the webhook counts when a conversation starts (shared.store.inbound).
+        stats.add_lifetime_increments(batch, db, stats.conversation_started(), conv_id)
     batch.commit()
     return list(reversed(ids))
 

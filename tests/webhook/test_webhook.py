@@ -290,3 +290,16 @@ def test_wrong_types_store_no_partial_message(webhook, firestore_db) -> None:
     assert webhook.post(load("malformed_wrong_types")).status_code == 200
     assert messages(firestore_db) == {}
     assert "expected a number" in quarantined(firestore_db)[0]["reason"]
+
+
+def test_a_conversation_is_counted_once_however_many_messages_and_redeliveries(webhook, firestore_db) -> None:
+    from shared.store import stats
+
+    assert webhook.post(load("text")).status_code == 200
+    assert webhook.post(load("text")).status_code == 200  # a redelivery
+    assert webhook.post(load("batch")).status_code == 200  # more messages from the same customer
+    lifetime = stats.read_lifetime(firestore_db)
+    assert lifetime["conversations"] == 1
+    (today,) = stats.read_daily_stats(firestore_db, 1)
+    assert today.messages_in == 4
+    assert today.messages_in_by_type == {"text": 3, "image": 1}
