@@ -253,7 +253,6 @@ class BurstReply:
                     raise
                 self._refused(record, index, part, exc)
                 return
-            replies.part_sent(record, index, wamid)
             record_outbound(
                 self.db,
                 conversation_id=self.conversation_id,
@@ -264,17 +263,32 @@ class BurstReply:
                 phone_number_id=self.phone_number_id,
                 reply_to=last["id"] if index == 0 else None,
                 ai_response_id=record.id,
+                also=self._progress(record, index, wamid, burst),
             )
-        # How long the customer waited: from the first message of the burst to the last part sent.
+        if record.state is not ReplyState.SENT:
+            # Every part went out in an earlier delivery that stopped before closing the reply.
+            replies.settle(self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst))
+
+    def _progress(
+        self, record: ReplyRecord, index: int, wamid: str, burst: list[dict[str, Any]]
+    ) -> Callable[[firestore.WriteBatch], None]:
+        """Writes that go with recording part `index`: its wamid, and the reply's close on the last part."""
+
+        def add(batch: firestore.WriteBatch) -> None:
+            replies.add_part_sent(batch, record, index, wamid)
+            if index == len(record.parts) - 1:
+                replies.add_settle(
+                    batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
+                )
+
+        return add
+
+    @staticmethod
+    def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:
+        """How long the customer waited: from the first message of the burst to the reply's last part."""
         first_received = min((m["received_at"] for m in burst if m.get("received_at")), default=None)
         waited_ms = (datetime.now(UTC) - first_received).total_seconds() * 1000 if first_received else 0
-        replies.settle(
-            self.db,
-            self.conversation_id,
-            record,
-            ReplyState.SENT,
-            counted=stats.ai_reply_sent(reply_latency_ms=waited_ms),
-        )
+        return stats.ai_reply_sent(reply_latency_ms=waited_ms)
 
     def _refused(self, record: ReplyRecord, index: int, part: str, exc: WhatsAppError) -> None:
         """WhatsApp will not take this message (outside the 24-hour window, invalid recipient...)."""

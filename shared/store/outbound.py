@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,8 +54,11 @@ def record_outbound(
     phone_number_id: str,
     reply_to: str | None = None,
     ai_response_id: str | None = None,
+    also: Callable[[firestore.WriteBatch], None] | None = None,
 ) -> None:
     """Store a message WhatsApp accepted, then apply any status that arrived before this write.
+
+    `also` adds the caller's own writes to the same atomic batch (the reply record's progress).
 
     An operator's message answers whatever the customer was still waiting on, so the assistant
     does not answer those messages again once the AI is resumed.
@@ -77,7 +81,7 @@ def record_outbound(
     }
     settled = _waiting_messages(db, conversation_id) if sent_by == "operator" else []
     counted = stats.outbound_message_recorded(sent_by)
-    _write(db, conversation_id, wamid, message, conversation, settled, counted)
+    _write(db, conversation_id, wamid, message, conversation, settled, counted, also)
     apply_parked_statuses(db, phone_number_id, wamid, to)
 
 
@@ -122,6 +126,7 @@ def _write(
     conversation: dict[str, Any],
     answered: list[firestore.DocumentReference],
     counted: dict[str, stats.Number],
+    also: Callable[[firestore.WriteBatch], None] | None = None,
 ) -> None:
     """The message, its conversation, the messages it answers and its counters, in one atomic batch."""
     conv_ref = db.collection(CONVERSATIONS).document(conversation_id)
@@ -131,4 +136,6 @@ def _write(
     for ref in answered:
         batch.update(ref, {"status": "answered", "answered_by": "operator"})
     stats.add_stat_increments(batch, db, message["created_at"], counted, message_id)
+    if also is not None:
+        also(batch)
     batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)

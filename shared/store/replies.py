@@ -255,10 +255,9 @@ def begin_part(
     return attempt(db.transaction())
 
 
-def part_sent(record: ReplyRecord, index: int, wamid: str) -> None:
-    record.ref.update(
-        {f"sent_wamids.p{index}": wamid, "in_flight_part": None}, retry=CALL_RETRY, timeout=CALL_TIMEOUT
-    )
+def add_part_sent(batch: firestore.WriteBatch, record: ReplyRecord, index: int, wamid: str) -> None:
+    """Part `index` went out as `wamid`: written in the same batch as its outbound message."""
+    batch.update(record.ref, {f"sent_wamids.p{index}": wamid, "in_flight_part": None})
     record.sent_wamids[f"p{index}"] = wamid
 
 
@@ -277,8 +276,23 @@ def settle(
     counted: dict[str, stats.Number] | None = None,
 ) -> None:
     """Close the reply and its inbound messages in one batch: answered, or failed with the reason."""
-    conv = conversation_ref(db, conversation_id)
     batch = db.batch()
+    add_settle(batch, db, conversation_id, record, state, error=error, counted=counted)
+    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+
+
+def add_settle(
+    batch: firestore.WriteBatch,
+    db: firestore.Client,
+    conversation_id: str,
+    record: ReplyRecord,
+    state: ReplyState,
+    *,
+    error: dict[str, Any] | None = None,
+    counted: dict[str, stats.Number] | None = None,
+) -> None:
+    """`settle` as writes of the caller's batch (the last part of a reply closes it as it is recorded)."""
+    conv = conversation_ref(db, conversation_id)
     now = datetime.now(UTC)
     update: dict[str, Any] = {"state": state.value, "settled_at": now}
     if error is not None:
@@ -294,5 +308,4 @@ def settle(
         batch.set(conv, {"has_failure": True, "needs_attention": True}, merge=True)
     if counted:
         stats.add_stat_increments(batch, db, now, counted, record.id)
-    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
     record.state = state
