@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from shared.whatsapp.text import split_message
 log = logging.getLogger(__name__)
 
 _INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reply-typing")
 
 
 class LeaseLost(Exception):
@@ -120,6 +122,7 @@ class BurstReply:
         self.holder = holder
         self.media_parts = media_parts
         self.wa = wa or whatsapp_client()
+        self._typing: Future[None] | None = None
 
     def answer(self, burst: list[dict[str, Any]]) -> None:
         record = replies.open_reply(self.db, self.conversation_id, burst, self.settings.retention_days)
@@ -143,7 +146,9 @@ class BurstReply:
     # -- generating --------------------------------------------------------------------------
 
     def _generate(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> ModelAnswer | None:
-        self._show_typing(burst[-1])
+        # The Graph API call runs while the context is built and the model thinks; _send waits
+        # for it, so an invalid token still stops the reply before anything is sent.
+        self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = self.media_parts()
         contents = self._contents(burst, media_parts)
         try:
@@ -226,6 +231,8 @@ class BurstReply:
     # -- sending -----------------------------------------------------------------------------
 
     def _send(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> None:
+        if self._typing is not None:
+            self._typing.result()
         last = burst[-1]
         for index, part in enumerate(record.parts):
             if f"p{index}" in record.sent_wamids:

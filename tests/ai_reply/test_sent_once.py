@@ -204,3 +204,17 @@ def test_an_operators_reply_answers_the_waiting_messages_so_the_ai_does_not_answ
     assert (inbound.get("status"), inbound.get("answered_by")) == ("answered", "operator")
     run_job(services["settings"])
     assert services["simulator"].outbox() == []
+
+
+def test_a_token_refused_while_showing_typing_stops_the_reply_before_anything_is_sent(services) -> None:
+    from shared.whatsapp.errors import AuthenticationFailed
+
+    db = services["db"]
+    seed_ready_message(db)
+    services["simulator"].add_faults([{"target": "typing", "code": 190, "count": 1}])
+    with pytest.raises(AuthenticationFailed):
+        run_job(services["settings"])
+    assert services["simulator"].outbox() == []
+    run_job(services["settings"])  # the redelivery sends the answer already generated
+    assert len(services["simulator"].outbox()) == 1
+    assert len(services["model"].requests()) == 1
