@@ -45,3 +45,11 @@ class FaultQueue(Generic[F]):
                         self._faults.remove(fault)
                     return fault
         return None
+
+
+def fault_specs(body: Any) -> list[Any]:
+    """The faults a control request asks for: one object, a list, or `{"faults": [...]}`."""
+    if isinstance(body, list):
+        return body
+    body = body or {}
+    return body.get("faults", [body]) if isinstance(body, dict) else [body]

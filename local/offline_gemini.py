@@ -40,7 +40,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from local.faults import FaultQueue
+from local.faults import FaultQueue, fault_specs
 from local.servers import RunningServer, run_until_signalled, start_server
 
 DEFAULT_PORT = 8092
@@ -647,10 +647,8 @@ def _add_control_routes(app: Flask, model: OfflineGemini) -> None:
         if request.method == "DELETE":
             model.clear_faults()
         elif request.method == "POST":
-            body = request.get_json(force=True, silent=True)
-            specs = body if isinstance(body, list) else (body or {}).get("faults", [body])
             try:
-                model.add_faults(specs)
+                model.add_faults(fault_specs(request.get_json(force=True, silent=True)))
             except (TypeError, ValueError) as exc:
                 return _json(400, {"error": str(exc)})
         return _json(200, {"faults": model.faults()})

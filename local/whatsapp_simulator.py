@@ -54,7 +54,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.routing import BaseConverter
 
 from local import whatsapp_wire as wire
-from local.faults import FaultQueue
+from local.faults import FaultQueue, fault_specs
 from local.servers import RunningServer, run_until_signalled, start_server
 
 DEFAULT_API_VERSION = "v25.0"
@@ -1151,10 +1151,8 @@ def _add_control_routes(app: Flask, sim: WhatsAppSimulator) -> None:
         if request.method == "DELETE":
             sim.clear_faults()
         elif request.method == "POST":
-            body = request.get_json(force=True, silent=True)
-            specs = body if isinstance(body, list) else (body or {}).get("faults", [body])
             try:
-                sim.add_faults(specs)
+                sim.add_faults(fault_specs(request.get_json(force=True, silent=True)))
             except (ValueError, TypeError) as exc:
                 raise SimulatorError(str(exc)) from exc
         return _json(200, {"faults": sim.faults()})

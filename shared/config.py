@@ -114,13 +114,6 @@ class Settings:
     def operator_allowlist(self) -> frozenset[str]:
         return frozenset(e.strip().lower() for e in self.operator_emails.split(",") if e.strip())
 
-    @property
-    def topic_paths(self) -> tuple[str, str]:
-        return (
-            f"projects/{self.google_cloud_project}/topics/{self.media_topic}",
-            f"projects/{self.google_cloud_project}/topics/{self.reply_topic}",
-        )
-
 
 def _convert(name: str, raw: str, kind: type) -> object:
     try:
