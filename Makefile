@@ -36,7 +36,7 @@ fmt: $(STAMP)
 	terraform fmt -recursive terraform
 
 package: $(STAMP)
-	$(PY) -m local.package
+	$(PY) -m deploy.package
 
 # The security scan of terraform/ (also part of `make test`); checkov lives in its own venv
 # because its dependencies conflict with the functions'.

@@ -106,7 +106,7 @@ class ChildPeakSampler(threading.Thread):
 
 def worker(case_name: str, path: Path, runs: int) -> None:
     case = next(c for c in CASES if c.name == case_name)
-    from shared.media import prepare
+    from shared.media.pipeline import prepare
 
     baseline_kb = _status_kb("VmRSS")
     sampler = ChildPeakSampler()

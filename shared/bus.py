@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 
-from shared.clients import publisher_client
-from shared.config import settings
+if TYPE_CHECKING:
+    from google.cloud import pubsub_v1
 
 PUBLISH_TIMEOUT = 5.0
 PUBLISH_RETRY = Retry(
@@ -45,25 +45,30 @@ class Job:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
 
-def topic_path(topic: str) -> str:
-    return f"projects/{settings().google_cloud_project}/topics/{topic}"
+class JobBus:
+    """Publishing jobs to this project's topics (topics are named by their short name)."""
 
+    def __init__(self, publisher: Callable[[], pubsub_v1.PublisherClient], project: str) -> None:
+        self._publisher = publisher  # created on first publish, not when the bus is
+        self.project = project
 
-def publish_async(topic: str, job: Job) -> Any:
-    """Start publishing; returns the future (its result is the Pub/Sub message id)."""
-    stamped = Job(job.conversation_id, job.message_id, job.reason, datetime.now(UTC).isoformat())
-    return publisher_client().publish(
-        topic_path(topic),
-        stamped.encode(),
-        retry=PUBLISH_RETRY,
-        timeout=PUBLISH_TIMEOUT,
-        conversation_id=job.conversation_id,
-    )
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{topic}"
 
+    def publish_async(self, topic: str, job: Job) -> Any:
+        """Start publishing; returns the future (its result is the Pub/Sub message id)."""
+        stamped = Job(job.conversation_id, job.message_id, job.reason, datetime.now(UTC).isoformat())
+        return self._publisher().publish(
+            self.topic_path(topic),
+            stamped.encode(),
+            retry=PUBLISH_RETRY,
+            timeout=PUBLISH_TIMEOUT,
+            conversation_id=job.conversation_id,
+        )
 
-def publish(topic: str, job: Job) -> str:
-    """Publish and wait for Pub/Sub's acknowledgement (a function's CPU may be throttled once it returns)."""
-    return publish_async(topic, job).result(timeout=PUBLISH_TIMEOUT * 2)
+    def publish(self, topic: str, job: Job) -> str:
+        """Publish and wait for Pub/Sub's acknowledgement (a function's CPU may be throttled once it returns)."""
+        return self.publish_async(topic, job).result(timeout=PUBLISH_TIMEOUT * 2)
 
 
 @dataclass(frozen=True)

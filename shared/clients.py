@@ -1,30 +1,88 @@
-"""Google Cloud clients, created once per instance and only when first used.
+"""The clients of the outside world, created once per instance and only when first used.
 
-A function instance serves many requests (on several threads), and creating a client costs a
-channel, credentials and, on a cold start, a noticeable slice of the first request. Each factory
-is cached, and its import stays inside it so a function pays only for the clients it uses.
+Each function's main.py builds one `Clients` from its settings and hands it down with them; no
+other module creates a client or reads the environment. A function instance serves many
+requests on several threads, and creating a client costs a channel, credentials and, on a cold
+start, a noticeable slice of the first request, so each client is made on first use (under a
+lock) and kept. Its import stays inside its factory, so a function pays only for the clients it
+uses: the webhook never imports Gemini or Storage. Tests pass their own stand-ins by keyword.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from shared.config import settings
+from shared.config import Settings
 
 if TYPE_CHECKING:
+    from google import genai
     from google.cloud import firestore, pubsub_v1, storage
 
+    from shared.bucket import MediaBucket
+    from shared.bus import JobBus
+    from shared.whatsapp.client import WhatsAppClient
 
-@functools.cache
-def firestore_client() -> firestore.Client:
+GEMINI_RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
+
+
+class Clients:
+    """One lazily created client of each kind, configured from `settings`."""
+
+    def __init__(self, settings: Settings, **given: Any) -> None:
+        unknown = set(given) - _FACTORIES.keys()
+        if unknown:
+            raise TypeError(f"unknown client(s): {', '.join(sorted(unknown))}")
+        self.settings = settings
+        self._made: dict[str, Any] = dict(given)
+        self._lock = threading.RLock()  # a factory may ask for another client (the bucket for storage)
+
+    def _get(self, name: str) -> Any:
+        made = self._made.get(name)
+        if made is None:
+            with self._lock:
+                made = self._made.get(name)
+                if made is None:
+                    made = self._made[name] = _FACTORIES[name](self)
+        return made
+
+    @property
+    def firestore(self) -> firestore.Client:
+        return self._get("firestore")
+
+    @property
+    def publisher(self) -> pubsub_v1.PublisherClient:
+        return self._get("publisher")
+
+    @property
+    def bus(self) -> JobBus:
+        return self._get("bus")
+
+    @property
+    def storage(self) -> storage.Client:
+        return self._get("storage")
+
+    @property
+    def bucket(self) -> MediaBucket:
+        return self._get("bucket")
+
+    @property
+    def whatsapp(self) -> WhatsAppClient:
+        return self._get("whatsapp")
+
+    @property
+    def genai(self) -> genai.Client:
+        return self._get("genai")
+
+
+def _firestore(c: Clients) -> firestore.Client:
     from google.cloud import firestore
 
-    return firestore.Client(project=settings().google_cloud_project or None)
+    return firestore.Client(project=c.settings.google_cloud_project or None)
 
 
-@functools.cache
-def publisher_client() -> pubsub_v1.PublisherClient:
+def _publisher(c: Clients) -> pubsub_v1.PublisherClient:
     from google.cloud import pubsub_v1
 
     # One message per batch: each job is published while a webhook or a job waits for it,
@@ -34,8 +92,71 @@ def publisher_client() -> pubsub_v1.PublisherClient:
     )
 
 
-@functools.cache
-def storage_client() -> storage.Client:
+def _bus(c: Clients) -> JobBus:
+    from shared.bus import JobBus
+
+    return JobBus(lambda: c.publisher, c.settings.google_cloud_project)
+
+
+def _storage(c: Clients) -> storage.Client:
     from google.cloud import storage
 
-    return storage.Client(project=settings().google_cloud_project or None)
+    return storage.Client(project=c.settings.google_cloud_project or None)
+
+
+def _bucket(c: Clients) -> MediaBucket:
+    from shared.bucket import MediaBucket
+
+    return MediaBucket(c.storage, c.settings.media_bucket)
+
+
+def _whatsapp(c: Clients) -> WhatsAppClient:
+    from shared.whatsapp.client import WhatsAppClient
+
+    return WhatsAppClient(c.settings.whatsapp_api_url, c.settings.whatsapp_api_token)
+
+
+def _genai(c: Clients) -> genai.Client:
+    return make_genai_client(c.settings)
+
+
+def make_genai_client(s: Settings) -> genai.Client:
+    """Gemini through the Developer API key, Vertex AI, or a custom endpoint (the offline model)."""
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(
+        timeout=int(s.gemini_timeout_seconds * 1000),  # milliseconds; without one a call can hang forever
+        retry_options=types.HttpRetryOptions(
+            attempts=s.gemini_max_attempts,
+            initial_delay=0.5,
+            max_delay=8.0,
+            http_status_codes=list(GEMINI_RETRYABLE_STATUS),
+        ),
+    )
+    if s.gemini_base_url:
+        options.base_url = s.gemini_base_url
+    if s.google_genai_use_vertexai:
+        return genai.Client(
+            vertexai=True,
+            project=s.google_cloud_project,
+            location=s.google_cloud_location,
+            http_options=options,
+        )
+    if not s.gemini_api_key and not s.gemini_base_url:
+        from shared.config import ConfigError
+
+        raise ConfigError("GEMINI_API_KEY is not set (nor GEMINI_BASE_URL or GOOGLE_GENAI_USE_VERTEXAI)")
+    # A custom endpoint (the offline model, a gateway) may need no key, but the SDK insists on one.
+    return genai.Client(api_key=s.gemini_api_key or "unused", http_options=options)
+
+
+_FACTORIES: dict[str, Callable[[Clients], Any]] = {
+    "firestore": _firestore,
+    "publisher": _publisher,
+    "bus": _bus,
+    "storage": _storage,
+    "bucket": _bucket,
+    "whatsapp": _whatsapp,
+    "genai": _genai,
+}

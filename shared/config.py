@@ -2,14 +2,14 @@
 
 Every name a function reads is declared in ``SETTINGS`` below, with its default (or none when it
 is required) and what it is for; the infrastructure tests check Terraform against this table, so
-it is the one place a new setting is added. A function states which settings it cannot run
-without (``settings().require(...)``) at import time, so a missing secret stops the instance at
-start with a message that names it, instead of failing the first customer's message.
+it is the one place a new setting is added. Each function's main.py reads them once
+(``Settings.from_env().require(...)``) at import time, so a missing secret stops the instance at
+start with a message that names it, instead of failing the first customer's message, and hands
+them down; nothing else reads the environment.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -136,9 +136,3 @@ def _convert(name: str, raw: str, kind: type) -> object:
 # Names every function may read, for the infrastructure checks (Terraform sets them or relies on
 # the documented default above).
 SETTING_NAMES: tuple[str, ...] = tuple(_env_name(f.name) for f in fields(Settings))
-
-
-@functools.cache
-def settings() -> Settings:
-    """The settings of this instance, read from the environment on first use."""
-    return Settings.from_env()

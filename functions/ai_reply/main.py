@@ -5,12 +5,14 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared.ai_reply.job import handle_reply_job
 from shared.bus import UnusableJob, read_job
-from shared.config import settings
+from shared.clients import Clients
+from shared.config import Settings
 from shared.log import setup_logging
-from shared.replying import handle_reply_job
 
-SETTINGS = settings().require("google_cloud_project", "whatsapp_api_token").require_model()
+SETTINGS = Settings.from_env().require("google_cloud_project", "whatsapp_api_token").require_model()
+CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 log = logging.getLogger("ai_reply")
 
@@ -23,4 +25,4 @@ def ai_reply(event: CloudEvent) -> None:
         # Acknowledged, not retried: redelivering a job that can never work only loops.
         log.error("unusable reply job dropped", extra={"reason": str(exc), "event_id": event.get("id")})
         return
-    handle_reply_job(received, SETTINGS)
+    handle_reply_job(received, SETTINGS, CLIENTS)

@@ -5,14 +5,16 @@ from pathlib import Path
 import flask
 import functions_framework
 
-from shared.config import settings
+from shared.clients import Clients
+from shared.config import Settings
 from shared.dashboard import create_dashboard, dispatch
 from shared.log import setup_logging
 
-SETTINGS = settings()
+SETTINGS = Settings.from_env()
+CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 # Refuses to start (ConfigError) unless IAP or the local password login is configured.
-APP = create_dashboard(SETTINGS, root=Path(__file__).resolve().parent)
+APP = create_dashboard(SETTINGS, CLIENTS, root=Path(__file__).resolve().parent)
 
 
 @functions_framework.http

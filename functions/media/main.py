@@ -6,12 +6,14 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bus import UnusableJob, read_job
-from shared.config import settings
+from shared.clients import Clients
+from shared.config import Settings
 from shared.log import setup_logging
 from shared.media.ffmpeg import ffmpeg_exe
-from shared.media_job import handle_media_job
+from shared.media.job import handle_media_job
 
-SETTINGS = settings().require("google_cloud_project", "whatsapp_api_token", "media_bucket")
+SETTINGS = Settings.from_env().require("google_cloud_project", "whatsapp_api_token", "media_bucket")
+CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 log = logging.getLogger("media")
 ffmpeg_exe()  # fail at start, loudly, if the instance cannot transcode audio or read video
@@ -24,4 +26,4 @@ def media(event: CloudEvent) -> None:
     except UnusableJob as exc:
         log.error("unusable media job dropped", extra={"reason": str(exc), "event_id": event.get("id")})
         return
-    handle_media_job(received, SETTINGS)
+    handle_media_job(received, SETTINGS, CLIENTS)

@@ -8,7 +8,6 @@ at once, or one clicking twice, queue one retry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,14 +16,12 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.bus import Job
+from shared.bus import Job, JobBus
 from shared.dashboard.conversations import CONVERSATION_ID
 from shared.dashboard.cursors import DOCUMENT_ID
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+from shared.store.schema import CALL, CALL_TIMEOUT, Direction, InboundStatus, conversation_ref, message_ref
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[str, Job], str]  # (topic, job) -> Pub/Sub message id (shared.bus.publish)
 
 
 class Outcome(StrEnum):
@@ -46,11 +43,7 @@ class FailedMessage:
 
 
 def _conversation(db: firestore.Client, conversation_id: str) -> firestore.DocumentReference | None:
-    return (
-        db.collection(CONVERSATIONS).document(conversation_id)
-        if CONVERSATION_ID.match(conversation_id)
-        else None
-    )
+    return conversation_ref(db, conversation_id) if CONVERSATION_ID.match(conversation_id) else None
 
 
 def set_ai_paused(db: firestore.Client, conversation_id: str, paused: bool, operator: str) -> Outcome:
@@ -66,7 +59,7 @@ def set_ai_paused(db: firestore.Client, conversation_id: str, paused: bool, oper
     if not paused:
         fields["needs_attention"] = False
     try:
-        ref.update(fields, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        ref.update(fields, **CALL)
     except gexc.NotFound:
         return Outcome.NOT_FOUND
     log.info(
@@ -85,8 +78,7 @@ def clear_flags(db: firestore.Client, conversation_id: str, operator: str) -> Ou
     try:
         ref.update(
             {"needs_attention": False, "has_failure": False, "flags_cleared_by": operator},
-            retry=CALL_RETRY,
-            timeout=CALL_TIMEOUT,
+            **CALL,
         )
     except gexc.NotFound:
         return Outcome.NOT_FOUND
@@ -97,8 +89,8 @@ def failed_message(db: firestore.Client, conversation_id: str, message_id: str) 
     conversation = _conversation(db, conversation_id)
     if conversation is None or not DOCUMENT_ID.match(message_id):
         return None
-    ref = conversation.collection(MESSAGES).document(message_id)
-    snap = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    ref = message_ref(db, conversation_id, message_id)
+    snap = ref.get(**CALL)
     return FailedMessage(ref, snap) if snap.exists else None
 
 
@@ -108,16 +100,19 @@ def retry_inbound(
     *,
     conversation_id: str,
     reply_topic: str,
-    publish: Publish,
+    bus: JobBus,
     operator: str,
 ) -> Outcome:
     """Make a failed inbound message ready again and ask the AI to answer it."""
-    if message.data.get("status") != "failed" or message.data.get("direction") == "outbound":
+    if (
+        message.data.get("status") != InboundStatus.FAILED
+        or message.data.get("direction") == Direction.OUTBOUND
+    ):
         return Outcome.NOT_FAILED
     try:
         message.ref.update(
             {
-                "status": "ready",
+                "status": InboundStatus.READY.value,
                 "retry_count": firestore.Increment(1),
                 "retried_at": datetime.now(UTC),
                 "retried_by": operator,
@@ -128,11 +123,11 @@ def retry_inbound(
     except gexc.FailedPrecondition:
         return Outcome.BUSY
     try:
-        publish(reply_topic, Job(conversation_id, message.ref.id, reason="retry"))
+        bus.publish(reply_topic, Job(conversation_id, message.ref.id, reason="retry"))
     except Exception:
         # Without the job nobody would pick the message up: put it back so the button stays.
         log.exception("could not queue the retry", extra={"conversation_id": conversation_id})
-        message.ref.update({"status": "failed"}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        message.ref.update({"status": InboundStatus.FAILED.value}, **CALL)
         return Outcome.QUEUE_FAILED
     log.info(
         "retry queued",

@@ -13,17 +13,19 @@ from pathlib import Path
 import flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.clients import Clients
 from shared.config import Settings
-from shared.dashboard import guard, templating
+from shared.dashboard import templating
+from shared.dashboard.auth import guard
+from shared.dashboard.auth.operators import Authenticator
+from shared.dashboard.auth.throttle import LoginThrottle
 from shared.dashboard.config import DashboardConfig
-from shared.dashboard.operators import Authenticator
-from shared.dashboard.routes_actions import operator_actions
-from shared.dashboard.routes_auth import auth
-from shared.dashboard.routes_live import live
-from shared.dashboard.routes_media import media
-from shared.dashboard.routes_pages import pages
-from shared.dashboard.state import EXTENSION, DashboardState, Services
-from shared.dashboard.throttle import LoginThrottle
+from shared.dashboard.routes.actions import operator_actions
+from shared.dashboard.routes.auth import auth
+from shared.dashboard.routes.live import live
+from shared.dashboard.routes.media import media
+from shared.dashboard.routes.pages import pages
+from shared.dashboard.state import EXTENSION, DashboardState
 from shared.log import trace_context, trace_from_header
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ MAX_FORM_BYTES = 64 * 1024  # a 4096-character reply is at most ~16 KB of UTF-8
 STATIC_MAX_AGE_SECONDS = 365 * 24 * 3600  # asset URLs carry a content hash (templating.static_url)
 
 
-def create_dashboard(settings: Settings, *, root: Path, services: Services | None = None) -> flask.Flask:
+def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> flask.Flask:
     """The app, with templates and static files under `root`; ConfigError without authentication."""
     config = DashboardConfig.from_settings(settings)
     app = flask.Flask(
@@ -50,7 +52,7 @@ def create_dashboard(settings: Settings, *, root: Path, services: Services | Non
         config=config,
         auth=Authenticator(config),
         throttle=LoginThrottle(),
-        services=services or Services.default(config.media_bucket),
+        clients=clients,
     )
     templating.install(app)
     guard.install(app)

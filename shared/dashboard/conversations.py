@@ -18,7 +18,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard.cursors import Cursor
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS
+from shared.store.schema import CALL, conversations, name_key
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 25
@@ -102,10 +102,6 @@ class ConversationPage:
     next_cursor: Cursor | None
 
 
-def _collection(db: firestore.Client) -> firestore.CollectionReference:
-    return db.collection(CONVERSATIONS)
-
-
 def _newest_first(query: Any) -> Any:
     return query.order_by("last_message_at", direction=firestore.Query.DESCENDING).order_by(
         "__name__", direction=firestore.Query.DESCENDING
@@ -119,13 +115,13 @@ def list_conversations(
     after: Cursor | None = None,
     page_size: int = PAGE_SIZE,
 ) -> ConversationPage:
-    query: Any = _collection(db)
+    query: Any = conversations(db)
     if only.field:
         query = query.where(filter=FieldFilter(only.field, "==", True))
     query = _newest_first(query)
     if after is not None:
         query = query.start_after({"last_message_at": after.at, "__name__": after.document_id})
-    snaps = list(query.limit(page_size + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT))
+    snaps = list(query.limit(page_size + 1).stream(**CALL))
     rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
     more = len(snaps) > page_size and rows and rows[-1].cursor()
     return ConversationPage(rows, rows[-1].cursor() if more else None)
@@ -137,22 +133,19 @@ def latest_conversations(db: firestore.Client, limit: int) -> list[ConversationR
 
 def changed_since(db: firestore.Client, since: datetime, limit: int = PAGE_SIZE) -> list[ConversationRow]:
     """Conversations with activity after `since`, newest first (for the live list)."""
-    query = _newest_first(_collection(db).where(filter=FieldFilter("last_message_at", ">", since)))
-    return [
-        ConversationRow.from_snapshot(s)
-        for s in query.limit(limit).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
-    ]
+    query = _newest_first(conversations(db).where(filter=FieldFilter("last_message_at", ">", since)))
+    return [ConversationRow.from_snapshot(s) for s in query.limit(limit).stream(**CALL)]
 
 
 def _prefix_query(db: firestore.Client, field: str, prefix: str, limit: int) -> list[ConversationRow]:
     query = (
-        _collection(db)
+        conversations(db)
         .where(filter=FieldFilter(field, ">=", prefix))
         .where(filter=FieldFilter(field, "<", prefix + PREFIX_END))
         .order_by(field)
         .limit(limit)
     )
-    return [ConversationRow.from_snapshot(s) for s in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+    return [ConversationRow.from_snapshot(s) for s in query.stream(**CALL)]
 
 
 def _activity(row: ConversationRow) -> float:
@@ -173,12 +166,12 @@ def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LI
     if digits and not re.sub(r"[\d\s+().-]", "", text):
         rows = _prefix_query(db, "wa_id", digits, limit)
     else:
-        rows = _prefix_query(db, "display_name_lower", text.lower(), limit)
+        rows = _prefix_query(db, "display_name_lower", name_key(text), limit)
     return sorted(rows, key=_activity, reverse=True)
 
 
 def get_conversation(db: firestore.Client, conversation_id: str) -> ConversationRow | None:
     if not CONVERSATION_ID.match(conversation_id):
         return None
-    snap = _collection(db).document(conversation_id).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    snap = conversations(db).document(conversation_id).get(**CALL)
     return ConversationRow.from_snapshot(snap) if snap.exists else None

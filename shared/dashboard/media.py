@@ -18,11 +18,11 @@ from urllib.parse import quote
 import flask
 from google.cloud import firestore
 
+from shared.bucket import MediaBucket, parse_gcs_uri
 from shared.dashboard.conversations import CONVERSATION_ID
 from shared.dashboard.cursors import DOCUMENT_ID
 from shared.dashboard.headers import MEDIA_CSP
-from shared.media.storage import MediaStorage, parse_gcs_uri
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+from shared.store.schema import CALL, message_ref
 
 VARIANTS = {"original": "gcs_uri", "derived": "derived_uri", "poster": "poster_uri"}
 CHUNK_BYTES = 256 * 1024
@@ -85,13 +85,7 @@ def media_uri(
     field = VARIANTS.get(variant)
     if field is None or not CONVERSATION_ID.match(conversation_id) or not DOCUMENT_ID.match(message_id):
         raise MediaNotFound(variant)
-    snap = (
-        db.collection(CONVERSATIONS)
-        .document(conversation_id)
-        .collection(MESSAGES)
-        .document(message_id)
-        .get(field_paths=["media"], retry=CALL_RETRY, timeout=CALL_TIMEOUT)
-    )
+    snap = message_ref(db, conversation_id, message_id).get(field_paths=["media"], **CALL)
     media = (snap.to_dict() or {}).get("media") if snap.exists else None
     uri = media.get(field) if isinstance(media, dict) else None
     if not isinstance(uri, str):
@@ -129,9 +123,7 @@ def _stream(reader: IO[bytes], start: int, length: int) -> Iterator[bytes]:
         reader.close()
 
 
-def media_response(
-    storage: MediaStorage, uri: str, filename: str, range_header: str | None
-) -> flask.Response:
+def media_response(storage: MediaBucket, uri: str, filename: str, range_header: str | None) -> flask.Response:
     stored = storage.stat(uri)
     if stored is None:
         raise MediaNotFound(uri)

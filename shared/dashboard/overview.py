@@ -18,7 +18,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.dashboard import charts
 from shared.dashboard.conversations import ConversationRow, latest_conversations
 from shared.dashboard.pool import in_parallel
-from shared.store.base import CALL_TIMEOUT, CONVERSATIONS
+from shared.store.schema import CALL_TIMEOUT, conversations
 from shared.store.stats import DailyStats, read_daily_stats, read_lifetime, total
 
 CHART_DAYS = 14
@@ -63,12 +63,12 @@ def _seconds(ms: float | None) -> float | None:
 
 def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
-    conversations = db.collection(CONVERSATIONS)
+    listed = conversations(db)
     total_count, active, days, latest = in_parallel(
         [
             lambda: read_lifetime(db).get("conversations", 0),
             lambda: _count(
-                conversations.where(filter=FieldFilter("last_message_at", ">=", now - timedelta(hours=24)))
+                listed.where(filter=FieldFilter("last_message_at", ">=", now - timedelta(hours=24)))
             ),
             lambda: read_daily_stats(db, CHART_DAYS, today=now.date()),
             lambda: latest_conversations(db, LATEST),

@@ -13,7 +13,8 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.dashboard.cursors import DOCUMENT_ID, Cursor
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, QUARANTINE
+from shared.store import schema
+from shared.store.schema import CALL
 
 PAGE_SIZE = 25
 # The list needs only these; `body` and `part` may be close to 1 MiB each.
@@ -59,14 +60,14 @@ def list_quarantine(
     db: firestore.Client, *, after: Cursor | None = None, page_size: int = PAGE_SIZE
 ) -> QuarantinePage:
     query = (
-        db.collection(QUARANTINE)
+        schema.quarantine(db)
         .select(LIST_FIELDS)
         .order_by("received_at", direction=firestore.Query.DESCENDING)
         .order_by("__name__", direction=firestore.Query.DESCENDING)
     )
     if after is not None:
         query = query.start_after({"received_at": after.at, "__name__": after.document_id})
-    snaps = list(query.limit(page_size + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT))
+    snaps = list(query.limit(page_size + 1).stream(**CALL))
     entries = [QuarantineEntry.from_snapshot(s) for s in snaps[:page_size]]
     next_cursor = None
     if len(snaps) > page_size and entries[-1].received_at is not None:
@@ -77,5 +78,5 @@ def list_quarantine(
 def get_quarantine_entry(db: firestore.Client, entry_id: str) -> QuarantineEntry | None:
     if not DOCUMENT_ID.match(entry_id):
         return None
-    snap = db.collection(QUARANTINE).document(entry_id).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    snap = schema.quarantine(db).document(entry_id).get(**CALL)
     return QuarantineEntry.from_snapshot(snap) if snap.exists else None

@@ -1,10 +1,10 @@
 """Messages an operator sends: a reply written by hand, or a failed reply sent again.
 
 Sending must happen once, even if the form is submitted twice (a double click, a reload, two
-tabs). Each reply form carries a one-time key; the send claims `operator_sends/{key}` with
-`create()` before calling WhatsApp, so a second submission finds the claim and sends nothing.
-A resend of a failed message claims the failed message itself (a precondition on its update
-time) and points it at the new message afterwards.
+tabs). Each reply form carries a one-time key; the send claims it (`store.outbound`) before
+calling WhatsApp, so a second submission finds the claim and sends nothing. A resend of a failed
+message claims the failed message itself (a precondition on its update time) and points it at
+the new message afterwards.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -23,22 +22,25 @@ from google.cloud import firestore
 
 from shared.dashboard.actions import FailedMessage
 from shared.dashboard.conversations import ConversationRow
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+from shared.store.outbound import (
+    add_operator_send_done,
+    add_outbound,
+    claim_operator_send,
+    release_operator_send,
+    waiting_messages,
+)
+from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
+from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.client import TEXT_LIMIT
 from shared.whatsapp.errors import WhatsAppError
 
 log = logging.getLogger(__name__)
 
-OPERATOR_SENDS = "operator_sends"
 SEND_KEY = re.compile(r"^[0-9a-f]{32}$")
-CLAIM_RETENTION = timedelta(days=2)
 
 
 class TextSender(Protocol):
     def send_text(self, phone_number_id: str, to: str, body: str, *, reply_to: str | None = None) -> str: ...
-
-
-RecordOutbound = Callable[..., None]  # shared.store.outbound.record_outbound
 
 
 class SendOutcome(StrEnum):
@@ -62,29 +64,6 @@ def new_send_key() -> str:
     return secrets.token_hex(16)
 
 
-def _claim(
-    db: firestore.Client, conversation_id: str, key: str, operator: str
-) -> firestore.DocumentReference | None:
-    ref = db.collection(CONVERSATIONS).document(conversation_id).collection(OPERATOR_SENDS).document(key)
-    now = datetime.now(UTC)
-    try:
-        ref.create(
-            {"operator": operator, "claimed_at": now, "wamid": None, "expire_at": now + CLAIM_RETENTION},
-            retry=CALL_RETRY,
-            timeout=CALL_TIMEOUT,
-        )
-    except gexc.AlreadyExists:
-        return None
-    return ref
-
-
-def _mark_operator(db: firestore.Client, conversation_id: str, wamid: str, operator: str) -> None:
-    # record_outbound has no field for who sent it; name the operator on the message afterwards.
-    db.collection(CONVERSATIONS).document(conversation_id).collection(MESSAGES).document(wamid).update(
-        {"operator": operator}, retry=CALL_RETRY, timeout=CALL_TIMEOUT
-    )
-
-
 def send_operator_reply(
     db: firestore.Client,
     conversation: ConversationRow,
@@ -93,7 +72,6 @@ def send_operator_reply(
     key: str,
     operator: str,
     sender: TextSender,
-    record_outbound: RecordOutbound,
 ) -> SendResult:
     body = text.strip()
     if not body:
@@ -102,7 +80,7 @@ def send_operator_reply(
         return SendResult(SendOutcome.TOO_LONG)
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)
-    claim = _claim(db, conversation.id, key, operator)
+    claim = claim_operator_send(db, conversation.id, key, operator)
     if claim is None:
         return SendResult(SendOutcome.DUPLICATE)
     try:
@@ -113,19 +91,23 @@ def send_operator_reply(
             extra={"conversation_id": conversation.id, "error": type(exc).__name__, "code": exc.code},
         )
         # Known not sent: free the key so the operator can press Send again.
-        claim.delete(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        release_operator_send(claim)
         return SendResult(SendOutcome.REFUSED, error_code=exc.code)
-    claim.update({"wamid": wamid}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
-    record_outbound(
+    batch = db.batch()
+    add_outbound(
+        batch,
         db,
         conversation_id=conversation.id,
         wamid=wamid,
         text=body,
-        sent_by="operator",
+        sent_by=SentBy.OPERATOR,
         to=conversation.wa_id,
-        phone_number_id=conversation.phone_number_id,
+        operator=operator,
+        answers=waiting_messages(db, conversation.id),
     )
-    _mark_operator(db, conversation.id, wamid, operator)
+    add_operator_send_done(batch, claim, wamid)
+    batch.commit(**CALL)
+    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
     log.info(
         "operator reply sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
@@ -140,13 +122,12 @@ def resend_failed(
     *,
     operator: str,
     sender: TextSender,
-    record_outbound: RecordOutbound,
 ) -> SendResult:
     """Send the text of a failed outbound message again, as a new message."""
     data: dict[str, Any] = message.data
     text = str(data.get("text") or "")
     if (
-        data.get("direction") != "outbound"
+        data.get("direction") != Direction.OUTBOUND
         or data.get("status") != "failed"
         or data.get("retried_as")
         or data.get("retry")
@@ -165,21 +146,24 @@ def resend_failed(
     try:
         wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, text)
     except WhatsAppError as exc:
-        message.ref.update({"retry": firestore.DELETE_FIELD}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        message.ref.update({"retry": firestore.DELETE_FIELD}, **CALL)
         return SendResult(SendOutcome.REFUSED, error_code=exc.code)
-    sent_by = "operator" if data.get("sent_by") == "operator" else "ai"
-    record_outbound(
+    batch = db.batch()
+    add_outbound(
+        batch,
         db,
         conversation_id=conversation.id,
         wamid=wamid,
         text=text,
-        sent_by=sent_by,
+        sent_by=SentBy.OPERATOR if data.get("sent_by") == SentBy.OPERATOR else SentBy.AI,
         to=conversation.wa_id,
-        phone_number_id=conversation.phone_number_id,
         reply_to=data.get("reply_to") or None,
         ai_response_id=data.get("ai_response_id") or None,
+        operator=operator,
     )
-    message.ref.update({"retried_as": wamid, "retry.state": "sent"}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    batch.update(message.ref, {"retried_as": wamid, "retry.state": "sent"})
+    batch.commit(**CALL)
+    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
     log.info(
         "failed message sent again",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},

@@ -15,7 +15,7 @@ from pathlib import Path
 import flask
 from markupsafe import Markup, escape
 
-from shared.dashboard import csrf
+from shared.dashboard.auth import csrf
 
 SPRITE = "vendor/feather/feather-sprite.svg"
 

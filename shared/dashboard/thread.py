@@ -20,7 +20,15 @@ from shared.dashboard.conversations import CONVERSATION_ID, ConversationRow
 from shared.dashboard.cursors import DOCUMENT_ID, Cursor
 from shared.dashboard.message_view import MediaUrl, MessageView, message_view
 from shared.dashboard.pool import in_parallel
-from shared.store.base import AI_RESPONSES, CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
+from shared.store.schema import (
+    CALL,
+    CALL_TIMEOUT,
+    Direction,
+    ai_responses,
+    conversation_ref,
+    message_ref,
+    messages,
+)
 
 THREAD_PAGE = 50
 MAX_WATCHED = 100
@@ -42,10 +50,6 @@ class ThreadUpdate:
     messages: list[MessageView]  # new or changed, oldest first
 
 
-def _conversation_ref(db: firestore.Client, conversation_id: str) -> firestore.DocumentReference:
-    return db.collection(CONVERSATIONS).document(conversation_id)
-
-
 def _views(
     db: firestore.Client,
     conversation: ConversationRow,
@@ -58,14 +62,14 @@ def _views(
     ai_ids = {
         str(d["ai_response_id"])
         for _, d in docs
-        if d.get("direction") == "outbound"
+        if d.get("direction") == Direction.OUTBOUND
         and isinstance(d.get("ai_response_id"), str)
         and DOCUMENT_ID.match(d["ai_response_id"])
     }
-    ai_responses: dict[str, Mapping[str, Any]] = {}
+    records: dict[str, Mapping[str, Any]] = {}
     if ai_ids:
-        refs = [_conversation_ref(db, conversation.id).collection(AI_RESPONSES).document(i) for i in ai_ids]
-        ai_responses = {s.id: s.to_dict() or {} for s in db.get_all(refs, timeout=CALL_TIMEOUT) if s.exists}
+        refs = [ai_responses(db, conversation.id).document(i) for i in ai_ids]
+        records = {s.id: s.to_dict() or {} for s in db.get_all(refs, timeout=CALL_TIMEOUT) if s.exists}
     texts = {message_id: str(d.get("text") or "") for message_id, d in docs}
     return [
         message_view(
@@ -73,8 +77,8 @@ def _views(
             data,
             customer_name=conversation.display_name,
             media_url=media_url,
-            ai_response=ai_responses.get(str(data.get("ai_response_id")))
-            if data.get("direction") == "outbound"
+            ai_response=records.get(str(data.get("ai_response_id")))
+            if data.get("direction") == Direction.OUTBOUND
             else None,
             reply_to_text=texts.get(str(data.get("reply_to")), ""),
         )
@@ -84,8 +88,7 @@ def _views(
 
 def _newest_messages(db: firestore.Client, conversation_id: str) -> Any:
     return (
-        _conversation_ref(db, conversation_id)
-        .collection(MESSAGES)
+        messages(db, conversation_id)
         .order_by("created_at", direction=firestore.Query.DESCENDING)
         .order_by("__name__", direction=firestore.Query.DESCENDING)
     )
@@ -106,8 +109,8 @@ def read_thread(
         query = query.start_after({"created_at": before.at, "__name__": before.document_id})
     conversation_snap, message_snaps = in_parallel(
         [
-            lambda: _conversation_ref(db, conversation_id).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT),
-            lambda: list(query.limit(limit + 1).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)),
+            lambda: conversation_ref(db, conversation_id).get(**CALL),
+            lambda: list(query.limit(limit + 1).stream(**CALL)),
         ]
     )
     if not conversation_snap.exists:
@@ -132,14 +135,13 @@ def read_updates(
     """Messages that arrived after `seen_activity`, and the current state of the `watched` ones."""
     if not CONVERSATION_ID.match(conversation_id):
         return None
-    conversation_ref = _conversation_ref(db, conversation_id)
     watched_refs = [
-        conversation_ref.collection(MESSAGES).document(message_id)
+        message_ref(db, conversation_id, message_id)
         for message_id in list(dict.fromkeys(w for w in watched if DOCUMENT_ID.match(w)))[:MAX_WATCHED]
     ]
     conversation_snap, watched_snaps = in_parallel(
         [
-            lambda: conversation_ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT),
+            lambda: conversation_ref(db, conversation_id).get(**CALL),
             lambda: list(db.get_all(watched_refs, timeout=CALL_TIMEOUT)) if watched_refs else [],
         ]
     )
@@ -154,7 +156,7 @@ def read_updates(
             query = query.where(
                 filter=firestore.FieldFilter("created_at", ">=", newest_shown - NEW_MESSAGE_OVERLAP)
             )
-        for snap in query.limit(THREAD_PAGE).stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT):
+        for snap in query.limit(THREAD_PAGE).stream(**CALL):
             snaps[snap.id] = snap
     ordered = sorted(snaps.values(), key=_created_key)
     return ThreadUpdate(conversation, _views(db, conversation, ordered, media_url))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.bucket import whatsapp_sha256_to_hex
 from shared.media.errors import MediaRejected, RejectCode
-from shared.media.storage import whatsapp_sha256_to_hex
 from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import InvalidRequest, MediaUnavailable
 

@@ -1,7 +1,7 @@
 """One call from a downloaded file to everything worth storing and showing the model.
 
 ``prepare`` checks the size and the real type, then hands the file to the one module that knows
-its kind. It returns data only; storing is the caller's next step (``MediaStorage``), so this
+its kind. It returns data only; storing is the caller's next step (``MediaBucket``), so this
 stays testable without a bucket and a redelivered job can skip whatever is already stored.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.store.schema import Direction, InboundStatus, MediaStatus
 from shared.whatsapp.models import (
     MEDIA_TYPES,
     REPLYABLE_TYPES,
@@ -26,11 +27,11 @@ from shared.whatsapp.models import (
 PREVIEW_CHARS = 120
 
 
-def inbound_status(message: InboundMessage) -> str:
+def inbound_status(message: InboundMessage) -> InboundStatus:
     """Media waits for the media function; other replyable messages are ready at once."""
     if message.type in MEDIA_TYPES:
-        return "received"
-    return "ready" if message.type in REPLYABLE_TYPES else "ignored"
+        return InboundStatus.RECEIVED
+    return InboundStatus.READY if message.type in REPLYABLE_TYPES else InboundStatus.IGNORED
 
 
 def preview(message: InboundMessage) -> str:
@@ -46,14 +47,14 @@ def inbound_message_document(
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "wamid": message.wamid,
-        "direction": "inbound",
+        "direction": Direction.INBOUND.value,
         "type": message.type.value,
         "text": message.text,
         "sender": message.sender,
         "timestamp": message.timestamp,
         "received_at": received_at,
         "created_at": received_at,  # every message, either direction, is ordered by created_at
-        "status": inbound_status(message),
+        "status": inbound_status(message).value,
         "reply_to": message.reply_to,
         "forwarded": message.forwarded,
         "error": None,
@@ -80,7 +81,7 @@ def _type_fields(message: InboundMessage) -> dict[str, Any]:
                     "animated": m.animated,
                     "size_bytes": None,
                     "gcs_uri": None,
-                    "status": "pending",
+                    "status": MediaStatus.PENDING.value,
                 }
             }
         case LocationMessage(location=loc):

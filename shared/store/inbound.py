@@ -22,8 +22,17 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.store import stats
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES, conversation_id, expire_at
 from shared.store.documents import inbound_message_document, preview
+from shared.store.schema import (
+    CALL,
+    CALL_TIMEOUT,
+    JobState,
+    conversation_id,
+    conversation_ref,
+    expire_at,
+    message_ref,
+    name_key,
+)
 from shared.whatsapp.models import ChangeValue, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -60,12 +69,14 @@ def record_inbound(
     """
     now = datetime.now(UTC)
     conv_id = conversation_id(value.phone_number_id, message.sender)
-    conv_ref = db.collection(CONVERSATIONS).document(conv_id)
-    msg_ref = conv_ref.collection(MESSAGES).document(message.wamid)
+    conv_ref = conversation_ref(db, conv_id)
+    msg_ref = message_ref(db, conv_id, message.wamid)
 
     doc = inbound_message_document(message, received_at=now, expire_at=expire_at(now, retention_days))
     doc["job"] = (
-        {"topic": job_topic, "state": "pending", "claimed_until": now + JOB_CLAIM} if job_topic else None
+        {"topic": job_topic, "state": JobState.PENDING.value, "claimed_until": now + JOB_CLAIM}
+        if job_topic
+        else None
     )
     conversation: dict[str, Any] = {
         "wa_id": message.sender,
@@ -77,7 +88,7 @@ def record_inbound(
     }
     if name := value.contact_names.get(message.sender):
         conversation["display_name"] = name
-        conversation["display_name_lower"] = name.casefold()  # the dashboard's prefix search
+        conversation["display_name_lower"] = name_key(name)  # the dashboard's prefix search
 
     batch = db.batch()
     batch.create(msg_ref, doc)
@@ -85,7 +96,7 @@ def record_inbound(
     # Counted in the same batch: a redelivery that stores nothing counts nothing.
     stats.add_stat_increments(batch, db, now, stats.inbound_message_stored(message.type.value), message.wamid)
     try:
-        results = batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        results = batch.commit(**CALL)
     except gexc.AlreadyExists:
         return _claim_existing_job(db, msg_ref, conv_id)
     if _first_message(results):
@@ -94,7 +105,7 @@ def record_inbound(
         first = db.batch()
         first.update(conv_ref, {"created_at": now})
         stats.add_lifetime_increments(first, db, stats.conversation_started(), conv_id)
-        first.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        first.commit(**CALL)
     if not job_topic:
         return None
     return PendingJob(job_topic, conv_id, message.wamid, msg_ref)
@@ -112,9 +123,9 @@ def _claim_existing_job(
     """A repeat delivery: publish the job only if no delivery published it or is publishing it now."""
     deadline = time.monotonic() + WAIT_FOR_OTHER_DELIVERY
     while True:
-        snap = msg_ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        snap = msg_ref.get(**CALL)
         job = snap.get("job") if snap.exists else None
-        if not job or job.get("state") == "published":
+        if not job or job.get("state") == JobState.PUBLISHED:
             return None
         now = datetime.now(UTC)
         if job["claimed_until"] <= now:
@@ -134,9 +145,12 @@ def _claim_existing_job(
 
 def mark_job_published(job: PendingJob, pubsub_message_id: str) -> None:
     job.message_ref.update(
-        {"job.state": "published", "job.published_at": datetime.now(UTC), "job.pubsub_id": pubsub_message_id},
-        retry=CALL_RETRY,
-        timeout=CALL_TIMEOUT,
+        {
+            "job.state": JobState.PUBLISHED.value,
+            "job.published_at": datetime.now(UTC),
+            "job.pubsub_id": pubsub_message_id,
+        },
+        **CALL,
     )
 
 

@@ -1,141 +1,191 @@
-"""Recording messages the business sent: the assistant's replies and operators' hand-written ones."""
+"""Recording messages the business sent: the assistant's replies and operators' hand-written ones.
+
+Like every other writer, these add their writes to the caller's batch (`add_*`), so a message is
+recorded in one atomic commit with whatever goes with it (the reply record's progress, the
+operator's send claim). After the commit the caller applies the statuses that may have arrived
+before the message was recorded (`statuses.apply_parked_statuses`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.store import stats
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
 from shared.store.documents import PREVIEW_CHARS
-from shared.store.statuses import apply_parked_statuses
+from shared.store.schema import (
+    CALL,
+    Direction,
+    InboundStatus,
+    SentBy,
+    conversation_ref,
+    message_ref,
+    messages,
+    operator_send_ref,
+)
+from shared.whatsapp.models import DeliveryStatus
+
+OPERATOR_SEND_RETENTION = timedelta(days=2)  # a double submission comes within seconds, not days
+WAITING_LIMIT = 400  # well under a batch's 500 writes, with room for the message and its counters
 
 
 def outbound_document(
     *,
     wamid: str | None,
     text: str,
-    sent_by: str,
+    sent_by: SentBy,
     to: str,
-    status: str,
+    status: DeliveryStatus,
     now: datetime,
     reply_to: str | None = None,
     ai_response_id: str | None = None,
+    operator: str | None = None,
     error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "wamid": wamid,
-        "direction": "outbound",
+        "direction": Direction.OUTBOUND.value,
         "type": "text",
         "text": text,
         "to": to,
-        "sent_by": sent_by,  # "ai" | "operator"
-        "status": status,
-        "status_times": {status: now},
+        "sent_by": sent_by.value,
+        "status": status.value,
+        "status_times": {status.value: now},
         "created_at": now,
         "reply_to": reply_to,
         "ai_response_id": ai_response_id,
         "error": error,
     }
+    if operator:
+        doc["operator"] = operator
+    return doc
 
 
-def record_outbound(
+def add_outbound(
+    batch: firestore.WriteBatch,
     db: firestore.Client,
     *,
     conversation_id: str,
     wamid: str,
     text: str,
-    sent_by: str,
+    sent_by: SentBy,
     to: str,
-    phone_number_id: str,
     reply_to: str | None = None,
     ai_response_id: str | None = None,
-    also: Callable[[firestore.WriteBatch], None] | None = None,
+    operator: str | None = None,
+    answers: list[firestore.DocumentReference] = (),  # type: ignore[assignment]
 ) -> None:
-    """Store a message WhatsApp accepted, then apply any status that arrived before this write.
+    """A message WhatsApp accepted, its conversation's summary and counters, as writes of `batch`.
 
-    `also` adds the caller's own writes to the same atomic batch (the reply record's progress).
-
-    An operator's message answers whatever the customer was still waiting on, so the assistant
-    does not answer those messages again once the AI is resumed.
+    `answers` are the inbound messages it settles: an operator's message answers whatever the
+    customer was still waiting on (`waiting_messages`), so the assistant does not answer those
+    again once the AI is resumed.
     """
     now = datetime.now(UTC)
-    message = outbound_document(
+    document = outbound_document(
         wamid=wamid,
         text=text,
         sent_by=sent_by,
         to=to,
-        status="accepted",
+        status=DeliveryStatus.ACCEPTED,
         now=now,
         reply_to=reply_to,
         ai_response_id=ai_response_id,
+        operator=operator,
     )
-    conversation: dict[str, Any] = {
-        "last_message_at": now,
-        "last_message_preview": " ".join(text.split())[:PREVIEW_CHARS],
-        "message_count": firestore.Increment(1),
-    }
-    settled = _waiting_messages(db, conversation_id) if sent_by == "operator" else []
-    counted = stats.outbound_message_recorded(sent_by)
-    _write(db, conversation_id, wamid, message, conversation, settled, counted, also)
-    apply_parked_statuses(db, phone_number_id, wamid, to)
+    batch.set(message_ref(db, conversation_id, wamid), document)
+    batch.set(
+        conversation_ref(db, conversation_id),
+        {
+            "last_message_at": now,
+            "last_message_preview": " ".join(text.split())[:PREVIEW_CHARS],
+            "message_count": firestore.Increment(1),
+        },
+        merge=True,
+    )
+    for ref in answers:
+        batch.update(ref, {"status": InboundStatus.ANSWERED.value, "answered_by": sent_by.value})
+    stats.add_stat_increments(batch, db, now, stats.outbound_message_recorded(sent_by.value), wamid)
 
 
-def record_failed_send(
+def add_failed_send(
+    batch: firestore.WriteBatch,
     db: firestore.Client,
     *,
     conversation_id: str,
     record_id: str,
     text: str,
-    sent_by: str,
+    sent_by: SentBy,
     to: str,
     error: dict[str, Any],
     ai_response_id: str | None = None,
 ) -> None:
     """A message WhatsApp refused: kept (without a wamid) so operators see what did not go out."""
     now = datetime.now(UTC)
-    message = outbound_document(
+    document = outbound_document(
         wamid=None,
         text=text,
         sent_by=sent_by,
         to=to,
-        status="failed",
+        status=DeliveryStatus.FAILED,
         now=now,
         ai_response_id=ai_response_id,
         error=error,
     )
-    conversation = {"has_failure": True, "needs_attention": True, "last_message_at": now}
-    _write(db, conversation_id, record_id, message, conversation, [], stats.message_failed("outbound"))
+    batch.set(message_ref(db, conversation_id, record_id), document)
+    batch.set(
+        conversation_ref(db, conversation_id),
+        {"has_failure": True, "needs_attention": True, "last_message_at": now},
+        merge=True,
+    )
+    stats.add_stat_increments(batch, db, now, stats.message_failed("outbound"), record_id)
 
 
-def _waiting_messages(db: firestore.Client, conversation_id: str) -> list[firestore.DocumentReference]:
-    messages = db.collection(CONVERSATIONS).document(conversation_id).collection(MESSAGES)
-    query = messages.where(filter=FieldFilter("status", "==", "ready")).limit(400)
-    return [snap.reference for snap in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+def waiting_messages(db: firestore.Client, conversation_id: str) -> list[firestore.DocumentReference]:
+    """Inbound messages of the conversation still waiting for an answer."""
+    query = messages(db, conversation_id).where(filter=FieldFilter("status", "==", InboundStatus.READY.value))
+    return [snap.reference for snap in query.limit(WAITING_LIMIT).stream(**CALL)]
 
 
-def _write(
-    db: firestore.Client,
-    conversation_id: str,
-    message_id: str,
-    message: dict[str, Any],
-    conversation: dict[str, Any],
-    answered: list[firestore.DocumentReference],
-    counted: dict[str, stats.Number],
-    also: Callable[[firestore.WriteBatch], None] | None = None,
+# -- an operator's send, claimed once ----------------------------------------------------------------
+
+
+def claim_operator_send(
+    db: firestore.Client, conversation_id: str, key: str, operator: str
+) -> firestore.DocumentReference | None:
+    """Claim the one-time key of an operator's reply form; None when it was claimed already.
+
+    The claim is created before WhatsApp is called, so a second submission of the same form (a
+    double click, a reload, two tabs) finds it and sends nothing.
+    """
+    ref = operator_send_ref(db, conversation_id, key)
+    now = datetime.now(UTC)
+    try:
+        ref.create(
+            {
+                "operator": operator,
+                "claimed_at": now,
+                "wamid": None,
+                "expire_at": now + OPERATOR_SEND_RETENTION,
+            },
+            **CALL,
+        )
+    except gexc.AlreadyExists:
+        return None
+    return ref
+
+
+def add_operator_send_done(
+    batch: firestore.WriteBatch, claim: firestore.DocumentReference, wamid: str
 ) -> None:
-    """The message, its conversation, the messages it answers and its counters, in one atomic batch."""
-    conv_ref = db.collection(CONVERSATIONS).document(conversation_id)
-    batch = db.batch()
-    batch.set(conv_ref.collection(MESSAGES).document(message_id), message)
-    batch.set(conv_ref, conversation, merge=True)
-    for ref in answered:
-        batch.update(ref, {"status": "answered", "answered_by": "operator"})
-    stats.add_stat_increments(batch, db, message["created_at"], counted, message_id)
-    if also is not None:
-        also(batch)
-    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    """The claimed send went out as `wamid` (written with the outbound message it produced)."""
+    batch.update(claim, {"wamid": wamid})
+
+
+def release_operator_send(claim: firestore.DocumentReference) -> None:
+    """WhatsApp refused the message, so it is known not sent: the operator may press Send again."""
+    claim.delete(**CALL)

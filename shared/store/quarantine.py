@@ -15,7 +15,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, QUARANTINE, WEBHOOK_ERRORS
+from shared.store import schema
+from shared.store.schema import CALL
 from shared.whatsapp.models import ReportedError
 
 # A Firestore document holds at most 1 MiB; Meta's bodies are at most 3 MB.
@@ -25,7 +26,7 @@ RETENTION = timedelta(days=30)
 
 def _create_once(ref: firestore.DocumentReference, data: dict[str, Any]) -> bool:
     try:
-        ref.create(data, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        ref.create(data, **CALL)
     except gexc.AlreadyExists:
         return False
     return True
@@ -38,7 +39,7 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
     text = body.decode("utf-8", errors="replace")
     now = datetime.now(UTC)
     _create_once(
-        db.collection(QUARANTINE).document(entry_id),
+        schema.quarantine(db).document(entry_id),
         {
             "reason": reason,
             "path": path,
@@ -64,7 +65,7 @@ def record_webhook_errors(
     now = datetime.now(UTC)
     for i, error in enumerate(errors):
         _create_once(
-            db.collection(WEBHOOK_ERRORS).document(
+            schema.webhook_errors(db).document(
                 f"{digest}-{hashlib.sha256(path.encode()).hexdigest()[:8]}-{i}"
             ),
             {

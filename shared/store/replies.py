@@ -26,7 +26,16 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.store import stats
-from shared.store.base import AI_RESPONSES, CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES, expire_at
+from shared.store.schema import (
+    CALL,
+    CALL_TIMEOUT,
+    InboundStatus,
+    ai_responses,
+    conversation_ref,
+    expire_at,
+    message_ref,
+    messages,
+)
 
 BURST_LIMIT = 50  # inbound messages answered in one reply at most
 
@@ -44,10 +53,6 @@ class ReplyState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # the model or WhatsApp refused for good; an operator is told
     UNKNOWN = "unknown"  # a part may or may not have been delivered; never resent
-
-
-def conversation_ref(db: firestore.Client, conversation_id: str) -> firestore.DocumentReference:
-    return db.collection(CONVERSATIONS).document(conversation_id)
 
 
 # -- the lease -----------------------------------------------------------------------------------
@@ -120,24 +125,22 @@ def drop_lease(db: firestore.Client, conversation_id: str, holder: str) -> None:
 def ready_messages(db: firestore.Client, conversation_id: str) -> list[dict[str, Any]]:
     """Inbound messages ready to be answered and not answered yet, oldest first."""
     query = (
-        conversation_ref(db, conversation_id)
-        .collection(MESSAGES)
-        .where(filter=FieldFilter("status", "==", "ready"))
+        messages(db, conversation_id)
+        .where(filter=FieldFilter("status", "==", InboundStatus.READY.value))
         .order_by("created_at")
         .limit(BURST_LIMIT)
     )
-    return [{**d.to_dict(), "id": d.id} for d in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+    return [{**d.to_dict(), "id": d.id} for d in query.stream(**CALL)]
 
 
 def recent_messages(db: firestore.Client, conversation_id: str, limit: int) -> list[dict[str, Any]]:
     """The last `limit` messages of the conversation, oldest first."""
     query = (
-        conversation_ref(db, conversation_id)
-        .collection(MESSAGES)
+        messages(db, conversation_id)
         .order_by("created_at", direction=firestore.Query.DESCENDING)
         .limit(limit)
     )
-    docs = [{**d.to_dict(), "id": d.id} for d in query.stream(retry=CALL_RETRY, timeout=CALL_TIMEOUT)]
+    docs = [{**d.to_dict(), "id": d.id} for d in query.stream(**CALL)]
     return list(reversed(docs))
 
 
@@ -145,18 +148,17 @@ def quoted_texts(db: firestore.Client, conversation_id: str, wamids: set[str]) -
     """Texts of the messages the burst replies to (one batched read)."""
     if not wamids:
         return {}
-    messages = conversation_ref(db, conversation_id).collection(MESSAGES)
-    refs = [messages.document(w) for w in sorted(wamids)]
+    refs = [message_ref(db, conversation_id, w) for w in sorted(wamids)]
     return {s.id: s.get("text") or "" for s in db.get_all(refs, timeout=CALL_TIMEOUT) if s.exists}
 
 
 # -- the reply record ----------------------------------------------------------------------------
 
 
-def reply_id(messages: list[dict[str, Any]]) -> str:
+def reply_id(burst: list[dict[str, Any]]) -> str:
     """Derived from the messages answered and how often an operator asked to retry each one,
     so a redelivered job finds its reply while a deliberate retry starts a new one."""
-    keys = sorted(f"{m['id']}#{int(m.get('retry_count') or 0)}" for m in messages)
+    keys = sorted(f"{m['id']}#{int(m.get('retry_count') or 0)}" for m in burst)
     return hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
 
 
@@ -177,11 +179,11 @@ class ReplyRecord:
 
 
 def open_reply(
-    db: firestore.Client, conversation_id: str, messages: list[dict[str, Any]], retention_days: int
+    db: firestore.Client, conversation_id: str, burst: list[dict[str, Any]], retention_days: int
 ) -> ReplyRecord:
     """The record of the reply to exactly these messages: created now, or found from an earlier try."""
-    ref = conversation_ref(db, conversation_id).collection(AI_RESPONSES).document(reply_id(messages))
-    message_ids = [m["id"] for m in messages]
+    ref = ai_responses(db, conversation_id).document(reply_id(burst))
+    message_ids = [m["id"] for m in burst]
     now = datetime.now(UTC)
     data: dict[str, Any] = {
         "state": ReplyState.GENERATING.value,
@@ -196,9 +198,9 @@ def open_reply(
     if (expiry := expire_at(now, retention_days)) is not None:
         data["expire_at"] = expiry
     try:
-        ref.create(data, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+        ref.create(data, **CALL)
     except gexc.AlreadyExists:
-        data = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT).to_dict() or data
+        data = ref.get(**CALL).to_dict() or data
     return ReplyRecord(
         ref=ref,
         state=ReplyState(data["state"]),
@@ -214,8 +216,7 @@ def open_reply(
 def count_attempt(record: ReplyRecord, error: str) -> int:
     record.ref.update(
         {"attempts": firestore.Increment(1), "error": {"title": error}},
-        retry=CALL_RETRY,
-        timeout=CALL_TIMEOUT,
+        **CALL,
     )
     record.attempts += 1
     return record.attempts
@@ -231,7 +232,7 @@ def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any
         latency_ms=fields.get("latency_ms"),
     )
     stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
-    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    batch.commit(**CALL)
     record.parts = parts
     record.state = ReplyState.GENERATED
 
@@ -263,7 +264,7 @@ def add_part_sent(batch: firestore.WriteBatch, record: ReplyRecord, index: int, 
 
 def part_not_sent(record: ReplyRecord) -> None:
     """WhatsApp refused the part outright, so it is known not to have gone out."""
-    record.ref.update({"in_flight_part": None}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    record.ref.update({"in_flight_part": None}, **CALL)
 
 
 def settle(
@@ -278,7 +279,7 @@ def settle(
     """Close the reply and its inbound messages in one batch: answered, or failed with the reason."""
     batch = db.batch()
     add_settle(batch, db, conversation_id, record, state, error=error, counted=counted)
-    batch.commit(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    batch.commit(**CALL)
 
 
 def add_settle(
@@ -298,12 +299,12 @@ def add_settle(
     if error is not None:
         update["error"] = error
     batch.update(record.ref, update)
-    message_status = "answered" if state is ReplyState.SENT else "failed"
+    message_status = InboundStatus.ANSWERED if state is ReplyState.SENT else InboundStatus.FAILED
     for message_id in record.message_ids:
-        fields: dict[str, Any] = {"status": message_status, "ai_response_id": record.id}
+        fields: dict[str, Any] = {"status": message_status.value, "ai_response_id": record.id}
         if state is not ReplyState.SENT:
             fields["error"] = error
-        batch.update(conv.collection(MESSAGES).document(message_id), fields)
+        batch.update(message_ref(db, conversation_id, message_id), fields)
     if state is not ReplyState.SENT:
         batch.set(conv, {"has_failure": True, "needs_attention": True}, merge=True)
     if counted:

@@ -24,9 +24,8 @@ from typing import Any, Protocol
 
 from google.cloud import firestore
 
-from shared.store.base import CALL_TIMEOUT
+from shared.store.schema import CALL_TIMEOUT, stats_shard_ref
 
-STATS_SHARDS = "stats_shards"
 SHARDS = 8
 
 # Upper bounds (inclusive) of the reply latency buckets, in milliseconds; one more bucket holds
@@ -125,7 +124,7 @@ def shard_of(shard_key: str) -> int:
 
 
 def shard_ref(db: firestore.Client, day: str, shard: int) -> firestore.DocumentReference:
-    return db.collection(STATS_SHARDS).document(f"{day}_{shard:02d}")
+    return stats_shard_ref(db, f"{day}_{shard:02d}")
 
 
 def _nested(increments: Mapping[str, Number]) -> dict[str, Any]:

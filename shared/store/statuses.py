@@ -17,13 +17,14 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.store import stats
-from shared.store.base import (
-    CALL_RETRY,
+from shared.store.schema import (
+    CALL,
     CALL_TIMEOUT,
-    CONVERSATIONS,
-    MESSAGES,
-    ORPHAN_STATUSES,
+    Direction,
     conversation_id,
+    conversation_ref,
+    message_ref,
+    orphan_status_ref,
 )
 from shared.whatsapp.models import DeliveryStatus, ReportedError, StatusUpdate
 
@@ -48,11 +49,11 @@ def _status_fields(update: StatusUpdate) -> dict[str, Any]:
 def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdate) -> bool:
     """Move the outbound message forward; False when the message is not (yet) known."""
     conv_id = conversation_id(phone_number_id, update.recipient_id)
-    conv_ref = db.collection(CONVERSATIONS).document(conv_id)
-    ref = conv_ref.collection(MESSAGES).document(update.wamid)
+    conv_ref = conversation_ref(db, conv_id)
+    ref = message_ref(db, conv_id, update.wamid)
     for _ in range(5):
-        snap = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
-        if not snap.exists or snap.get("direction") != "outbound":
+        snap = ref.get(**CALL)
+        if not snap.exists or snap.get("direction") != Direction.OUTBOUND:
             _park(db, update, conv_id)
             return False
         current = DeliveryStatus(snap.get("status") or "accepted")
@@ -79,7 +80,7 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
         extra={"wamid": update.wamid, "status": update.status.value},
     )
     now = datetime.now(UTC)
-    db.collection(ORPHAN_STATUSES).document(update.wamid).set(
+    orphan_status_ref(db, update.wamid).set(
         {
             "conversation_id": conv_id,
             "callback_data": update.callback_data,  # our reply id and part, when we sent one
@@ -93,14 +94,13 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
             "expire_at": now + ORPHAN_RETENTION,
         },
         merge=True,
-        retry=CALL_RETRY,
-        timeout=CALL_TIMEOUT,
+        **CALL,
     )
 
 
 def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list[StatusUpdate]:
     """Statuses that arrived before `wamid` was recorded, lowest first."""
-    snap = db.collection(ORPHAN_STATUSES).document(wamid).get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    snap = orphan_status_ref(db, wamid).get(**CALL)
     if not snap.exists:
         return []
     updates = []
@@ -119,4 +119,4 @@ def apply_parked_statuses(db: firestore.Client, phone_number_id: str, wamid: str
         return  # the usual case: statuses come after the message is recorded
     for update in parked:
         apply_status(db, phone_number_id, update)
-    db.collection(ORPHAN_STATUSES).document(wamid).delete(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    orphan_status_ref(db, wamid).delete(**CALL)

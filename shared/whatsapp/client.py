@@ -8,7 +8,6 @@ because a retry could deliver the same reply twice.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
@@ -19,7 +18,6 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from shared.config import settings
 from shared.whatsapp.errors import (
     ConnectionFailed,
     OutcomeUnknown,
@@ -176,10 +174,3 @@ def _json(response: requests.Response) -> Any:
 def _is_refused(exc: requests.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     return isinstance(getattr(reason, "reason", None), NewConnectionError)
-
-
-@functools.cache
-def whatsapp_client() -> WhatsAppClient:
-    """The instance's client, configured from the settings."""
-    s = settings()
-    return WhatsAppClient(s.whatsapp_api_url, s.whatsapp_api_token)

@@ -6,8 +6,8 @@ import pytest
 from google import genai
 from google.genai import types
 
-from shared.ai import media_parts
-from shared.ai.media_parts import MediaParts, files_api_uploader, take_transcripts
+from shared.ai_reply import media_parts
+from shared.ai_reply.media_parts import MediaParts, files_api_uploader, take_transcripts
 
 
 def ready(kind: str, **media) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ai.prompt import bound_history, build_contents, describe
+from shared.ai_reply.prompt import bound_history, build_contents, describe
 
 
 def inbound(text: str = "", **fields) -> dict:

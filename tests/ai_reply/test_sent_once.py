@@ -12,8 +12,12 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.bus import Job, ReceivedJob
+from shared.clients import Clients
+from shared.config import Settings
 from shared.store import replies
-from shared.store.base import conversation_id
+from shared.store.schema import SentBy, conversation_id
+from tests.support.cloud import PROJECT
+from tests.support.seed import record_sent
 
 PHONE_NUMBER_ID = "100000000000001"
 CUSTOMER = "15557654321"
@@ -21,32 +25,32 @@ CONV = conversation_id(PHONE_NUMBER_ID, CUSTOMER)
 
 
 @pytest.fixture
-def services(emulators, firestore_db, monkeypatch) -> Iterator[dict]:
+def services(emulators, firestore_db) -> Iterator[dict]:
     from local.offline_gemini import start_offline_gemini
     from local.whatsapp_simulator import graph_api_url, start_simulator
-    from shared import clients
-    from shared.ai import gemini
-    from shared.config import settings
-    from shared.whatsapp import client
 
     simulator = start_simulator(
         access_token="token", webhook_url="http://127.0.0.1:9/unused", status_delay_seconds=0
     )
     model = start_offline_gemini()
-    for key, value in {
-        "WHATSAPP_API_URL": graph_api_url(simulator),
-        "WHATSAPP_API_TOKEN": "token",
-        "GEMINI_BASE_URL": model.url,
-        "MEDIA_BUCKET": "unused",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for cached in (settings, clients.firestore_client, gemini.genai_client, client.whatsapp_client):
-        cached.cache_clear()
-    yield {"simulator": simulator.state, "model": model.state, "db": firestore_db, "settings": settings()}
+    settings = Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "WHATSAPP_API_URL": graph_api_url(simulator),
+            "WHATSAPP_API_TOKEN": "token",
+            "GEMINI_BASE_URL": model.url,
+            "MEDIA_BUCKET": "unused",
+        }
+    )
+    yield {
+        "simulator": simulator.state,
+        "model": model.state,
+        "db": firestore_db,
+        "settings": settings,
+        "clients": Clients(settings, firestore=firestore_db),
+    }
     simulator.stop()
     model.stop()
-    for cached in (settings, clients.firestore_client, gemini.genai_client, client.whatsapp_client):
-        cached.cache_clear()
 
 
 def seed_ready_message(db, wamid: str = "wamid.IN1", text: str = "where is my order?") -> dict:
@@ -65,17 +69,11 @@ def seed_ready_message(db, wamid: str = "wamid.IN1", text: str = "where is my or
     return {**message, "id": wamid}
 
 
-def run_job(settings) -> None:
-    from shared.replying import handle_reply_job
+def run_job(services: dict) -> None:
+    from shared.ai_reply.job import handle_reply_job
 
     received = ReceivedJob(Job(CONV, "wamid.IN1"), "1", datetime.now(UTC))
-    handle_reply_job(received, settings, media_parts=lambda: _no_media())
-
-
-def _no_media():
-    from shared.ai.media_parts import MediaParts
-
-    return MediaParts(lambda uri: b"")
+    handle_reply_job(received, services["settings"], services["clients"])
 
 
 def test_a_crash_after_sending_and_before_recording_never_sends_again(services) -> None:
@@ -85,7 +83,7 @@ def test_a_crash_after_sending_and_before_recording_never_sends_again(services) 
     replies.save_answer(db, record, {"model": "m", "text": "On its way!"}, ["On its way!"])
     record.ref.update({"in_flight_part": 0})  # sent, then the instance died before storing the wamid
 
-    run_job(services["settings"])
+    run_job(services)
 
     assert services["simulator"].outbox() == []
     assert services["model"].requests() == []
@@ -103,7 +101,7 @@ def test_a_crash_after_generating_sends_the_stored_answer_without_asking_the_mod
     record = replies.open_reply(db, CONV, [message], retention_days=0)
     replies.save_answer(db, record, {"model": "m", "text": "On its way!"}, ["On its way!"])
 
-    run_job(services["settings"])
+    run_job(services)
 
     (sent,) = services["simulator"].outbox()
     assert sent["text"] == "On its way!"
@@ -118,7 +116,7 @@ def test_a_crash_after_sending_the_first_part_sends_only_the_rest(services) -> N
     replies.save_answer(db, record, {"model": "m", "text": "a b"}, ["part one", "part two"])
     record.ref.update({"sent_wamids": {"p0": "wamid.OUT-ALREADY"}})
 
-    run_job(services["settings"])
+    run_job(services)
 
     assert [m["text"] for m in services["simulator"].outbox()] == ["part two"]
     assert record.ref.get().get("state") == "sent"
@@ -127,14 +125,13 @@ def test_a_crash_after_sending_the_first_part_sends_only_the_rest(services) -> N
 def test_a_job_after_the_reply_was_settled_sends_nothing(services) -> None:
     db = services["db"]
     seed_ready_message(db)
-    run_job(services["settings"])
-    run_job(services["settings"])
+    run_job(services)
+    run_job(services)
     assert len(services["simulator"].outbox()) == 1
     assert len(services["model"].requests()) == 1
 
 
 def test_a_status_that_arrives_before_the_reply_is_recorded_is_applied_afterwards(services) -> None:
-    from shared.store.outbound import record_outbound
     from shared.store.statuses import apply_status
     from shared.whatsapp.models import DeliveryStatus, StatusUpdate
 
@@ -147,15 +144,7 @@ def test_a_status_that_arrives_before_the_reply_is_recorded_is_applied_afterward
         )
         is False
     )
-    record_outbound(
-        db,
-        conversation_id=CONV,
-        wamid="wamid.EARLY",
-        text="hi",
-        sent_by="ai",
-        to=CUSTOMER,
-        phone_number_id=PHONE_NUMBER_ID,
-    )
+    record_sent(db, CONV, CUSTOMER, "wamid.EARLY", "hi", sent_by=SentBy.AI, phone_number_id=PHONE_NUMBER_ID)
     message = (
         db.collection("conversations").document(CONV).collection("messages").document("wamid.EARLY").get()
     )
@@ -170,7 +159,7 @@ def test_an_invalid_token_fails_loudly_and_the_answer_waits_for_a_fixed_token(se
     seed_ready_message(db)
     services["simulator"].add_faults([{"target": "send", "code": 190, "count": 1}])
     with pytest.raises(AuthenticationFailed):
-        run_job(services["settings"])
+        run_job(services)
     assert any(
         r.levelname == "ERROR" and "sending the reply failed" in r.getMessage() for r in caplog.records
     )
@@ -179,7 +168,7 @@ def test_an_invalid_token_fails_loudly_and_the_answer_waits_for_a_fixed_token(se
     ]
     assert (record["state"], record["in_flight_part"]) == ("generated", None)  # known not sent
 
-    run_job(services["settings"])  # the redelivery, once the token works again
+    run_job(services)  # the redelivery, once the token works again
     assert len(services["simulator"].outbox()) == 1
     assert len(services["model"].requests()) == 1
 
@@ -187,23 +176,25 @@ def test_an_invalid_token_fails_loudly_and_the_answer_waits_for_a_fixed_token(se
 def test_an_operators_reply_answers_the_waiting_messages_so_the_ai_does_not_answer_them_again(
     services,
 ) -> None:
-    from shared.store.outbound import record_outbound
+    from shared.dashboard.conversations import get_conversation
+    from shared.dashboard.sending import SendOutcome, new_send_key, send_operator_reply
 
     db = services["db"]
     seed_ready_message(db)
-    record_outbound(
+    result = send_operator_reply(
         db,
-        conversation_id=CONV,
-        wamid="wamid.OP",
-        text="A colleague will call you",
-        sent_by="operator",
-        to=CUSTOMER,
-        phone_number_id=PHONE_NUMBER_ID,
+        get_conversation(db, CONV),
+        "A colleague will call you",
+        key=new_send_key(),
+        operator="dana@example.com",
+        sender=services["clients"].whatsapp,
     )
+    assert result.outcome is SendOutcome.SENT
     inbound = db.collection("conversations").document(CONV).collection("messages").document("wamid.IN1").get()
     assert (inbound.get("status"), inbound.get("answered_by")) == ("answered", "operator")
-    run_job(services["settings"])
-    assert services["simulator"].outbox() == []
+    run_job(services)
+    assert [m["text"] for m in services["simulator"].outbox()] == ["A colleague will call you"]
+    assert services["model"].requests() == []
 
 
 def test_a_token_refused_while_showing_typing_stops_the_reply_before_anything_is_sent(services) -> None:
@@ -213,8 +204,8 @@ def test_a_token_refused_while_showing_typing_stops_the_reply_before_anything_is
     seed_ready_message(db)
     services["simulator"].add_faults([{"target": "typing", "code": 190, "count": 1}])
     with pytest.raises(AuthenticationFailed):
-        run_job(services["settings"])
+        run_job(services)
     assert services["simulator"].outbox() == []
-    run_job(services["settings"])  # the redelivery sends the answer already generated
+    run_job(services)  # the redelivery sends the answer already generated
     assert len(services["simulator"].outbox()) == 1
     assert len(services["model"].requests()) == 1

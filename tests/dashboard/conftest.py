@@ -1,49 +1,23 @@
 """The dashboard under test: built by functions-framework from functions/dashboard/main.py, the
 way Cloud Functions builds it, on the session's emulators.
 
-Settings are read once per instance (`shared.config.settings` is cached), so every app is made
-after the environment is set and the caches are cleared.
+Each app is a fresh instance: functions-framework loads main.py anew, which reads the settings
+from the environment the fixture set and builds its own clients.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
 import functions_framework
 import pytest
-from flask.testing import FlaskClient
 
-from local.emulators import ManagedProcess, free_port, start_storage, wait_http
 from local.servers import RunningServer
 from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
-from tests.conftest import ARTIFACTS, MEDIA_TOPIC, PROJECT, REPLY_TOPIC, ROOT, Emulators
-
-SOURCE = str(ROOT / "functions" / "dashboard" / "main.py")
-PASSWORD = "correct horse battery staple"
-SESSION_SECRET = "dashboard-test-session-secret-0123456789"
-BUCKET = "dashboard-test-media"
-XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
-
-
-def clear_instance_caches() -> None:
-    """Forget everything an instance caches, as a cold start would."""
-    from shared.clients import firestore_client, publisher_client, storage_client
-    from shared.config import settings
-    from shared.whatsapp.client import whatsapp_client
-
-    for cached in (settings, firestore_client, publisher_client, storage_client, whatsapp_client):
-        cached.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def storage_emulator() -> Iterator[ManagedProcess]:
-    proc = start_storage(free_port(), BUCKET, ARTIFACTS / "logs")
-    wait_http(proc)
-    yield proc
-    proc.stop()
+from tests.support.cloud import MEDIA_BUCKET, MEDIA_TOPIC, PROJECT, REPLY_TOPIC, Emulators
+from tests.support.dashboard import PASSWORD, SESSION_SECRET, SOURCE, Operator
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +47,7 @@ def dashboard_env(
         "DASHBOARD_SESSION_SECRET": SESSION_SECRET,
         "REPLY_TOPIC": REPLY_TOPIC,
         "MEDIA_TOPIC": MEDIA_TOPIC,
-        "MEDIA_BUCKET": BUCKET,
+        "MEDIA_BUCKET": MEDIA_BUCKET,
         "WHATSAPP_API_URL": graph_api_url(simulator_server),
         "WHATSAPP_API_TOKEN": DEFAULT_ACCESS_TOKEN,
         "LOG_LEVEL": "WARNING",
@@ -82,9 +56,7 @@ def dashboard_env(
         monkeypatch.setenv(name, value)
     for name in ("IAP_AUDIENCE", "OPERATOR_EMAILS", "IAP_JWKS_URL"):
         monkeypatch.delenv(name, raising=False)
-    clear_instance_caches()
-    yield env
-    clear_instance_caches()
+    return env
 
 
 MakeApp = Callable[..., flask.Flask]
@@ -100,45 +72,9 @@ def make_app(dashboard_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
                 monkeypatch.delenv(name, raising=False)
             else:
                 monkeypatch.setenv(name, value)
-        clear_instance_caches()
         return functions_framework.create_app(target="dashboard", source=SOURCE)
 
     return make
-
-
-def inner_app() -> flask.Flask:
-    """The dashboard's own Flask app inside the function module functions-framework loaded."""
-    import sys
-
-    return sys.modules["main"].APP
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-class Operator:
-    """A logged-in operator's browser, as far as a test client can be one."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-
-    def login(self, password: str = PASSWORD, **extra: str) -> Any:
-        token = csrf_from(self.client.get("/login").get_data(as_text=True))
-        return self.client.post("/login", data={"password": password, "csrf_token": token, **extra})
-
-    def csrf(self) -> str:
-        cookie = self.client.get_cookie("dashboard_csrf")
-        assert cookie is not None, "no CSRF cookie yet"
-        return cookie.value
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self.client.get(url, **kwargs)
-
-    def post(self, url: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        return self.client.post(url, data={"csrf_token": self.csrf(), **(data or {})}, **kwargs)
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from shared.store.outbound import record_failed_send
-from tests.conftest import REPLY_TOPIC
-from tests.dashboard.seed import conversation, message, store_inbound
+from tests.support.cloud import REPLY_TOPIC
+from tests.support.seed import conversation, message, record_refused, store_inbound
 
 WA_ID = "15550006666"
 
@@ -123,15 +122,13 @@ def test_retrying_a_failed_inbound_message_makes_it_ready_and_queues_a_reply_job
 
 
 def test_retrying_a_failed_reply_sends_its_text_again_once(operator, firestore_db, simulator, conv) -> None:
-    record_failed_send(
+    record_refused(
         firestore_db,
-        conversation_id=conv,
-        record_id="reply-failed-1",
-        text="Here is your answer",
-        sent_by="ai",
-        to=WA_ID,
-        error={"code": 131000, "title": "Something went wrong", "detail": ""},
-        ai_response_id=None,
+        conv,
+        WA_ID,
+        "reply-failed-1",
+        "Here is your answer",
+        {"code": 131000, "title": "Something went wrong", "detail": ""},
     )
     response = operator.post(f"/conversations/{conv}/messages/reply-failed-1/retry")
     assert "notice=resent" in response.headers["Location"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from shared.config import ConfigError
-from shared.dashboard import guard
-from shared.dashboard.session import SECURE_COOKIE
-from tests.dashboard.conftest import PASSWORD, SESSION_SECRET, Operator, inner_app
-from tests.dashboard.seed import store_inbound
+from shared.dashboard.auth import guard
+from shared.dashboard.auth.session import SECURE_COOKIE
+from tests.support.dashboard import PASSWORD, SESSION_SECRET, Operator, inner_app
+from tests.support.seed import store_inbound
 
 SAMPLE_ARGUMENTS = {
     "conversation_id": "100000000000001_15550001111",

@@ -20,13 +20,14 @@ from google.cloud import storage
 
 from local.emulators import ManagedProcess, free_port, start_function
 from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, graph_api_url
-from shared.media.storage import DERIVED, MediaStorage
+from shared.bucket import DERIVED, MediaBucket
 from shared.store import stats
 from shared.store.statuses import apply_status
 from shared.whatsapp.models import DeliveryStatus, StatusUpdate
-from tests.conftest import ARTIFACTS, PROJECT, base_env
-from tests.dashboard.conftest import BUCKET, PASSWORD, SESSION_SECRET, XSS
-from tests.dashboard.seed import PHONE_NUMBER_ID, conversation, store_ai_reply, store_inbound
+from tests.support.cloud import ARTIFACTS, PROJECT, base_env
+from tests.support.cloud import MEDIA_BUCKET as BUCKET
+from tests.support.dashboard import PASSWORD, SESSION_SECRET, XSS
+from tests.support.seed import PHONE_NUMBER_ID, conversation, store_ai_reply, store_inbound
 
 pytestmark = pytest.mark.browser
 
@@ -161,7 +162,7 @@ def seeded(firestore_db, storage_emulator, monkeypatch) -> dict[str, str]:
     _, arabic = store_inbound(
         firestore_db, wa_id=WA_ID, name="Kerry Fisher", text="مرحبا، هل يمكنني تغيير العنوان؟"
     )
-    bucket = MediaStorage(storage.Client(project=PROJECT), BUCKET)
+    bucket = MediaBucket(storage.Client(project=PROJECT), BUCKET)
     original = bucket.put(conv, picture(), "image/png", ".png")
     derived = bucket.put(conv, picture(), "image/png", ".png", folder=DERIVED)
     _, photo = store_inbound(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.dashboard.conftest import XSS
-from tests.dashboard.seed import conversation, store_ai_reply, store_inbound
+from tests.support.cloud import ROOT
+from tests.support.dashboard import XSS
+from tests.support.seed import conversation, store_ai_reply, store_inbound
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
 TEMPLATES = ROOT / "functions" / "dashboard" / "templates"

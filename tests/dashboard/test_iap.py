@@ -19,7 +19,7 @@ from jwt.algorithms import ECAlgorithm
 
 from local.servers import RunningServer, start_server
 from shared.dashboard.config import IAP_ISSUER
-from tests.dashboard.seed import conversation, store_inbound
+from tests.support.seed import conversation, store_inbound
 
 AUDIENCE = "/projects/123456/global/backendServices/987654"
 OPERATOR = "ops@example.com"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from shared.store.statuses import apply_status
 from shared.whatsapp.models import DeliveryStatus, StatusUpdate
-from tests.dashboard.seed import PHONE_NUMBER_ID, store_ai_reply, store_inbound
+from tests.support.seed import PHONE_NUMBER_ID, store_ai_reply, store_inbound
 
 WA_ID = "15550008888"
 

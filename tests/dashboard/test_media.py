@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from google.cloud import storage
 
-from shared.media.storage import DERIVED, MediaStorage
-from tests.conftest import PROJECT
-from tests.dashboard.conftest import BUCKET
-from tests.dashboard.seed import store_inbound
+from shared.bucket import DERIVED, MediaBucket
+from tests.support.cloud import MEDIA_BUCKET as BUCKET
+from tests.support.cloud import PROJECT
+from tests.support.seed import store_inbound
 
 WA_ID = "15550007777"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"
@@ -24,13 +24,13 @@ def media_app(make_app, storage_emulator, monkeypatch):
 
 
 @pytest.fixture
-def bucket(media_app) -> MediaStorage:
-    return MediaStorage(storage.Client(project=PROJECT), BUCKET)
+def bucket(media_app) -> MediaBucket:
+    return MediaBucket(storage.Client(project=PROJECT), BUCKET)
 
 
 @pytest.fixture
 def signed_in(media_app):
-    from tests.dashboard.conftest import Operator
+    from tests.support.dashboard import Operator
 
     operator = Operator(media_app.test_client())
     operator.login()
@@ -44,7 +44,7 @@ def media_message(db, kind: str, content: dict[str, Any], media: dict[str, Any])
     return conv, wamid
 
 
-def image(db, bucket: MediaStorage) -> tuple[str, str]:
+def image(db, bucket: MediaBucket) -> tuple[str, str]:
     conv = f"100000000000001_{WA_ID}"
     original = bucket.put(conv, JPEG, "image/jpeg", ".jpg")
     derived = bucket.put(conv, JPEG[:-1] + b"\x00\xff\xd9", "image/jpeg", ".jpg", folder=DERIVED)

@@ -10,7 +10,7 @@ from google.cloud import firestore
 
 from shared.store import stats
 from shared.store.quarantine import quarantine
-from tests.dashboard.seed import PHONE_NUMBER_ID, store_inbound
+from tests.support.seed import PHONE_NUMBER_ID, store_inbound
 
 
 def conversation_ids(html: str) -> list[str]:

@@ -6,8 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.dashboard.auth.throttle import (
+    FREE_ATTEMPTS,
+    GLOBAL_FREE_ATTEMPTS,
+    MAX_DELAY_SECONDS,
+    LoginThrottle,
+)
 from shared.dashboard.cursors import BadCursor, Cursor
-from shared.dashboard.throttle import FREE_ATTEMPTS, GLOBAL_FREE_ATTEMPTS, MAX_DELAY_SECONDS, LoginThrottle
 
 
 class Clock:

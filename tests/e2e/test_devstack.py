@@ -15,7 +15,7 @@ import requests
 
 from local.emulators import free_port, port_is_free
 from local.stack import DEFAULT_PORTS
-from tests.conftest import ROOT
+from tests.support.cloud import ROOT
 
 
 def start_devstack(env: dict[str, str], log: Path) -> subprocess.Popen:

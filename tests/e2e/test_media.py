@@ -1,20 +1,16 @@
-"""Issue 4 end to end: media sent from the simulator, through the media function, to the model."""
+"""Media end to end: sent from the simulator, through the media function, to the model."""
 
 from __future__ import annotations
 
 import io
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from google.cloud import storage
 from PIL import Image
 
-from tests.e2e.conftest import System
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "media"))
-import media_samples
+from tests.support import media_samples
+from tests.support.system import System
 
 
 def send_media(system: System, kind: str, data: bytes, mime: str, **fields) -> str:
@@ -160,8 +156,8 @@ def test_a_redelivered_media_job_does_not_download_again(system: System, storage
     from google.cloud import pubsub_v1
 
     from shared.bus import Job
-    from tests.conftest import PROJECT
-    from tests.e2e.conftest import E2E_ENV
+    from tests.support.cloud import PROJECT
+    from tests.support.system import E2E_ENV
 
     wamid = send_media(system, "image", media_samples.png(32, 32), "image/png")
     inbound_once_answered(system)

@@ -6,7 +6,7 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.conftest import System
+from tests.support.system import System
 
 
 def settle(seconds: float = 2.0) -> None:
@@ -163,9 +163,11 @@ def test_concurrent_jobs_for_one_conversation_never_overlap(system: System) -> N
 
 
 def test_an_operators_retry_of_a_failed_message_gets_it_answered(system: System) -> None:
-    from shared.bus import publish
+    from shared.clients import Clients
+    from shared.config import Settings
     from shared.dashboard.actions import Outcome, failed_message, retry_inbound
-    from tests.e2e.conftest import E2E_ENV
+    from tests.support.cloud import PROJECT
+    from tests.support.system import E2E_ENV
 
     system.model_fault(status=503, count=1000)
     wamid = system.say("please answer eventually")
@@ -179,7 +181,7 @@ def test_an_operators_retry_of_a_failed_message_gets_it_answered(system: System)
         message,
         conversation_id=system.conversation_id,
         reply_topic=E2E_ENV["REPLY_TOPIC"],
-        publish=publish,
+        bus=Clients(Settings(google_cloud_project=PROJECT)).bus,
         operator="ops@example.com",
     )
     assert outcome is Outcome.DONE

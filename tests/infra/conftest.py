@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from local import package
+from deploy import package
 from tests.infra import terraform_config, venvs
 from tests.infra.terraform_config import ROOT, TerraformConfig
 

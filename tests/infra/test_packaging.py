@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from local import package
+from deploy import package
 from shared.config import Settings
 from tests.infra import terraform_config, venvs
 

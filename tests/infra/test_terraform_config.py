@@ -1,20 +1,20 @@
 """Terraform and the code agree: what the functions read, publish and import is what gets deployed.
 
 These read terraform/*.tf with python-hcl2 (no providers needed) and compare it with the
-repository: the function folders, shared/config.py, shared/store, local/package.py.
+repository: the function folders, shared/config.py, shared/store, deploy/package.py.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import fields
 from typing import Any
 
 import pytest
 
-from local import package
+from deploy import package
 from shared.config import SETTING_NAMES, Settings
+from shared.store.schema import EXPIRING_COLLECTIONS
 from tests.infra.terraform_config import (
     ROOT,
     TerraformConfig,
@@ -336,30 +336,11 @@ def test_dashboard_queries_have_their_composite_indexes(tf):
 
 
 def test_every_collection_the_code_stamps_with_expire_at_has_a_ttl_policy(tf):
-    collections = _store_collections()
-    assert "conversations" in collections  # the parser found the constants
-    expiring = set(collections) - {"conversations"}
-    assert expiring <= set(tf.locals["ttl_collections"])
+    assert set(EXPIRING_COLLECTIONS) == set(tf.locals["ttl_collections"])
     ttl = tf.resource("google_firestore_field", "expire_at")
     assert ttl["field"] == "expire_at"
     assert ttl["ttl_config"]
     assert "RETENTION_DAYS" in keys_of(tf.locals["base_env"])
-
-
-def _store_collections() -> list[str]:
-    """Collection names declared as constants in shared/store/base.py."""
-    tree = ast.parse((ROOT / "shared" / "store" / "base.py").read_text(encoding="utf-8"))
-    names = []
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-            and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
-            and re.fullmatch(r"[a-z_]+", node.value.value)
-        ):
-            names.append(node.value.value)
-    return names
 
 
 # ----- the configuration as a whole ------------------------------------------------------------

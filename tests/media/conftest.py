@@ -1,24 +1,12 @@
-"""Fixtures for the media tests: generated media files and a real GCS emulator."""
+"""Fixtures for the media tests: media files generated once per session."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # media_samples, also used by bench/media.py
-
-import media_samples
-
-GCS_BUCKET = "media-test-bucket"
-GCS_PROJECT = "demo-test"
-
+from tests.support import media_samples
 
 # --- media made once per session (ffmpeg runs are the slow part) -------------------------------
 
@@ -58,71 +46,3 @@ def write(tmp_path: Path):
         return path
 
     return _write
-
-
-# --- the GCS emulator ---------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def gcs_emulator_url() -> Iterator[str]:
-    """gcp-storage-emulator on a free port, in memory, with the test bucket created."""
-    port = _free_port()
-    exe = Path(sys.executable).parent / "gcp-storage-emulator"
-    process = subprocess.Popen(
-        [
-            str(exe),
-            "start",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--in-memory",
-            f"--default-bucket={GCS_BUCKET}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/storage/v1/b/{GCS_BUCKET}", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the GCS emulator did not start")
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def gcs_bucket() -> str:
-    return GCS_BUCKET
-
-
-@pytest.fixture
-def gcs_client(gcs_emulator_url: str, monkeypatch: pytest.MonkeyPatch):
-    """A real google-cloud-storage client pointed at the emulator the way the stack does it."""
-    from google.cloud import storage
-
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator_url)
-    return storage.Client(project=GCS_PROJECT)
-
-
-@pytest.fixture
-def media_storage(gcs_client):
-    from shared.media.storage import MediaStorage
-
-    return MediaStorage(gcs_client, GCS_BUCKET)

@@ -6,11 +6,11 @@ import io
 import time
 import warnings
 
-import media_samples
 import pytest
 
 from shared.media.audio import prepare_audio
 from shared.media.errors import MediaRejected, RejectCode
+from tests.support import media_samples
 
 with warnings.catch_warnings():
     # pydub looks for ffmpeg/ffprobe on PATH at import; we hand it imageio-ffmpeg's binary below.

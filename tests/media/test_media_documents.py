@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import zipfile
 
-import media_samples
 import pytest
 
 from shared.media import documents
 from shared.media.documents import prepare_document
 from shared.media.errors import MediaRejected, RejectCode
+from tests.support import media_samples
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

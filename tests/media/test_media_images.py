@@ -6,12 +6,12 @@ import io
 import time
 import tracemalloc
 
-import media_samples
 import pytest
 from PIL import Image
 
 from shared.media.errors import MediaRejected, RejectCode
 from shared.media.images import prepare_image
+from tests.support import media_samples
 
 
 def _open(data: bytes) -> Image.Image:

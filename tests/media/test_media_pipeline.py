@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import media_samples
 import pytest
 from PIL import Image
 
-from shared.media import MediaLimits, MediaRejected, ModelSource, RejectCode, prepare
-from shared.media.pipeline import clean_filename
+from shared.media.errors import MediaRejected, RejectCode
+from shared.media.pipeline import MediaLimits, ModelSource, clean_filename, prepare
+from tests.support import media_samples
 
 
 def test_a_photo_becomes_a_clean_bounded_jpeg_for_the_model(write, camera_jpeg):

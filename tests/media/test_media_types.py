@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import zipfile
 
-import media_samples
 import pytest
 
 from shared.media import formats as f
 from shared.media.errors import MediaRejected, RejectCode
 from shared.media.kinds import Kind, check_size, max_bytes
 from shared.media.sniff import check_declared_type, sniff
+from tests.support import media_samples
 
 MiB = 1024 * 1024
 

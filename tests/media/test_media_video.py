@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 
-import media_samples
 import pytest
 from PIL import Image
 
 from shared.media.errors import MediaRejected, RejectCode
 from shared.media.ffmpeg import parse_probe
 from shared.media.video import prepare_video
+from tests.support import media_samples
 
 
 def test_a_video_gets_a_jpeg_poster_and_its_duration_and_size(small_video):

@@ -12,10 +12,9 @@ import pytest
 from google.cloud import firestore
 
 from local.emulators import start_pubsub, wait_http
-from tests.conftest import ARTIFACTS, PROJECT, REPLY_TOPIC, Emulators, Topics, start_emulators
-from tests.webhook.conftest import WebhookClient, run_webhook
-from tests.webhook.test_parse import load
-from tests.webhook.test_webhook import CONV
+from tests.support.cloud import ARTIFACTS, PROJECT, REPLY_TOPIC, Emulators, Topics, start_emulators
+from tests.support.payloads import FIXTURE_CONVERSATION, load
+from tests.support.webhook import WebhookClient, run_webhook
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def restart_pubsub(emus: Emulators) -> None:
 
 
 def stored(db: firestore.Client) -> dict[str, dict]:
-    ref = db.collection("conversations").document(CONV).collection("messages")
+    ref = db.collection("conversations").document(FIXTURE_CONVERSATION).collection("messages")
     return {d.id: d.to_dict() for d in ref.stream()}
 
 
@@ -71,7 +70,7 @@ def test_a_missing_topic_gives_503_and_the_redelivery_publishes_once(stack) -> N
     assert len(topics.pull(REPLY_TOPIC, expect=1)) == 1
     assert webhook.post(body).status_code == 200
     assert topics.pull(REPLY_TOPIC, wait=1) == []
-    assert db.collection("conversations").document(CONV).get().get("message_count") == 1
+    assert db.collection("conversations").document(FIXTURE_CONVERSATION).get().get("message_count") == 1
 
 
 def test_pubsub_down_gives_503_and_the_redelivery_publishes_once(stack, env_of) -> None:

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import MEDIA_TOPIC, REPLY_TOPIC, VERIFY_TOKEN
-from tests.webhook.test_parse import load
+from tests.support.cloud import MEDIA_TOPIC, REPLY_TOPIC, VERIFY_TOKEN
+from tests.support.payloads import FIXTURE_CONVERSATION, load
 
-CONV = "106540352242922_16505551234"
+CONV = FIXTURE_CONVERSATION
 
 
 def messages(db, conv: str = CONV) -> dict[str, dict]:

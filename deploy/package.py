@@ -5,7 +5,7 @@ Each folder holds what Cloud Functions needs and nothing else: the function's ow
 package, and the function's own ``requirements.txt``. Terraform zips these folders
 (``data "archive_file"``), so a change to any file here is a new archive and a redeploy.
 
-Run as ``python -m local.package`` (``make package``). Standard library only, so it also runs in a
+Run as ``python -m deploy.package`` (``make package``). Standard library only, so it also runs in a
 bare CI image before any virtualenv exists.
 """
 
@@ -115,7 +115,7 @@ def _check_requirements_are_self_contained(requirements: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.package", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m deploy.package", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="functions to package (default: all)")
     parser.add_argument(
         "--out", type=Path, default=None, help=f"output folder (default: {DEFAULT_OUT}, under the repo)"

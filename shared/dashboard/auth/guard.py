@@ -12,7 +12,8 @@ import logging
 
 import flask
 
-from shared.dashboard import csrf, state
+from shared.dashboard import state
+from shared.dashboard.auth import csrf
 from shared.dashboard.config import AuthMode
 from shared.dashboard.headers import add_security_headers
 

@@ -1,25 +1,21 @@
 """Asking Gemini for an answer, through google-genai.
 
-The client is created once per instance. Transient failures (408, 429, 5xx) are retried by the
-SDK with bounded exponential backoff (it retries nothing unless told to); when the attempts run
-out, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later. A
+The client comes from the instance's `Clients` (shared/clients.py), which has the SDK retry
+transient failures (408, 429, 5xx) with bounded exponential backoff; when the attempts run out, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later. A
 blocked or empty answer is not an error: the caller sends a polite fallback and records why.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.config import Settings, settings
+from shared.clients import GEMINI_RETRYABLE_STATUS
 
 if TYPE_CHECKING:
     from google import genai
     from google.genai import types
-
-RETRYABLE_STATUS = [408, 429, 500, 502, 503, 504]
 
 
 class ModelError(Exception):
@@ -45,45 +41,11 @@ class ModelAnswer:
     block_reason: str | None = None
 
 
-@functools.cache
-def genai_client() -> genai.Client:
-    return make_client(settings())
-
-
-def make_client(s: Settings) -> genai.Client:
-    from google import genai
-    from google.genai import types
-
-    options = types.HttpOptions(
-        timeout=int(s.gemini_timeout_seconds * 1000),  # milliseconds; without one a call can hang forever
-        retry_options=types.HttpRetryOptions(
-            attempts=s.gemini_max_attempts,
-            initial_delay=0.5,
-            max_delay=8.0,
-            http_status_codes=RETRYABLE_STATUS,
-        ),
-    )
-    if s.gemini_base_url:
-        options.base_url = s.gemini_base_url
-    if s.google_genai_use_vertexai:
-        return genai.Client(
-            vertexai=True,
-            project=s.google_cloud_project,
-            location=s.google_cloud_location,
-            http_options=options,
-        )
-    if not s.gemini_api_key and not s.gemini_base_url:
-        raise ModelRejected("GEMINI_API_KEY is not set (nor GEMINI_BASE_URL or GOOGLE_GENAI_USE_VERTEXAI)")
-    # A custom endpoint (the offline model, a gateway) may need no key, but the SDK insists on one.
-    return genai.Client(api_key=s.gemini_api_key or "unused", http_options=options)
-
-
 def generate(
-    contents: list[types.Content], *, system_instruction: str, model: str, client: genai.Client | None = None
+    client: genai.Client, contents: list[types.Content], *, system_instruction: str, model: str
 ) -> ModelAnswer:
     from google.genai import errors, types
 
-    client = client or genai_client()
     started = time.perf_counter()
     try:
         response = client.models.generate_content(
@@ -92,7 +54,7 @@ def generate(
             config=types.GenerateContentConfig(system_instruction=system_instruction, temperature=0.6),
         )
     except errors.APIError as exc:
-        if exc.code in RETRYABLE_STATUS:
+        if exc.code in GEMINI_RETRYABLE_STATUS:
             raise ModelUnavailable(
                 f"Gemini answered {exc.code} {exc.status} after retries: {exc.message}"
             ) from exc

@@ -1,8 +1,8 @@
 """Test data written the way the rest of the system writes it.
 
 Inbound messages go through the webhook's own parser and writer (`parse_delivery` and
-`record_inbound`), outbound ones through `record_outbound`, so the dashboard is tested against
-the documents production stores, not against a hand-made imitation.
+`record_inbound`), outbound ones through the store's `add_outbound` as the senders use it, so the
+dashboard is tested against the documents production stores, not against a hand-made imitation.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.store.base import AI_RESPONSES, CONVERSATIONS, MESSAGES, conversation_id
 from shared.store.inbound import record_inbound
-from shared.store.outbound import record_outbound
+from shared.store.outbound import add_failed_send, add_outbound, waiting_messages
+from shared.store.schema import CALL, SentBy, ai_responses, conversation_id, conversation_ref, message_ref
+from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.parse import parse_delivery
 
 PHONE_NUMBER_ID = "100000000000001"
@@ -72,10 +73,7 @@ def store_inbound(
     delivery = parse_delivery(envelope(wa_id, name, message))
     value = delivery.message_changes[0]
     record_inbound(db, value, value.messages[0], job_topic=None, retention_days=30)
-    conv_id = conversation_id(PHONE_NUMBER_ID, wa_id)
-    # The webhook does not write the lower-cased name yet (asked for in the dashboard report).
-    db.collection(CONVERSATIONS).document(conv_id).set({"display_name_lower": name.lower()}, merge=True)
-    return conv_id, wamid
+    return conversation_id(PHONE_NUMBER_ID, wa_id), wamid
 
 
 def store_ai_reply(
@@ -92,7 +90,7 @@ def store_ai_reply(
 ) -> str:
     """An AI response record and the outbound message that carried it; returns the wamid."""
     response_id = f"reply-{next(_counter)}"
-    db.collection(CONVERSATIONS).document(conv_id).collection(AI_RESPONSES).document(response_id).set(
+    ai_responses(db, conv_id).document(response_id).set(
         {
             "state": "sent",
             "model": model,
@@ -107,26 +105,65 @@ def store_ai_reply(
         }
     )
     wamid = new_wamid("out")
-    messages = db.collection(CONVERSATIONS).document(conv_id).collection(MESSAGES)
     for answered_id in answered:  # as the reply loop settles a burst
-        messages.document(answered_id).update({"status": "answered", "ai_response_id": response_id})
-    record_outbound(
+        message_ref(db, conv_id, answered_id).update({"status": "answered", "ai_response_id": response_id})
+    record_sent(db, conv_id, wa_id, wamid, text, sent_by=SentBy.AI, ai_response_id=response_id)
+    return wamid
+
+
+def record_sent(
+    db: firestore.Client,
+    conv_id: str,
+    wa_id: str,
+    wamid: str,
+    text: str,
+    *,
+    sent_by: SentBy,
+    phone_number_id: str = PHONE_NUMBER_ID,
+    ai_response_id: str | None = None,
+) -> None:
+    """Record a message WhatsApp accepted the way the senders do: one batch, then parked statuses.
+
+    An operator's message answers what the customer is waiting for, as the dashboard's send does.
+    """
+    batch = db.batch()
+    add_outbound(
+        batch,
         db,
         conversation_id=conv_id,
         wamid=wamid,
         text=text,
-        sent_by="ai",
+        sent_by=sent_by,
         to=wa_id,
-        phone_number_id=PHONE_NUMBER_ID,
-        ai_response_id=response_id,
+        ai_response_id=ai_response_id,
+        answers=waiting_messages(db, conv_id) if sent_by is SentBy.OPERATOR else [],
     )
-    return wamid
+    batch.commit(**CALL)
+    apply_parked_statuses(db, phone_number_id, wamid, wa_id)
+
+
+def record_refused(
+    db: firestore.Client, conv_id: str, wa_id: str, record_id: str, text: str, error: dict[str, Any]
+) -> None:
+    """A message WhatsApp refused, recorded as the assistant records one."""
+    batch = db.batch()
+    add_failed_send(
+        batch,
+        db,
+        conversation_id=conv_id,
+        record_id=record_id,
+        text=text,
+        sent_by=SentBy.AI,
+        to=wa_id,
+        error=error,
+    )
+    batch.commit(**CALL)
 
 
 def message(db: firestore.Client, conv_id: str, message_id: str) -> dict[str, Any]:
-    snap = db.collection(CONVERSATIONS).document(conv_id).collection(MESSAGES).document(message_id).get()
+    snap = message_ref(db, conv_id, message_id).get()
     return snap.to_dict() or {}
 
 
 def conversation(db: firestore.Client, conv_id: str) -> dict[str, Any]:
-    return db.collection(CONVERSATIONS).document(conv_id).get().to_dict() or {}
+    return conversation_ref(db, conv_id).get().to_dict() or {}

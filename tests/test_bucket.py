@@ -9,14 +9,14 @@ import re
 
 import pytest
 
-from shared.media.storage import MediaStorage, object_name, whatsapp_sha256_to_hex
+from shared.bucket import MediaBucket, object_name, whatsapp_sha256_to_hex
 
 CONVERSATION = "1234567890_4915112345678"
 
 
-def test_an_object_is_named_by_its_content_hash_under_its_conversation(media_storage, gcs_client, gcs_bucket):
+def test_an_object_is_named_by_its_content_hash_under_its_conversation(media_bucket, gcs_client, gcs_bucket):
     data = b"\xff\xd8\xff" + os.urandom(2048)
-    stored = media_storage.put(CONVERSATION, data, "image/jpeg", ".jpg")
+    stored = media_bucket.put(CONVERSATION, data, "image/jpeg", ".jpg")
     digest = hashlib.sha256(data).hexdigest()
     assert stored.object_name == f"conversations/{CONVERSATION}/original/{digest}.jpg"
     assert stored.gcs_uri == f"gs://{gcs_bucket}/{stored.object_name}"
@@ -26,36 +26,36 @@ def test_an_object_is_named_by_its_content_hash_under_its_conversation(media_sto
     assert blob.download_as_bytes() == data
 
 
-def test_a_second_put_of_the_same_content_uploads_nothing(media_storage, gcs_client, gcs_bucket):
+def test_a_second_put_of_the_same_content_uploads_nothing(media_bucket, gcs_client, gcs_bucket):
     data = os.urandom(4096)
-    first = media_storage.put(CONVERSATION, data, "audio/mp3", ".mp3", folder="derived")
+    first = media_bucket.put(CONVERSATION, data, "audio/mp3", ".mp3", folder="derived")
     generation = gcs_client.bucket(gcs_bucket).get_blob(first.object_name).generation
-    second = media_storage.put(CONVERSATION, data, "audio/mp3", ".mp3", folder="derived")
+    second = media_bucket.put(CONVERSATION, data, "audio/mp3", ".mp3", folder="derived")
     assert first.uploaded and not second.uploaded
     assert second.object_name == first.object_name and "/derived/" in second.object_name
     assert second.size_bytes == len(data) and second.content_type == "audio/mp3"
     assert gcs_client.bucket(gcs_bucket).get_blob(first.object_name).generation == generation
 
 
-def test_an_object_is_never_made_public(media_storage, gcs_client, gcs_bucket):
-    stored = media_storage.put(CONVERSATION, os.urandom(512), "application/pdf", ".pdf")
+def test_an_object_is_never_made_public(media_bucket, gcs_client, gcs_bucket):
+    stored = media_bucket.put(CONVERSATION, os.urandom(512), "application/pdf", ".pdf")
     blob = gcs_client.bucket(gcs_bucket).blob(stored.object_name)
     blob.acl.reload()
     entities = {entry["entity"] for entry in blob.acl}
     assert not entities & {"allUsers", "allAuthenticatedUsers"}
 
 
-def test_a_large_file_is_uploaded_from_disk_and_streamed_back_in_chunks(media_storage, tmp_path):
+def test_a_large_file_is_uploaded_from_disk_and_streamed_back_in_chunks(media_bucket, tmp_path):
     path = tmp_path / "video.mp4"
     data = os.urandom(9 * 1024 * 1024)  # above the client's multipart limit: a resumable upload
     path.write_bytes(data)
-    stored = media_storage.put(CONVERSATION, path, "video/mp4", ".mp4")
+    stored = media_bucket.put(CONVERSATION, path, "video/mp4", ".mp4")
     assert stored.size_bytes == len(data) and stored.uploaded
-    with media_storage.open_read(stored.gcs_uri, chunk_size=1024 * 1024) as reader:
+    with media_bucket.open_read(stored.gcs_uri, chunk_size=1024 * 1024) as reader:
         first = reader.read(1000)
         rest = reader.read()
     assert first + rest == data
-    stat = media_storage.stat(stored.gcs_uri)
+    stat = media_bucket.stat(stored.gcs_uri)
     assert (stat.size_bytes, stat.content_type, stat.sha256_hex) == (
         len(data),
         "video/mp4",
@@ -63,17 +63,17 @@ def test_a_large_file_is_uploaded_from_disk_and_streamed_back_in_chunks(media_st
     )
 
 
-def test_a_stored_original_is_found_by_whatsapps_sha256_before_downloading_again(media_storage):
+def test_a_stored_original_is_found_by_whatsapps_sha256_before_downloading_again(media_bucket):
     data = os.urandom(1000)
-    stored = media_storage.put(CONVERSATION, data, "audio/ogg", ".ogg")
+    stored = media_bucket.put(CONVERSATION, data, "audio/ogg", ".ogg")
     webhook_sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    found = media_storage.find(CONVERSATION, whatsapp_sha256_to_hex(webhook_sha256))
+    found = media_bucket.find(CONVERSATION, whatsapp_sha256_to_hex(webhook_sha256))
     assert found is not None and found.gcs_uri == stored.gcs_uri and found.content_type == "audio/ogg"
-    assert media_storage.find(CONVERSATION, hashlib.sha256(b"other").hexdigest()) is None
-    assert media_storage.read_bytes(stored.gcs_uri) == data
+    assert media_bucket.find(CONVERSATION, hashlib.sha256(b"other").hexdigest()) is None
+    assert media_bucket.read_bytes(stored.gcs_uri) == data
 
 
-def test_uris_outside_the_media_bucket_are_refused(media_storage, gcs_bucket):
+def test_uris_outside_the_media_bucket_are_refused(media_bucket, gcs_bucket):
     for uri in (
         "gs://another-bucket/conversations/x/original/a.jpg",
         f"gs://{gcs_bucket}/secrets/key.json",
@@ -81,13 +81,13 @@ def test_uris_outside_the_media_bucket_are_refused(media_storage, gcs_bucket):
         "https://storage.googleapis.com/x/y",
     ):
         with pytest.raises(ValueError, match=r"media object|gs://"):
-            media_storage.open_read(uri)
+            media_bucket.open_read(uri)
 
 
 def test_storage_errors_propagate_for_a_retry(gcs_client):
     from google.api_core.exceptions import NotFound
 
-    storage = MediaStorage(gcs_client, "no-such-bucket")
+    storage = MediaBucket(gcs_client, "no-such-bucket")
     with pytest.raises(NotFound):
         storage.put(CONVERSATION, b"data", "text/plain", ".txt")
 

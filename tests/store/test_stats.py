@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.store import stats
+from shared.store.schema import STATS_SHARDS
 from shared.store.stats import DailyStats, latency_bucket
 
 
@@ -81,7 +82,7 @@ def test_increments_written_in_a_batch_add_up_per_day_across_shards(firestore_db
     assert days[-3].failures == 1 and dict(days[-3].failures_by_direction) == {"inbound": 1}
     week = stats.total(days)
     assert week.messages_in == 21  # the message 30 days ago is outside the window
-    shards = list(firestore_db.collection(stats.STATS_SHARDS).stream())
+    shards = list(firestore_db.collection(STATS_SHARDS).stream())
     assert 1 < len(shards) <= stats.SHARDS + 3
 
 

@@ -1,41 +1,32 @@
-"""A reply job: answer every ready message of a conversation, once, in as few replies as possible.
+"""One burst's reply: the context built, the model asked, the answer stored, then sent part by part.
 
-The job only names a conversation. Whoever holds the conversation's reply lease answers all
-its ready, unanswered inbound messages in one reply, then looks again before letting go, so a
-burst of messages gets one answer and a message arriving mid-reply gets the next one. The
-guarantees, and the one window they cannot close, are in docs/reply-guarantees.md.
+Runs inside a held reply lease (`job.handle_reply_job`). Every step is recorded before the next
+one starts, so a redelivered job resumes where a crashed one stopped and never sends a part twice
+(docs/reply-guarantees.md).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
-import uuid
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from google.cloud import firestore
-
-from shared.ai.gemini import ModelAnswer, ModelRejected, ModelUnavailable, genai_client, generate
-from shared.ai.media_parts import MediaParts, files_api_uploader, take_transcripts
-from shared.ai.prompt import bound_history, build_contents
-from shared.bus import ReceivedJob
-from shared.clients import firestore_client, storage_client
+from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
+from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
+from shared.ai_reply.prompt import bound_history, build_contents
+from shared.clients import Clients
 from shared.config import Settings
 from shared.store import replies, stats
-from shared.store.outbound import record_failed_send, record_outbound
-from shared.store.replies import LeaseOutcome, ReplyRecord, ReplyState
-from shared.whatsapp.client import WhatsAppClient, whatsapp_client
+from shared.store.outbound import add_failed_send, add_outbound
+from shared.store.replies import ReplyRecord, ReplyState
+from shared.store.schema import CALL, InboundStatus, SentBy, message_ref
+from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, WhatsAppError
 from shared.whatsapp.text import split_message
 
 log = logging.getLogger(__name__)
 
-_INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
 _BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reply-typing")
 
 
@@ -43,85 +34,25 @@ class LeaseLost(Exception):
     """This instance no longer holds the lease; whoever holds it now finishes the work."""
 
 
-MediaPartsFactory = Callable[[], MediaParts]
-
-
-def default_media_parts(settings: Settings) -> MediaPartsFactory:
-    """Media read from the bucket; large files through the Files API, or as gs:// URIs on Vertex AI."""
-
-    def make() -> MediaParts:
-        from shared.media.storage import MediaStorage
-
-        storage = MediaStorage(storage_client(), settings.media_bucket)
-        vertex = settings.google_genai_use_vertexai
-        upload = None if vertex else files_api_uploader(genai_client())
-        return MediaParts(storage.read_bytes, upload=upload, vertex=vertex)
-
-    return make
-
-
-def handle_reply_job(
-    received: ReceivedJob,
-    settings: Settings,
-    *,
-    media_parts: MediaPartsFactory | None = None,
-    wa: WhatsAppClient | None = None,
-) -> None:
-    """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
-    job = received.job
-    context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
-    if received.age_seconds() > settings.job_max_age_seconds:
-        log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
-        return
-    if settings.reply_debounce_ms > 0:
-        time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
-
-    db = firestore_client()
-    holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
-    lease = timedelta(seconds=settings.reply_lease_seconds)
-    outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)
-    if outcome is not LeaseOutcome.ACQUIRED:
-        level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
-        log.log(level, f"no reply generated: {outcome.value}", extra=context)
-        return
-
-    parts = media_parts or default_media_parts(settings)
-    burst_writer = BurstReply(db, settings, job.conversation_id, conversation, holder, parts, wa)
-    try:
-        while True:
-            burst = replies.ready_messages(db, job.conversation_id)
-            if burst:
-                burst_writer.answer(burst)
-            if replies.release_lease(db, job.conversation_id, holder, lease):
-                return
-    except LeaseLost:
-        log.warning("reply lease lost; the new holder finishes", extra=context)
-    except BaseException:
-        replies.drop_lease(db, job.conversation_id, holder)
-        raise
-
-
 class BurstReply:
     """Answers one burst of inbound messages of one conversation, within a held lease."""
 
     def __init__(
         self,
-        db: firestore.Client,
         settings: Settings,
+        clients: Clients,
         conversation_id: str,
         conversation: dict[str, Any],
         holder: str,
-        media_parts: MediaPartsFactory,
-        wa: WhatsAppClient | None,
     ) -> None:
-        self.db = db
+        self.db = clients.firestore
+        self.clients = clients
         self.settings = settings
         self.conversation_id = conversation_id
         self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
-        self.media_parts = media_parts
-        self.wa = wa or whatsapp_client()
+        self.wa = clients.whatsapp
         self._typing: Future[None] | None = None
 
     def answer(self, burst: list[dict[str, Any]]) -> None:
@@ -149,10 +80,11 @@ class BurstReply:
         # The Graph API call runs while the context is built and the model thinks; _send waits
         # for it, so an invalid token still stops the reply before anything is sent.
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
-        media_parts = self.media_parts()
+        media_parts = media_parts_for(self.clients)
         contents = self._contents(burst, media_parts)
         try:
             answer = generate(
+                self.clients.genai,
                 contents,
                 system_instruction=self.settings.system_instruction,
                 model=self.settings.gemini_model,
@@ -197,17 +129,18 @@ class BurstReply:
         return answer
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
-        messages = replies.conversation_ref(self.db, self.conversation_id).collection("messages")
         for number, transcript in transcripts.items():
             if message_id := media_parts.voice_notes.get(number):
-                messages.document(message_id).update({"media.transcript": transcript})
+                message_ref(self.db, self.conversation_id, message_id).update(
+                    {"media.transcript": transcript}, **CALL
+                )
 
     def _contents(self, burst: list[dict[str, Any]], media_parts: MediaParts) -> list[Any]:
         history_limit = self.settings.reply_history_turns + len(burst)
         recent = replies.recent_messages(self.db, self.conversation_id, history_limit)
         burst_ids = {m["id"] for m in burst}
         history = bound_history(
-            [m for m in recent if m["id"] not in burst_ids and m.get("status") not in ("ignored",)],
+            [m for m in recent if m["id"] not in burst_ids and m.get("status") != InboundStatus.IGNORED],
             self.settings.reply_history_turns,
             self.settings.reply_history_max_chars,
         )
@@ -260,35 +193,35 @@ class BurstReply:
                     raise
                 self._refused(record, index, part, exc)
                 return
-            record_outbound(
-                self.db,
-                conversation_id=self.conversation_id,
-                wamid=wamid,
-                text=part,
-                sent_by="ai",
-                to=self.wa_id,
-                phone_number_id=self.phone_number_id,
-                reply_to=last["id"] if index == 0 else None,
-                ai_response_id=record.id,
-                also=self._progress(record, index, wamid, burst),
-            )
+            self._record_part(record, index, wamid, part, burst)
         if record.state is not ReplyState.SENT:
             # Every part went out in an earlier delivery that stopped before closing the reply.
             replies.settle(self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst))
 
-    def _progress(
-        self, record: ReplyRecord, index: int, wamid: str, burst: list[dict[str, Any]]
-    ) -> Callable[[firestore.WriteBatch], None]:
-        """Writes that go with recording part `index`: its wamid, and the reply's close on the last part."""
-
-        def add(batch: firestore.WriteBatch) -> None:
-            replies.add_part_sent(batch, record, index, wamid)
-            if index == len(record.parts) - 1:
-                replies.add_settle(
-                    batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
-                )
-
-        return add
+    def _record_part(
+        self, record: ReplyRecord, index: int, wamid: str, part: str, burst: list[dict[str, Any]]
+    ) -> None:
+        """Part `index` went out as `wamid`: its outbound message, the record's progress and, on the
+        last part, the reply's close, in one batch."""
+        batch = self.db.batch()
+        add_outbound(
+            batch,
+            self.db,
+            conversation_id=self.conversation_id,
+            wamid=wamid,
+            text=part,
+            sent_by=SentBy.AI,
+            to=self.wa_id,
+            reply_to=burst[-1]["id"] if index == 0 else None,
+            ai_response_id=record.id,
+        )
+        replies.add_part_sent(batch, record, index, wamid)
+        if index == len(record.parts) - 1:
+            replies.add_settle(
+                batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
+            )
+        batch.commit(**CALL)
+        apply_parked_statuses(self.db, self.phone_number_id, wamid, self.wa_id)
 
     @staticmethod
     def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:
@@ -303,17 +236,28 @@ class BurstReply:
             "WhatsApp refused the reply",
             extra={"conversation_id": self.conversation_id, "code": exc.code, "error": str(exc)},
         )
-        record_failed_send(
+        batch = self.db.batch()
+        add_failed_send(
+            batch,
             self.db,
             conversation_id=self.conversation_id,
             record_id=f"failed-{record.id}-{index}",
             text=part,
-            sent_by="ai",
+            sent_by=SentBy.AI,
             to=self.wa_id,
             error=exc.as_dict(),
             ai_response_id=record.id,
         )
-        self._fail(record, exc.as_dict())
+        replies.add_settle(
+            batch,
+            self.db,
+            self.conversation_id,
+            record,
+            ReplyState.FAILED,
+            error=exc.as_dict(),
+            counted=self._failures(record),
+        )
+        batch.commit(**CALL)
 
     def _outcome_unknown(self, record: ReplyRecord, detail: str) -> None:
         log.error(

@@ -13,7 +13,7 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from shared.dashboard import state
 from shared.dashboard.conversations import ConversationRow, changed_since
-from shared.dashboard.routes_pages import media_urls
+from shared.dashboard.routes.pages import media_urls
 from shared.dashboard.templating import ago, iso
 from shared.dashboard.thread import read_updates
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +24,7 @@ from shared.whatsapp.models import (
     VideoMessage,
 )
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "whatsapp"
-
-
-def load(name: str) -> bytes:
-    path = FIXTURES / name
-    return (path if path.suffix else path.with_suffix(".json")).read_bytes()
+from tests.support.payloads import load
 
 
 def only_message(name: str):

@@ -13,9 +13,10 @@ import time
 
 import flask
 
+from shared.clients import Clients
 from shared.config import Settings
-from shared.ingest import TRANSIENT_ERRORS, ingest
 from shared.log import trace_context, trace_from_header
+from shared.webhook.ingest import TRANSIENT_ERRORS, ingest
 from shared.whatsapp.signature import HEADER, SignatureError, verify_signature
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def _text(body: str, status: int) -> flask.Response:
     return flask.Response(body, status=status, mimetype="text/plain")
 
 
-def handle(request: flask.Request, settings: Settings) -> flask.Response:
+def handle(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
     trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), settings.google_cloud_project)
     with trace_context(trace):
         if request.path.rstrip("/") not in {p.rstrip("/") for p in PATHS}:
@@ -35,7 +36,7 @@ def handle(request: flask.Request, settings: Settings) -> flask.Response:
         if request.method == "GET":
             return verify_subscription(request, settings)
         if request.method == "POST":
-            return receive_delivery(request, settings)
+            return receive_delivery(request, settings, clients)
         return _text("method not allowed", 405)
 
 
@@ -59,7 +60,7 @@ def _read_body(request: flask.Request, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def receive_delivery(request: flask.Request, settings: Settings) -> flask.Response:
+def receive_delivery(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
     started = time.perf_counter()
     body = _read_body(request, settings.webhook_max_body_bytes)
     if body is None:
@@ -71,7 +72,7 @@ def receive_delivery(request: flask.Request, settings: Settings) -> flask.Respon
         log.warning("webhook signature refused", extra={"reason": str(exc)})
         return _text("invalid signature", exc.status)
     try:
-        report = ingest(body, settings)
+        report = ingest(body, settings, clients)
     except TRANSIENT_ERRORS as exc:
         # Meta redelivers on any non-200; every step is idempotent, so the retry finishes the work.
         log.error("webhook delivery not completed; asking Meta to retry", extra={"error": repr(exc)})

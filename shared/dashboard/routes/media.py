@@ -19,8 +19,6 @@ def media_file(conversation_id: str, message_id: str, variant: str) -> flask.Res
         uri, filename = media_uri(
             dashboard.db, conversation_id, message_id, variant, dashboard.config.media_bucket
         )
-        return media_response(
-            dashboard.services.media_storage(), uri, filename, flask.request.headers.get("Range")
-        )
+        return media_response(dashboard.clients.bucket, uri, filename, flask.request.headers.get("Range"))
     except MediaNotFound:
         flask.abort(404)

@@ -18,22 +18,16 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.bus import Job, ReceivedJob, publish
-from shared.clients import firestore_client, storage_client
+from shared.bucket import MediaBucket, whatsapp_sha256_to_hex
+from shared.bus import Job, JobBus, ReceivedJob
+from shared.clients import Clients
 from shared.config import Settings
-from shared.media import (
-    MediaLimits,
-    MediaRejected,
-    MediaStorage,
-    PreparedMedia,
-    max_bytes,
-    prepare,
-    whatsapp_sha256_to_hex,
-)
 from shared.media.download import download_media
-from shared.media.kinds import noun_for
-from shared.store.base import CALL_RETRY, CALL_TIMEOUT, CONVERSATIONS, MESSAGES
-from shared.whatsapp.client import WhatsAppClient, whatsapp_client
+from shared.media.errors import MediaRejected
+from shared.media.kinds import max_bytes, noun_for
+from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
+from shared.store.schema import CALL, InboundStatus, MediaStatus, message_ref
+from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import AuthenticationFailed
 
 log = logging.getLogger(__name__)
@@ -44,42 +38,29 @@ TEXT_EXCERPT_CHARS = (
 MAX_ATTEMPTS = 4  # below the subscription's 5 delivery attempts, so we settle before a dead letter
 
 
-def handle_media_job(
-    received: ReceivedJob,
-    settings: Settings,
-    *,
-    storage: MediaStorage | None = None,
-    wa: WhatsAppClient | None = None,
-) -> None:
+def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients) -> None:
     job = received.job
     extra = {"conversation_id": job.conversation_id, "message_id": job.message_id}
     if received.age_seconds() > settings.job_max_age_seconds:
         log.warning("media job too old; dropped", extra={**extra, "age_s": round(received.age_seconds())})
         return
-    db = firestore_client()
-    ref = (
-        db.collection(CONVERSATIONS)
-        .document(job.conversation_id)
-        .collection(MESSAGES)
-        .document(job.message_id)
-    )
-    snap = ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT)
+    ref = message_ref(clients.firestore, job.conversation_id, job.message_id)
+    snap = ref.get(**CALL)
     message = snap.to_dict() if snap.exists else None
     if not message or not isinstance(message.get("media"), dict):
         log.warning("media job for an unknown message; dropped", extra=extra)
         return
-    if message["media"].get("status") in ("ready", "failed"):
+    if message["media"].get("status") in (MediaStatus.READY, MediaStatus.FAILED):
         # Done by an earlier delivery that may have stopped before publishing the reply job.
-        _pass_on(job, settings, message)
+        _pass_on(clients.bus, job, settings, message)
         return
 
-    storage = storage or MediaStorage(storage_client(), settings.media_bucket)
     try:
-        fields = _process(message, job.conversation_id, storage, wa or whatsapp_client(), settings)
+        fields = _process(message, job.conversation_id, clients.bucket, clients.whatsapp, settings)
     except MediaRejected as exc:
         log.warning("media refused", extra={**extra, "reason": exc.reason, "code": exc.code})
         fields = {
-            "media.status": "failed",
+            "media.status": MediaStatus.FAILED.value,
             "media.failure_reason": exc.reason,
             "media.failure_code": exc.code,
         }
@@ -93,32 +74,31 @@ def handle_media_job(
         log.error("media kept failing; giving up", extra={**extra, "attempts": attempts, "error": repr(exc)})
         noun = noun_for(message["type"], voice=bool(message["media"].get("voice")))
         fields = {
-            "media.status": "failed",
+            "media.status": MediaStatus.FAILED.value,
             "media.failure_reason": f"The {noun} could not be downloaded or processed after {attempts} tries",
             "media.failure_code": "unavailable",
         }
-    ref.update({**fields, "status": "ready"}, retry=CALL_RETRY, timeout=CALL_TIMEOUT)
-    _pass_on(job, settings, {**message, "status": "ready"})
+    ref.update({**fields, "status": InboundStatus.READY.value}, **CALL)
+    _pass_on(clients.bus, job, settings, {**message, "status": InboundStatus.READY.value})
 
 
-def _pass_on(job: Job, settings: Settings, message: dict[str, Any]) -> None:
-    if message.get("status") == "ready":
-        publish(settings.reply_topic, Job(job.conversation_id, job.message_id, reason="media_ready"))
+def _pass_on(bus: JobBus, job: Job, settings: Settings, message: dict[str, Any]) -> None:
+    if message.get("status") == InboundStatus.READY:
+        bus.publish(settings.reply_topic, Job(job.conversation_id, job.message_id, reason="media_ready"))
 
 
 def _count_attempt(ref: firestore.DocumentReference, exc: Exception) -> int:
     ref.update(
         {"media.attempts": firestore.Increment(1), "media.last_error": repr(exc)[:500]},
-        retry=CALL_RETRY,
-        timeout=CALL_TIMEOUT,
+        **CALL,
     )
-    return int((ref.get(retry=CALL_RETRY, timeout=CALL_TIMEOUT).get("media") or {}).get("attempts") or 0)
+    return int((ref.get(**CALL).get("media") or {}).get("attempts") or 0)
 
 
 def _process(
     message: dict[str, Any],
     conversation_id: str,
-    storage: MediaStorage,
+    bucket: MediaBucket,
     wa: WhatsAppClient,
     settings: Settings,
 ) -> dict[str, Any]:
@@ -130,10 +110,10 @@ def _process(
         declared = str(media.get("mime_type") or "")
         # WhatsApp's sha256 names the original before it is downloaded (objects are content-addressed).
         known_hash = whatsapp_sha256_to_hex(media.get("sha256"))
-        already = storage.find(conversation_id, known_hash) if known_hash else None
+        already = bucket.find(conversation_id, known_hash) if known_hash else None
         if already is not None:
             log.info("media already stored; not downloading again", extra={"gcs_uri": already.gcs_uri})
-            path.write_bytes(storage.read_bytes(already.gcs_uri))
+            path.write_bytes(bucket.read_bytes(already.gcs_uri))
         else:
             download_media(wa, media, path, cap=max_bytes(kind), noun=noun_for(kind, voice=voice))
         prepared = prepare(
@@ -144,15 +124,13 @@ def _process(
             voice=voice,
             limits=MediaLimits(image_max_side=settings.image_max_side),
         )
-        return _store(prepared, path, conversation_id, storage)
+        return _store(prepared, path, conversation_id, bucket)
 
 
-def _store(
-    prepared: PreparedMedia, path: Path, conversation_id: str, storage: MediaStorage
-) -> dict[str, Any]:
-    original = storage.put(conversation_id, path, prepared.mime_type, prepared.original_suffix)
+def _store(prepared: PreparedMedia, path: Path, conversation_id: str, bucket: MediaBucket) -> dict[str, Any]:
+    original = bucket.put(conversation_id, path, prepared.mime_type, prepared.original_suffix)
     fields: dict[str, Any] = {
-        "media.status": "ready",
+        "media.status": MediaStatus.READY.value,
         "media.gcs_uri": original.gcs_uri,
         "media.size_bytes": original.size_bytes,
         "media.sha256_hex": original.sha256_hex,
@@ -167,7 +145,7 @@ def _store(
         "media.notes": list(prepared.notes),
     }
     if prepared.derived is not None:
-        derived = storage.put(
+        derived = bucket.put(
             conversation_id,
             prepared.derived.data,
             prepared.derived.mime_type,
@@ -180,7 +158,7 @@ def _store(
             "media.derived_size_bytes": derived.size_bytes,
         }
     if prepared.poster is not None:
-        poster = storage.put(
+        poster = bucket.put(
             conversation_id,
             prepared.poster.data,
             prepared.poster.mime_type,
@@ -189,7 +167,7 @@ def _store(
         )
         fields["media.poster_uri"] = poster.gcs_uri
     if prepared.text:
-        text = storage.put(
+        text = bucket.put(
             conversation_id, prepared.text.encode(), "text/plain; charset=utf-8", ".txt", folder="derived"
         )
         fields |= {

@@ -3,7 +3,7 @@
 Layout: ``conversations/{conversation_id}/{original|derived}/{sha256}{suffix}``. Naming by the
 SHA-256 of the bytes makes every write idempotent: a redelivered job finds its object already
 there and uploads nothing, and WhatsApp's own ``sha256`` for a media id names the original before
-it is downloaded (see ``MediaStorage.find``). Nothing here grants access: the bucket is private
+it is downloaded (see ``MediaBucket.find``). Nothing here grants access: the bucket is private
 with uniform bucket-level access (set by Terraform), and this module never touches ACLs.
 
 Errors from the storage client propagate unchanged: they are transient for the caller's retry.
@@ -45,7 +45,7 @@ class StoredObject:
     uploaded: bool  # False when the object was already stored (a redelivery, or a duplicate file)
 
 
-class MediaStorage:
+class MediaBucket:
     """Content-addressed media objects in one private bucket."""
 
     def __init__(

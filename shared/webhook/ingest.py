@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from google.api_core import exceptions as gexc
 
-from shared.bus import Job, publish_async
-from shared.clients import firestore_client
+from shared.bus import Job, JobBus
+from shared.clients import Clients
 from shared.config import Settings
 from shared.store.inbound import JobInFlight, PendingJob, mark_job_published, record_inbound, release_job
 from shared.store.quarantine import quarantine, record_webhook_errors
@@ -47,9 +47,9 @@ def job_topic(message: InboundMessage, settings: Settings) -> str | None:
     return None  # reactions, unsupported and system messages are recorded, not answered
 
 
-def ingest(body: bytes, settings: Settings) -> IngestReport:
+def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
     """Store and publish everything in `body`. Raises IngestFailed (or a Google API error) on failure."""
-    db = firestore_client()
+    db = clients.firestore
     report = IngestReport()
     try:
         delivery = parse_delivery(body)
@@ -105,16 +105,18 @@ def ingest(body: bytes, settings: Settings) -> IngestReport:
     finally:
         # Whatever happened above, publish what was claimed: those messages are stored, and a
         # published job now saves the redelivery from doing it later.
-        report.jobs_published = _publish(pending)
+        report.jobs_published = _publish(clients.bus, pending)
     report.new_messages = len(pending)
     if in_flight:
         raise IngestFailed(f"{in_flight} message(s) are still being published by another delivery")
     return report
 
 
-def _publish(pending: list[PendingJob]) -> int:
+def _publish(bus: JobBus, pending: list[PendingJob]) -> int:
     """Publish claimed jobs concurrently; raise after trying them all if any failed."""
-    futures = [(job, publish_async(job.topic, Job(job.conversation_id, job.message_id))) for job in pending]
+    futures = [
+        (job, bus.publish_async(job.topic, Job(job.conversation_id, job.message_id))) for job in pending
+    ]
     failed: list[BaseException] = []
     published = 0
     for job, future in futures:

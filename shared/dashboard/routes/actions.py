@@ -7,6 +7,7 @@ import flask
 from shared.dashboard import actions, state
 from shared.dashboard.conversations import get_conversation
 from shared.dashboard.sending import SendOutcome, SendResult, resend_failed, send_operator_reply
+from shared.store.schema import Direction
 
 operator_actions = flask.Blueprint("actions", __name__)
 
@@ -54,8 +55,7 @@ def reply(conversation_id: str) -> flask.Response:
         flask.request.form.get("text", ""),
         key=flask.request.form.get("send_key", ""),
         operator=state.operator().name,
-        sender=dashboard.services.whatsapp(),
-        record_outbound=dashboard.services.record_outbound,
+        sender=dashboard.clients.whatsapp,
     )
     return _sent_notice(conversation_id, result, "sent")
 
@@ -70,14 +70,13 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
     message = actions.failed_message(db, conversation_id, message_id)
     if message is None:
         return _back(conversation_id, "not_found")
-    if message.data.get("direction") == "outbound":
+    if message.data.get("direction") == Direction.OUTBOUND:
         result = resend_failed(
             db,
             conversation,
             message,
             operator=state.operator().name,
-            sender=dashboard.services.whatsapp(),
-            record_outbound=dashboard.services.record_outbound,
+            sender=dashboard.clients.whatsapp,
         )
         return _sent_notice(conversation_id, result, "resent")
     outcome = actions.retry_inbound(
@@ -85,7 +84,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
         message,
         conversation_id=conversation_id,
         reply_topic=dashboard.config.reply_topic,
-        publish=dashboard.services.publish,
+        bus=dashboard.clients.bus,
         operator=state.operator().name,
     )
     return _back(conversation_id, "retry_queued" if outcome is actions.Outcome.DONE else outcome.value)

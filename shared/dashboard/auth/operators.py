@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import flask
 
+from shared.dashboard.auth.iap import HEADER, IapError, IapKeys, IapVerifier, fetch_jwks
+from shared.dashboard.auth.session import PasswordSessions
 from shared.dashboard.config import AuthMode, DashboardConfig
-from shared.dashboard.iap import HEADER, IapError, IapKeys, IapVerifier, fetch_jwks
-from shared.dashboard.session import PasswordSessions
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from google.genai import types
 
+from shared.clients import Clients
+
 INLINE_LIMIT_BYTES = 14 * 1024 * 1024  # per part; well inside every documented inline request limit
 
 _TRANSCRIPT = re.compile(r"<transcript\s+n=\"?(\d+)\"?\s*>(.*?)</transcript>\s*", re.DOTALL | re.IGNORECASE)
@@ -73,6 +75,14 @@ class MediaParts:
         if len(data) > INLINE_LIMIT_BYTES and self._upload is not None:
             return types.Part.from_uri(file_uri=self._upload(data, mime), mime_type=mime)
         return types.Part.from_bytes(data=data, mime_type=mime)
+
+
+def media_parts_for(clients: Clients) -> MediaParts:
+    """Media read from the bucket; large files through the Files API, or as gs:// URIs on Vertex AI."""
+    vertex = clients.settings.google_genai_use_vertexai
+    upload = None if vertex else files_api_uploader(clients.genai)
+    # The bucket client is made only if the burst has media to read.
+    return MediaParts(lambda uri: clients.bucket.read_bytes(uri), upload=upload, vertex=vertex)
 
 
 def files_api_uploader(client: Any) -> Callable[[bytes, str], str]:

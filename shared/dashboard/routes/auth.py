@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import flask
 
-from shared.dashboard import csrf, state
+from shared.dashboard import state
+from shared.dashboard.auth import csrf
 from shared.dashboard.config import AuthMode
 
 log = logging.getLogger(__name__)

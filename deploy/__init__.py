@@ -1,0 +1,1 @@
+"""Deploy steps: packaging each function into the folder Terraform uploads (`package`)."""

@@ -1,0 +1,62 @@
+"""A reply job: answer every ready message of a conversation, once, in as few replies as possible.
+
+The job only names a conversation. Whoever holds the conversation's reply lease answers all
+its ready, unanswered inbound messages in one reply (`burst.BurstReply`), then looks again
+before letting go, so a burst of messages gets one answer and a message arriving mid-reply gets
+the next one. The guarantees, and the one window they cannot close, are in
+docs/reply-guarantees.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+from shared.ai_reply.burst import BurstReply, LeaseLost
+from shared.bus import ReceivedJob
+from shared.clients import Clients
+from shared.config import Settings
+from shared.store import replies
+from shared.store.replies import LeaseOutcome
+
+log = logging.getLogger(__name__)
+
+_INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
+
+
+def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients) -> None:
+    """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
+    job = received.job
+    context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
+    if received.age_seconds() > settings.job_max_age_seconds:
+        log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
+        return
+    if settings.reply_debounce_ms > 0:
+        time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
+
+    db = clients.firestore
+    holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=settings.reply_lease_seconds)
+    outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)
+    if outcome is not LeaseOutcome.ACQUIRED:
+        level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
+        log.log(level, f"no reply generated: {outcome.value}", extra=context)
+        return
+
+    burst_writer = BurstReply(settings, clients, job.conversation_id, conversation, holder)
+    try:
+        while True:
+            burst = replies.ready_messages(db, job.conversation_id)
+            if burst:
+                burst_writer.answer(burst)
+            if replies.release_lease(db, job.conversation_id, holder, lease):
+                return
+    except LeaseLost:
+        log.warning("reply lease lost; the new holder finishes", extra=context)
+    except BaseException:
+        replies.drop_lease(db, job.conversation_id, holder)
+        raise

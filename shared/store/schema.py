@@ -1,0 +1,145 @@
+"""The Firestore data model in one place: collection names, document references, lifecycles, and
+the call policy every read and write uses (ARCHITECTURE.md describes the documents).
+
+Every Firestore path in the system is built here, so a reader finds the whole model in one file
+and a writer and its reader cannot disagree on a name or a key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry, if_exception_type
+from google.cloud import firestore
+
+CONVERSATIONS = "conversations"
+MESSAGES = "messages"  # under a conversation: inbound and outbound alike
+AI_RESPONSES = "ai_responses"  # under a conversation: one record per reply
+OPERATOR_SENDS = "operator_sends"  # under a conversation: one claim per operator send
+QUARANTINE = "quarantine"
+WEBHOOK_ERRORS = "webhook_errors"
+ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
+STATS_SHARDS = "stats_shards"
+
+# Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
+# (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
+# and per day.
+EXPIRING_COLLECTIONS = frozenset(
+    {MESSAGES, AI_RESPONSES, OPERATOR_SENDS, QUARANTINE, WEBHOOK_ERRORS, ORPHAN_STATUSES}
+)
+
+
+class InboundStatus(StrEnum):
+    """Where an inbound message is: media waits for the media function, then the reply."""
+
+    RECEIVED = "received"  # its media is being downloaded and prepared
+    READY = "ready"  # waiting for a reply
+    ANSWERED = "answered"
+    FAILED = "failed"  # no reply will come without an operator's retry
+    IGNORED = "ignored"  # recorded only: reactions, unsupported and system messages
+
+
+class MediaStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"  # refused or unavailable for good, with a reason a person can read
+
+
+class JobState(StrEnum):
+    """The Pub/Sub job an inbound message needs, tracked on the message."""
+
+    PENDING = "pending"  # claimed by a delivery that is publishing it (or died doing so)
+    PUBLISHED = "published"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class SentBy(StrEnum):
+    """Who wrote an outbound message."""
+
+    AI = "ai"
+    OPERATOR = "operator"
+
+
+# Transient errors are retried briefly inside a request; past that the caller answers 503 (or
+# raises, for a job) and the sender's redelivery retries the whole idempotent step. A long
+# in-request retry would only hold Meta's connection open until it gives up on its own.
+CALL_RETRY = Retry(
+    predicate=if_exception_type(
+        gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.Aborted
+    ),
+    initial=0.1,
+    maximum=1.0,
+    multiplier=2.0,
+    timeout=5.0,
+)
+CALL_TIMEOUT = 5.0
+# The keyword arguments of every Firestore call: `ref.get(**CALL)`, `batch.commit(**CALL)`.
+CALL: Final[dict[str, Any]] = {"retry": CALL_RETRY, "timeout": CALL_TIMEOUT}
+
+
+def conversation_id(phone_number_id: str, wa_id: str) -> str:
+    """One conversation per (business number, WhatsApp user)."""
+    return f"{phone_number_id}_{wa_id}"
+
+
+def name_key(name: str) -> str:
+    """The form a display name is stored and searched in (`display_name_lower`).
+
+    `casefold`, not `lower`: "Straße" and "STRASSE" must find each other.
+    """
+    return " ".join(name.split()).casefold()
+
+
+def expire_at(now: datetime, retention_days: int) -> datetime | None:
+    """When Firestore's TTL policy may delete a document; None keeps it forever."""
+    return now + timedelta(days=retention_days) if retention_days > 0 else None
+
+
+# -- references ------------------------------------------------------------------------------------
+
+
+def conversations(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(CONVERSATIONS)
+
+
+def conversation_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:
+    return db.collection(CONVERSATIONS).document(conv_id)
+
+
+def messages(db: firestore.Client, conv_id: str) -> firestore.CollectionReference:
+    return conversation_ref(db, conv_id).collection(MESSAGES)
+
+
+def message_ref(db: firestore.Client, conv_id: str, message_id: str) -> firestore.DocumentReference:
+    return messages(db, conv_id).document(message_id)
+
+
+def ai_responses(db: firestore.Client, conv_id: str) -> firestore.CollectionReference:
+    return conversation_ref(db, conv_id).collection(AI_RESPONSES)
+
+
+def operator_send_ref(db: firestore.Client, conv_id: str, key: str) -> firestore.DocumentReference:
+    return conversation_ref(db, conv_id).collection(OPERATOR_SENDS).document(key)
+
+
+def quarantine(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(QUARANTINE)
+
+
+def webhook_errors(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(WEBHOOK_ERRORS)
+
+
+def orphan_status_ref(db: firestore.Client, wamid: str) -> firestore.DocumentReference:
+    return db.collection(ORPHAN_STATUSES).document(wamid)
+
+
+def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
+    return db.collection(STATS_SHARDS).document(name)
