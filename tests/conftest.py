@@ -2,6 +2,8 @@
 
 They start once per session (about three seconds each, in parallel) and only when a test asks
 for them; each test gets an empty database and fresh topics, so tests never see each other's data.
+Every Firestore query the run makes, here or in a process a test starts, is recorded by shape
+(tests/support/query_log.py) for the index checks that run last.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from local.emulators import (
     start_pubsub,
     wait_http,
 )
+
+pytest_plugins = ["tests.support.query_log"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -71,7 +75,9 @@ def emulators() -> Iterator[Emulators]:
 
 
 def base_env(emus: Emulators, **extra: str) -> dict[str, str]:
-    """Environment of a function process under test."""
+    """Environment of a function process under test (which records its Firestore queries too)."""
+    from tests.support.query_log import child_env  # the plugin, loaded by pytest_plugins above
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "WHATSAPP", "GOOGLE_"))}
     env.update(emus.env)
     env.update(
@@ -81,6 +87,7 @@ def base_env(emus: Emulators, **extra: str) -> dict[str, str]:
             "MEDIA_TOPIC": MEDIA_TOPIC,
             "REPLY_TOPIC": REPLY_TOPIC,
             "LOG_LEVEL": "INFO",
+            **child_env(),
         }
     )
     env.update(extra)

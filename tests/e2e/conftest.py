@@ -12,6 +12,7 @@ import requests
 
 from local.stack import LocalStack, StackOptions
 from tests.conftest import ARTIFACTS, PROJECT, Emulators
+from tests.support.query_log import child_env
 
 E2E_ENV = {
     "MEDIA_TOPIC": "e2e-media",
@@ -25,7 +26,7 @@ E2E_ENV = {
 def stack(emulators: Emulators) -> Iterator[LocalStack]:
     options = StackOptions.on_free_ports(
         project=PROJECT,
-        user_env={**emulators.env, **E2E_ENV},
+        user_env={**emulators.env, **E2E_ENV, **child_env()},
         log_dir=ARTIFACTS / "logs" / "e2e",
     )
     with LocalStack(options) as running:
