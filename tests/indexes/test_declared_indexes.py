@@ -19,7 +19,9 @@ pytestmark = pytest.mark.after_all_queries
 
 REPORT = terraform_config.ROOT / "artifacts" / "firestore-queries.txt"
 
-# The function processes the suite starts; each builds queries in production.
+# The functions that run queries (the webhook and media write, and read documents by key), each
+# started as its own process by the suite: if none of their shapes arrived, the recorder did not
+# reach them and the checks above would judge only the test process.
 FUNCTIONS_THAT_QUERY = {"ai_reply", "dashboard"}
 
 
