@@ -199,7 +199,10 @@ def start_function(
         "--host=127.0.0.1",
         f"--signature-type={signature_type}",
     ]
-    full_env = {**env, "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
+    # The PYTHONPATH the process would inherit comes first (the tests add one that records queries).
+    inherited = {**os.environ, **env}.get("PYTHONPATH")
+    pythonpath = os.pathsep.join(p for p in (inherited, str(root)) if p)
+    full_env = {**env, "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
     proc = spawn(name, args, log_dir, f"127.0.0.1:{port}", env=full_env)
     wait_http(proc, "/healthz" if signature_type == "http" else "/")
     return proc

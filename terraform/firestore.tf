@@ -1,22 +1,11 @@
+# Composite indexes for the queries the code runs; every other query is served by the single-field
+# indexes Firestore keeps for every field (collection scope). tests/indexes records every query
+# the test suite makes and fails on one without its index here, or on an index here none needs.
 locals {
   firestore_location = var.firestore_location != "" ? var.firestore_location : var.region
 
   # Equality on a flag + newest first: the dashboard's filtered conversation lists.
   conversation_filters = ["needs_attention", "ai_paused", "has_failure"]
-
-  # Dashboard statistics across every conversation's messages: count by a field within a
-  # received_at range.
-  message_stat_fields = ["type", "status"]
-
-  # Single-field indexes the collection-group queries need: Firestore maintains single-field
-  # indexes automatically only for collection scope, so these are declared (both scopes, both
-  # orders, since an index_config replaces the inherited one).
-  collection_group_fields = {
-    "messages:received_at"    = { collection = "messages", field = "received_at" }
-    "messages:status"         = { collection = "messages", field = "status" }
-    "messages:type"           = { collection = "messages", field = "type" }
-    "ai_responses:created_at" = { collection = "ai_responses", field = "created_at" }
-  }
 
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
@@ -56,49 +45,20 @@ resource "google_firestore_index" "conversations_by_flag" {
   }
 }
 
-resource "google_firestore_index" "messages_by_field_and_time" {
-  for_each = toset(local.message_stat_fields)
-
+# The reply job's burst: a conversation's messages waiting for an answer, oldest first.
+resource "google_firestore_index" "messages_ready_by_age" {
   project     = var.project_id
   database    = google_firestore_database.main.name
   collection  = "messages"
-  query_scope = "COLLECTION_GROUP"
+  query_scope = "COLLECTION"
 
   fields {
-    field_path = each.value
+    field_path = "status"
     order      = "ASCENDING"
   }
   fields {
-    field_path = "received_at"
+    field_path = "created_at"
     order      = "ASCENDING"
-  }
-}
-
-resource "google_firestore_field" "collection_group_index" {
-  for_each = local.collection_group_fields
-
-  project    = var.project_id
-  database   = google_firestore_database.main.name
-  collection = each.value.collection
-  field      = each.value.field
-
-  index_config {
-    indexes {
-      order       = "ASCENDING"
-      query_scope = "COLLECTION"
-    }
-    indexes {
-      order       = "DESCENDING"
-      query_scope = "COLLECTION"
-    }
-    indexes {
-      order       = "ASCENDING"
-      query_scope = "COLLECTION_GROUP"
-    }
-    indexes {
-      order       = "DESCENDING"
-      query_scope = "COLLECTION_GROUP"
-    }
   }
 }
 

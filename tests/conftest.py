@@ -1,7 +1,9 @@
 """Fixtures of the whole suite: the Firestore, Pub/Sub and Storage emulators on free ports.
 
 They start once per session (a few seconds each) and only when a test asks for them; each test
-gets an empty database and fresh topics, so tests never see each other's data.
+gets an empty database and fresh topics, so tests never see each other's data. Every Firestore
+query the run makes, here or in a process a test starts, is recorded by shape
+(tests/support/query_log.py) for the index checks that run last.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pytest
 
 from local.emulators import ManagedProcess, free_port, reset_firestore, start_storage, wait_http
 from tests.support.cloud import ARTIFACTS, MEDIA_BUCKET, PROJECT, Emulators, Topics, start_emulators
+
+pytest_plugins = ["tests.support.query_log"]
 
 
 @pytest.fixture(scope="session")

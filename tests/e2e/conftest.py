@@ -9,6 +9,7 @@ import requests
 
 from local.stack import LocalStack, StackOptions
 from tests.support.cloud import ARTIFACTS, PROJECT, Emulators
+from tests.support.query_log import child_env
 from tests.support.system import E2E_ENV, System
 
 
@@ -16,7 +17,7 @@ from tests.support.system import E2E_ENV, System
 def stack(emulators: Emulators) -> Iterator[LocalStack]:
     options = StackOptions.on_free_ports(
         project=PROJECT,
-        user_env={**emulators.env, **E2E_ENV},
+        user_env={**emulators.env, **E2E_ENV, **child_env()},
         log_dir=ARTIFACTS / "logs" / "e2e",
     )
     with LocalStack(options) as running:

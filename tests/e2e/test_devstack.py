@@ -16,6 +16,7 @@ import requests
 from local.emulators import free_port, port_is_free
 from local.stack import DEFAULT_PORTS
 from tests.support.cloud import ROOT
+from tests.support.query_log import child_env
 
 
 def start_devstack(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -56,6 +57,7 @@ def test_make_dev_answers_stops_on_sigterm_and_starts_again_cleanly(tmp_path) ->
         if not k.endswith("_EMULATOR_HOST") and not k.startswith(("GEMINI", "WHATSAPP"))
     }
     env.update({name: str(port) for name, port in ports.items()})
+    env.update(child_env())
     for run in (1, 2):
         log = tmp_path / f"dev-{run}.log"
         proc = start_devstack(env, log)
