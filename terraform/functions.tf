@@ -146,11 +146,9 @@ resource "google_cloudfunctions2_function" "fn" {
 
   depends_on = [
     google_project_service.enabled,
-    # An instance that starts before it may read its secrets fails its health check.
-    google_secret_manager_secret_iam_member.accessor,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_artifact_registry_repository_iam_member.build_writer,
+    # The build needs its account's role, and an instance that starts before it may read its
+    # secrets fails its health check: both only once the grants have propagated.
+    time_sleep.iam_propagation,
   ]
 }
 
