@@ -131,6 +131,10 @@ resource "google_cloudfunctions2_function" "fn" {
       local.optional_env,
       local.function_env[each.key],
       lookup(var.function_settings, each.key, {}),
+      # functions-framework's gunicorn serves THREADS requests at once (4 per CPU unless told):
+      # exactly as many as Cloud Run sends one instance, so none wait inside it. Last, so
+      # function_settings cannot pull the two apart.
+      { THREADS = tostring(var.function_sizing[each.key].concurrency) },
     )
 
     dynamic "secret_environment_variables" {
