@@ -185,10 +185,29 @@ def reset_firestore(host_port: str, project: str) -> None:
     requests.delete(url, timeout=10).raise_for_status()
 
 
+# Requests one instance of each function serves at once: the `concurrency` defaults of
+# function_sizing in terraform/variables.tf, which production hands functions-framework as
+# THREADS (its gunicorn otherwise runs 4 threads per CPU). tests/infra holds the two equal.
+FUNCTION_THREADS = {"webhook": 40, "media": 2, "ai_reply": 20, "dashboard": 20}
+
+
 def start_function(
-    name: str, port: int, env: dict[str, str], log_dir: Path, *, signature_type: str = "http"
+    name: str,
+    port: int,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    signature_type: str = "http",
+    threads: int | None = None,
 ) -> ManagedProcess:
-    """Run `functions/<name>/main.py` under functions-framework, the way Cloud Functions runs it."""
+    """Run `functions/<name>/main.py` under functions-framework, the way Cloud Functions runs it.
+
+    `threads` defaults to the function's production concurrency (FUNCTION_THREADS).
+    """
+    if threads is None:
+        if name not in FUNCTION_THREADS:
+            raise ValueError(f"no THREADS default for the function {name!r}; pass threads=")
+        threads = FUNCTION_THREADS[name]
     root = Path(__file__).resolve().parent.parent
     exe = Path(sys.executable).with_name("functions-framework")
     args = [
@@ -202,7 +221,7 @@ def start_function(
     # The PYTHONPATH the process would inherit comes first (the tests add one that records queries).
     inherited = {**os.environ, **env}.get("PYTHONPATH")
     pythonpath = os.pathsep.join(p for p in (inherited, str(root)) if p)
-    full_env = {**env, "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
+    full_env = {**env, "THREADS": str(threads), "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
     proc = spawn(name, args, log_dir, f"127.0.0.1:{port}", env=full_env)
     wait_http(proc, "/healthz" if signature_type == "http" else "/")
     return proc

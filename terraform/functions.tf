@@ -131,6 +131,10 @@ resource "google_cloudfunctions2_function" "fn" {
       local.optional_env,
       local.function_env[each.key],
       lookup(var.function_settings, each.key, {}),
+      # functions-framework's gunicorn serves THREADS requests at once (4 per CPU unless told):
+      # exactly as many as Cloud Run sends one instance, so none wait inside it. Last, so
+      # function_settings cannot pull the two apart.
+      { THREADS = tostring(var.function_sizing[each.key].concurrency) },
     )
 
     dynamic "secret_environment_variables" {
@@ -146,11 +150,9 @@ resource "google_cloudfunctions2_function" "fn" {
 
   depends_on = [
     google_project_service.enabled,
-    # An instance that starts before it may read its secrets fails its health check.
-    google_secret_manager_secret_iam_member.accessor,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_artifact_registry_repository_iam_member.build_writer,
+    # The build needs its account's role, and an instance that starts before it may read its
+    # secrets fails its health check: both only once the grants have propagated.
+    time_sleep.iam_propagation,
   ]
 }
 

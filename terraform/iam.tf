@@ -121,27 +121,38 @@ resource "google_project_iam_member" "vertex_user" {
   member  = google_service_account.function["ai_reply"].member
 }
 
-# ----- Build account: logs, its own image repository, and the source bucket -----------------
+# ----- Build account ------------------------------------------------------------------------
+# A gen2 build does not read our sources bucket: Cloud Functions first copies the archive into a
+# bucket it creates itself at the first deploy (gcf-v2-sources-<project number>-<region>), and
+# Cloud Build then fetches it from there as this account, writes its logs and pushes the image
+# and the buildpack cache. Run Builder is the role Google defines for exactly that: storage
+# objects get, Artifact Registry upload/download/delete, log entries create, source repos get.
+# It has to be granted on the project: the copy's bucket does not exist before the first function
+# is created, and its build starts right away, so no bucket-level grant could come first.
 resource "google_project_iam_member" "build" {
-  for_each = toset(["roles/logging.logWriter"])
-
   project = var.project_id
-  role    = each.value
+  role    = "roles/run.builder"
   member  = google_service_account.build.member
 }
 
-resource "google_artifact_registry_repository_iam_member" "build_writer" {
-  project    = var.project_id
-  location   = google_artifact_registry_repository.functions.location
-  repository = google_artifact_registry_repository.functions.name
-  role       = "roles/artifactregistry.writer"
-  member     = google_service_account.build.member
-}
+# IAM grants take a while to reach every Google service; a build or an instance start that runs
+# into a grant not yet visible fails (a 403 in the build log, a secret that cannot be read). The
+# functions wait for this instead (the provider's own gen2 builder example waits the same 60 s).
+resource "time_sleep" "iam_propagation" {
+  create_duration = "60s"
 
-resource "google_storage_bucket_iam_member" "build_source_reader" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.build.member
+  # A new grant (a function or a secret added later) replaces the wait, so it runs again first.
+  triggers = {
+    grants = join(" ", concat(
+      [google_project_iam_member.build.id],
+      [for grant in google_secret_manager_secret_iam_member.accessor : grant.id],
+    ))
+  }
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
 }
 
 # ----- Who may invoke which function (a gen2 function is a Cloud Run service) ----------------

@@ -90,7 +90,7 @@ variable "function_settings" {
 # Functions
 # ---------------------------------------------------------------------------------------------
 variable "function_sizing" {
-  description = "Per function: memory (Cloud Run units, e.g. 512Mi), cpu, timeout_seconds (<= 600 so a Pub/Sub push can wait for it), concurrency (requests per instance), min/max instances."
+  description = "Per function: memory (Cloud Run units, e.g. 512Mi), cpu, timeout_seconds (<= 600 so a Pub/Sub push can wait for it), concurrency (requests per instance, and the threads its functions-framework runs), min/max instances."
   type = map(object({
     memory          = string
     cpu             = string

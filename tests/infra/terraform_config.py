@@ -49,13 +49,50 @@ class TerraformConfig:
         return self.variables[variable].get("default")
 
 
+@dataclass(frozen=True)
+class Declaration:
+    """One resource or data block, with the file it is written in."""
+
+    file: str
+    section: str  # "resource" or "data"
+    kind: str
+    name: str
+    body: dict[str, Any]
+
+    def __str__(self) -> str:
+        prefix = "data." if self.section == "data" else ""
+        return f"{self.file}: {prefix}{self.kind}.{self.name}"
+
+
+def parse(text: str) -> dict[str, Any]:
+    return hcl2.loads(text, serialization_options=_OPTIONS)
+
+
+def declarations(directory: Path = TERRAFORM_DIR) -> list[Declaration]:
+    """Every resource and data block of terraform/*.tf, in file order."""
+    found = []
+    for path in sorted(directory.glob("*.tf")):
+        found.extend(declarations_in(parse(path.read_text(encoding="utf-8")), path.name))
+    return found
+
+
+def declarations_in(parsed: dict[str, Any], file: str) -> list[Declaration]:
+    return [
+        Declaration(file, section, kind, name, body)
+        for section in ("resource", "data")
+        for block in parsed.get(section, [])
+        for kind, named in block.items()
+        for name, body in named.items()
+    ]
+
+
 def load(directory: Path = TERRAFORM_DIR) -> TerraformConfig:
     config = TerraformConfig()
     texts = []
     for path in sorted(directory.glob("*.tf")):
         text = path.read_text(encoding="utf-8")
         texts.append(text)
-        _merge(config, hcl2.loads(text, serialization_options=_OPTIONS), path)
+        _merge(config, parse(text), path)
     config.text = "\n".join(texts)
     return config
 

@@ -71,3 +71,46 @@ def test_logs_go_to_cloud_logging_so_a_custom_service_account_can_run_it(build):
 def test_every_substitution_used_is_declared(build):
     used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", CONFIG.read_text(encoding="utf-8")))
     assert used <= set(build["substitutions"])
+
+
+def test_the_test_step_installs_debians_chromium_before_it_runs_the_tests(build):
+    """The browser tests look for /usr/bin/chromium; Playwright's own browser download is not used."""
+    lines = _test_step_lines(build)
+    install = next(i for i, line in enumerate(lines) if line.startswith("apt-get install"))
+    assert "chromium" in lines[install].split()
+    assert lines.index(".venv/bin/python -m pytest -q") > install
+    assert not [line for line in lines if "playwright install" in line]
+    assert "CI=true" in build["options"]["env"], "without CI the browser tests skip instead of failing"
+
+
+def test_the_test_step_image_runs_python_3_13_so_pydub_gets_audioop_lts_there(build):
+    """The emulators image is Debian trixie: its python3 is 3.13, where audioop is gone."""
+    lines = _test_step_lines(build)
+    install = next(line for line in lines if line.startswith("apt-get install"))
+    assert "python3" in install.split(), "the venv is made from the image's own python3"
+    requirements = _requirements(ROOT / "requirements-dev.txt")
+    assert "pydub" in requirements
+    marker = requirements.get("audioop-lts")
+    assert marker is not None, "pydub cannot be imported on 3.13 without audioop-lts"
+    assert re.fullmatch(r'==[0-9.]+; python_version >= "3\.13"', marker), marker
+
+
+def _test_step_lines(build: dict) -> list[str]:
+    step = build["steps"][step_index(build, "pytest")]
+    return [line.strip() for line in step["args"][-1].splitlines() if line.strip()]
+
+
+def _requirements(path) -> dict[str, str]:
+    """name -> the rest of its line (version pin and marker), following -r includes."""
+    found: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-r "):
+            found.update(_requirements(path.parent / line.removeprefix("-r ").strip()))
+            continue
+        name = re.match(r"[A-Za-z0-9_.-]+", line)
+        assert name, line
+        found[name[0].lower()] = line[name.end() :].strip()
+    return found

@@ -303,6 +303,36 @@ def test_function_accounts_get_only_the_roles_their_code_uses(tf):
     assert tf.resource("google_project_iam_member", "vertex_user")["count"] == "${var.use_vertexai ? 1 : 0}"
 
 
+def test_the_build_account_holds_only_the_role_google_defines_for_function_builds(tf):
+    build = tf.resource(*FUNCTION)["build_config"][0]
+    assert build["service_account"] == "${google_service_account.build.id}"
+    grants = {
+        key: body["role"]
+        for key, body in tf.resources.items()
+        if key[0].endswith("_iam_member") and "google_service_account.build." in body["member"]
+    }
+    # Project-wide, because the bucket a gen2 build reads its source from is created by the first
+    # deploy; Run Builder holds nothing beyond a build's reads, pushes and logs.
+    assert grants == {("google_project_iam_member", "build"): "roles/run.builder"}
+    assert tf.resource("google_project_iam_member", "build")["project"] == "${var.project_id}"
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "roles/run.builder" in guide and "gcf-v2-sources" in guide
+
+
+def test_functions_are_created_only_after_their_grants_have_had_time_to_propagate(tf):
+    wait = tf.resource("time_sleep", "iam_propagation")
+    assert int(wait["create_duration"].removesuffix("s")) >= 60
+    waits_for = set(wait["depends_on"])
+    assert {
+        "${google_project_iam_member.build}",
+        "${google_secret_manager_secret_iam_member.accessor}",
+    } <= waits_for
+    # A grant added later replaces the wait, so it runs again before the functions change.
+    assert "google_project_iam_member.build.id" in wait["triggers"]["grants"]
+    assert "google_secret_manager_secret_iam_member.accessor" in wait["triggers"]["grants"]
+    assert "${time_sleep.iam_propagation}" in tf.resource(*FUNCTION)["depends_on"]
+
+
 # ----- storage and Firestore --------------------------------------------------------------------
 
 
@@ -343,7 +373,9 @@ def test_every_reference_in_the_configuration_resolves(tf):
             pool = tf.variables if kind == "var" else tf.locals
             if name not in pool:
                 problems.append(f"{kind}.{name}")
-        for ref in re.findall(r"\b(data\.[a-z0-9_]+\.[a-z0-9_]+|google(?:_[a-z0-9]+)+\.[a-z0-9_]+)", text):
+        for ref in re.findall(
+            r"\b(data\.[a-z0-9_]+\.[a-z0-9_]+|(?:google|time)(?:_[a-z0-9]+)+\.[a-z0-9_]+)", text
+        ):
             if ref not in declared:
                 problems.append(ref)
     assert not sorted(set(problems))
