@@ -46,6 +46,7 @@ def start_emulators(log_dir: Path) -> Emulators:
 def base_env(emus: Emulators, **extra: str) -> dict[str, str]:
     """Environment of a function process under test (which records its Firestore queries too)."""
     from tests.support.query_log import child_env  # the plugin, loaded by the root conftest
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "WHATSAPP", "GOOGLE_"))}
     env.update(emus.env)
     env.update(
