@@ -1,4 +1,4 @@
-"""Issue 3 end to end: simulator -> webhook -> Pub/Sub push -> ai_reply -> offline model -> simulator."""
+"""The reply loop end to end: simulator -> webhook -> Pub/Sub push -> ai_reply -> offline model -> simulator."""
 
 from __future__ import annotations
 

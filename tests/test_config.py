@@ -1,0 +1,76 @@
+"""Settings: read once from the environment, typed, and a clear error for what cannot be used."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import SETTING_NAMES, ConfigError, Settings
+
+
+def test_every_setting_has_its_default_when_the_environment_is_empty() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.media_topic == "whatsapp-media" and settings.retention_days == 365
+
+
+def test_values_are_read_from_the_upper_cased_names_and_converted_to_their_type() -> None:
+    settings = Settings.from_env(
+        {"REPLY_DEBOUNCE_MS": "250", "GEMINI_TIMEOUT_SECONDS": "12.5", "GOOGLE_GENAI_USE_VERTEXAI": "yes"}
+    )
+    assert settings.reply_debounce_ms == 250
+    assert settings.gemini_timeout_seconds == 12.5
+    assert settings.google_genai_use_vertexai is True
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"), [("REPLY_DEBOUNCE_MS", "soon"), ("GOOGLE_GENAI_USE_VERTEXAI", "maybe")]
+)
+def test_a_value_of_the_wrong_type_names_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name}='{raw}' is not a valid"):
+        Settings.from_env({name: raw})
+
+
+def test_an_empty_value_counts_as_unset() -> None:
+    assert Settings.from_env({"MEDIA_TOPIC": ""}).media_topic == "whatsapp-media"
+
+
+def test_the_original_products_project_variable_is_still_accepted() -> None:
+    assert Settings.from_env({"GOOGLE_CLOUD_PROJECT_ID": "old"}).google_cloud_project == "old"
+    both = {"GOOGLE_CLOUD_PROJECT_ID": "old", "GOOGLE_CLOUD_PROJECT": "new"}
+    assert Settings.from_env(both).google_cloud_project == "new"
+
+
+def test_require_names_every_missing_setting_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"WHATSAPP_APP_SECRET": "s"}).require(
+            "whatsapp_app_secret", "webhook_verify_token", "google_cloud_project"
+        )
+    assert str(raised.value) == "missing required setting(s): WEBHOOK_VERIFY_TOKEN, GOOGLE_CLOUD_PROJECT"
+
+
+def test_the_model_needs_a_key_an_endpoint_or_vertex() -> None:
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        Settings().require_model()
+    for env in (
+        {"GEMINI_API_KEY": "k"},
+        {"GEMINI_BASE_URL": "http://x"},
+        {"GOOGLE_GENAI_USE_VERTEXAI": "true"},
+    ):
+        Settings.from_env(env).require_model()
+
+
+def test_secrets_never_appear_in_the_settings_repr() -> None:
+    text = repr(
+        Settings(whatsapp_api_token="tok-123", whatsapp_app_secret="sec-456", gemini_api_key="key-789")
+    )
+    assert not any(secret in text for secret in ("tok-123", "sec-456", "key-789"))
+
+
+def test_operator_allowlist_is_lower_cased_and_ignores_blanks() -> None:
+    settings = Settings(operator_emails=" Ana@Example.com, ,bo@example.com ")
+    assert settings.operator_allowlist == frozenset({"ana@example.com", "bo@example.com"})
+
+
+def test_setting_names_are_the_environment_names_of_every_field() -> None:
+    assert "WHATSAPP_API_URL" in SETTING_NAMES and "RETENTION_DAYS" in SETTING_NAMES
+    assert all(name.isupper() for name in SETTING_NAMES)
