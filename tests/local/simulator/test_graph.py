@@ -6,13 +6,7 @@ import pytest
 import requests
 
 from local.simulator import graph_api_url
-from tests.support.simulator import (
-    AUTH,
-    PHONE_ID,
-    TOKEN,
-    USER,
-    send_text,
-)
+from tests.support.simulator import AUTH, PHONE_ID, TOKEN, USER, send_text
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])

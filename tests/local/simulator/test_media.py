@@ -9,15 +9,7 @@ import time
 import requests
 
 from local.simulator import graph_api_url, start_simulator
-from tests.support.simulator import (
-    AUTH,
-    PHONE_ID,
-    TOKEN,
-    USER,
-    final_statuses,
-    upload,
-    wait_until,
-)
+from tests.support.simulator import AUTH, PHONE_ID, TOKEN, USER, final_statuses, upload, wait_until
 
 
 def test_inbound_image_then_two_step_download_with_the_token(sim, receiver):

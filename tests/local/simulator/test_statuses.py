@@ -6,13 +6,7 @@ import time
 
 import requests
 
-from tests.support.simulator import (
-    PHONE_ID,
-    USER,
-    expected_signature,
-    send_text,
-    wait_until,
-)
+from tests.support.simulator import PHONE_ID, USER, expected_signature, send_text, wait_until
 
 
 def test_status_callbacks_arrive_signed_in_order(sim, receiver):

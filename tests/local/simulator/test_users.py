@@ -7,11 +7,7 @@ import json
 
 import requests
 
-from tests.support.simulator import (
-    PHONE_ID,
-    USER,
-    expected_signature,
-)
+from tests.support.simulator import PHONE_ID, USER, expected_signature
 
 
 def test_inbound_text_is_delivered_signed_in_metas_envelope(sim, receiver):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.simulator import (
-    USER,
-    wait_until,
-)
+from tests.support.simulator import USER, wait_until
 
 
 def test_webhook_rejection_is_retried_until_accepted(sim, receiver):
