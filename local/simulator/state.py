@@ -1,7 +1,7 @@
 """What every part of the simulator shares: the settings, one lock, the conversation and the call log.
 
-The parts (Graph behaviour, users, webhooks, statuses, media host) each keep their own records too,
-but all of them lock this one ``RLock``, so a reset or a read sees every record in one consistent state.
+The media host and the webhook sender keep records of their own (media, delivery attempts), but every
+part locks this one ``RLock``, so a reset or a read sees all the records in one consistent state.
 ``changed`` wakes long-polls (``wait_outbox``); ``stop`` is replaced on reset, which cancels the
 background deliveries that captured the old one.
 """
