@@ -169,7 +169,7 @@ class LocalStack:
             self.env["GEMINI_BASE_URL"] = model.url
             self.urls["offline model"] = model.url
         if self.simulated_whatsapp:
-            from local.whatsapp_simulator import graph_api_url, start_simulator
+            from local.simulator import graph_api_url, start_simulator
 
             simulator = start_simulator(
                 port=self.port("SIMULATOR_PORT"),

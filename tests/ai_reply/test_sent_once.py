@@ -27,7 +27,7 @@ CONV = conversation_id(PHONE_NUMBER_ID, CUSTOMER)
 @pytest.fixture
 def services(emulators, firestore_db) -> Iterator[dict]:
     from local.offline_gemini import start_offline_gemini
-    from local.whatsapp_simulator import graph_api_url, start_simulator
+    from local.simulator import graph_api_url, start_simulator
 
     simulator = start_simulator(
         access_token="token", webhook_url="http://127.0.0.1:9/unused", status_delay_seconds=0

@@ -15,7 +15,7 @@ import functions_framework
 import pytest
 
 from local.servers import RunningServer
-from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
+from local.simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
 from tests.support.cloud import MEDIA_BUCKET, MEDIA_TOPIC, PROJECT, REPLY_TOPIC, Emulators
 from tests.support.dashboard import PASSWORD, SESSION_SECRET, SOURCE, Operator
 

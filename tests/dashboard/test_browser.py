@@ -19,7 +19,7 @@ import pytest
 from google.cloud import storage
 
 from local.emulators import ManagedProcess, free_port, start_function
-from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, graph_api_url
+from local.simulator import DEFAULT_ACCESS_TOKEN, graph_api_url
 from shared.bucket import DERIVED, MediaBucket
 from shared.store import stats
 from shared.store.statuses import apply_status

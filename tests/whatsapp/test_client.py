@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.servers import RunningServer
-from local.whatsapp_simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
+from local.simulator import DEFAULT_ACCESS_TOKEN, WhatsAppSimulator, graph_api_url, start_simulator
 from shared.whatsapp.client import RetryPolicy, WhatsAppClient
 from shared.whatsapp.errors import (
     AuthenticationFailed,

@@ -1,7 +1,7 @@
 """Meta's WhatsApp Cloud API wire formats, as the simulator produces them.
 
-Pure functions only (no I/O), so the shapes are easy to read side by side with the handbook
-(/work/shared/reference/whatsapp.md) and to reuse in tests.
+Pure functions only (no I/O), so the shapes are easy to read side by side with Meta's Cloud API
+reference and to reuse in tests.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+Json = dict[str, Any]
+
 ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+
+# Message types whose content is a media object (by ``id`` or ``link``), and the states of a status webhook.
+MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
+STATUS_STATES = frozenset({"sent", "delivered", "read", "played", "failed"})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""A local WhatsApp Cloud API simulator: it plays Meta's side for tests and for `make dev`.
+
+Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v25.0``) and cannot
+tell it from Meta: same paths, bearer-token checks, response and error bodies, signed webhooks with
+status updates, the two-step media download with expiring URLs.
+
+Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N`` version):
+  POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
+                                         link, reaction, location, contacts, interactive, template),
+                                         mark read, typing indicator
+  POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
+  GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
+  GET  /whatsapp_business/attachments/?mid=..&ext=..&hash=..   the bytes (bearer required, URL expires)
+
+Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offers the same as methods:
+  POST /_sim/inbound          act as the user: {"from","name","type","text"|"media_id"|"data_base64"|<type obj>,
+                              "caption","filename","voice","context":{"id"}} or {"batch":[...]}
+                              -> {"wamid","wamids","webhook_status","error","body"}
+  POST /_sim/redeliver        {"wamid"}: post the same envelope bytes again (dedupe tests)
+  POST /_sim/deliver-raw      {"body"|"body_base64"|"json", "signature"?: str|null, "headers"?}
+  POST /_sim/verify-webhook   run the GET hub.challenge handshake against the webhook
+  POST /_sim/statuses         {"wamid","status","code"?}: push one status webhook by hand
+  POST /_sim/media            multipart "file" (+ "mime_type", "filename") or raw bytes -> {"id","sha256",...}
+  GET  /_sim/media/<id>       the stored bytes (chat page); POST /_sim/expire-media-urls
+  GET  /_sim/outbox           what the business sent (?wa_id=, ?wait_count=N&timeout=S long-polls)
+  GET  /_sim/events           every Graph call (?kind=send|mark_read|typing|media_*|auth_failed)
+  GET  /_sim/inbox            what the user sent; GET /_sim/deliveries: every webhook attempt
+  GET|POST|DELETE /_sim/faults  error switches, e.g. {"target":"send","code":131047,"count":1},
+                              {"target":"send","hang_seconds":5}, {"target":"media_download","http_status":500,
+                              "count":2}, {"target":"delivery","code":131026} (accepted, then a failed status)
+  GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false})
+  POST /_sim/reset            forget everything and cancel pending deliveries
+  GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
+  GET  /_sim/health           {"ok": true} once the server answers
+
+Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
+``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
+users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
+(the media host), ``faults`` (error switches), ``wire`` (Meta's formats), ``simulator`` (the parts
+composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
+"""
+
+from local.simulator.app import create_app, graph_api_url, start_simulator
+from local.simulator.config import (
+    DEFAULT_ACCESS_TOKEN,
+    DEFAULT_API_VERSION,
+    DEFAULT_APP_SECRET,
+    DEFAULT_DISPLAY_PHONE_NUMBER,
+    DEFAULT_PHONE_NUMBER_ID,
+    DEFAULT_PORT,
+    DEFAULT_USER_NAME,
+    DEFAULT_USER_WA_ID,
+    DEFAULT_VERIFY_TOKEN,
+    DEFAULT_WABA_ID,
+    SimulatorConfig,
+)
+from local.simulator.faults import Fault
+from local.simulator.media import MediaItem
+from local.simulator.simulator import WhatsAppSimulator
+from local.simulator.state import SimulatorError
+
+__all__ = [
+    "DEFAULT_ACCESS_TOKEN",
+    "DEFAULT_API_VERSION",
+    "DEFAULT_APP_SECRET",
+    "DEFAULT_DISPLAY_PHONE_NUMBER",
+    "DEFAULT_PHONE_NUMBER_ID",
+    "DEFAULT_PORT",
+    "DEFAULT_USER_NAME",
+    "DEFAULT_USER_WA_ID",
+    "DEFAULT_VERIFY_TOKEN",
+    "DEFAULT_WABA_ID",
+    "Fault",
+    "MediaItem",
+    "SimulatorConfig",
+    "SimulatorError",
+    "WhatsAppSimulator",
+    "create_app",
+    "graph_api_url",
+    "start_simulator",
+]

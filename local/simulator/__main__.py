@@ -1,0 +1,3 @@
+from local.simulator.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""The Graph API's ``POST /{phone_number_id}/messages``: sends, mark-read and the typing indicator.
+
+A send is checked as Meta checks it (recipient, type, required fields, text length, the 24 h
+customer-service window when enforced), answered at once with a new wamid, recorded in the outbox,
+and its fate reported later by status webhooks. Errors carry Meta's codes and bodies, so the client's
+retry decisions are tested against the answers Meta gives.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from local.simulator import wire
+from local.simulator.media import MediaHost
+from local.simulator.state import SimulatorState, digits
+from local.simulator.statuses import StatusUpdates
+from local.simulator.wire import MEDIA_TYPES, Json
+
+MAX_TEXT_CHARS = 4096
+TYPING_SECONDS = 25.0  # Meta hides the typing indicator after 25 s or when the reply arrives
+SERVICE_WINDOW_SECONDS = 24 * 3600
+SENDABLE_TYPES = frozenset(
+    {"text", "reaction", "location", "contacts", "interactive", "template", *MEDIA_TYPES}
+)
+
+
+class GraphBehaviour:
+    """What Meta does with the business's message calls."""
+
+    def __init__(self, state: SimulatorState, media: MediaHost, statuses: StatusUpdates) -> None:
+        self._state = state
+        self._media = media
+        self._statuses = statuses
+
+    def token_ok(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(
+            token.strip(), self._state.config.access_token
+        )
+
+    def post_messages(self, phone_number_id: str, body: Any) -> tuple[int, Json]:
+        if phone_number_id != self._state.config.phone_number_id:
+            return 400, wire.unknown_object_body(phone_number_id, "post")
+        if not isinstance(body, dict):
+            return 400, wire.graph_error_body(100, details="The request body must be a JSON object.")
+        if body.get("messaging_product") != "whatsapp":
+            return 400, wire.graph_error_body(100, "(#100) The parameter messaging_product is required.")
+        if "status" in body:
+            return self._mark_read(body)
+        return self._send(body)
+
+    # ---- mark read, typing indicator ------------------------------------------------------
+
+    def _mark_read(self, body: Json) -> tuple[int, Json]:
+        state = self._state
+        typing = body.get("typing_indicator")
+        kind = "typing" if typing is not None else "mark_read"
+        failure = state.apply_fault(kind)
+        if failure is not None:
+            state.record_event(kind, failure[0], body, error=failure[1])
+            return failure
+        problem = _read_problem(body, typing)
+        if problem:
+            state.record_event(kind, 400, body, error=problem)
+            return 400, wire.graph_error_body(100, details=problem)
+        with state.lock:
+            sender = state.mark_read_up_to(body["message_id"])
+            if typing is not None and sender:
+                state.typing_until[sender] = time.time() + TYPING_SECONDS
+        state.record_event(kind, 200, body, message_id=body["message_id"])
+        return 200, {"success": True}
+
+    # ---- send -----------------------------------------------------------------------------
+
+    def _send(self, body: Json) -> tuple[int, Json]:
+        state = self._state
+        failure = state.apply_fault("send")
+        if failure is not None:
+            state.record_event("send", failure[0], body, error=failure[1])
+            return failure
+        problem = _send_problem(body)
+        if problem is not None:
+            code, details = problem
+            state.record_event("send", 400, body, error=details)
+            return 400, wire.graph_error_body(code, details=details)
+        to = str(body["to"])
+        wa_id = digits(to)
+        if state.config.enforce_service_window and not self._window_open(wa_id):
+            error = wire.graph_error_body(131047)
+            state.record_event("send", 400, body, error=error)
+            return 400, error
+        record = self._record_outbound(body, to, wa_id)
+        state.record_event("send", 200, body, wamid=record["wamid"])
+        self._statuses.schedule(record)
+        return 200, wire.send_success(to, wa_id, record["wamid"])
+
+    def _window_open(self, wa_id: str) -> bool:
+        last = self._state.last_inbound_at(wa_id)
+        return last is not None and time.time() - last < SERVICE_WINDOW_SECONDS
+
+    def _record_outbound(self, body: Json, to: str, wa_id: str) -> Json:
+        kind = body.get("type", "text")
+        content: Json = body[kind]
+        media = None
+        if kind in MEDIA_TYPES:
+            stored = self._media.get(str(content.get("id", "")))
+            media = {
+                "id": content.get("id"),
+                "link": content.get("link"),
+                "mime_type": stored.mime_type if stored else None,
+                "filename": content.get("filename") or (stored.filename if stored else None),
+            }
+        record: Json = {
+            "direction": "out",
+            "wamid": wire.new_wamid(wa_id, inbound=False),
+            "to": to,
+            "wa_id": wa_id,
+            "type": kind,
+            "text": _outbound_text(kind, content),
+            "media": media,
+            "interactive": content if kind == "interactive" else None,  # the chat page renders its buttons
+            "reply_to": (body.get("context") or {}).get("message_id"),
+            "at": time.time(),
+            "status": "accepted",
+            "statuses": [],
+            "errors": [],
+            "request": body,
+        }
+        state = self._state
+        with state.lock:
+            state.outbox.append(record)
+            state.typing_until.pop(wa_id, None)
+            state.changed.notify_all()
+        return record
+
+
+def _read_problem(body: Json, typing: Any) -> str | None:
+    if body.get("status") != "read":
+        return "Param status must be 'read'."
+    if not isinstance(body.get("message_id"), str) or not body["message_id"]:
+        return "The parameter message_id is required."
+    if typing is not None and (not isinstance(typing, dict) or typing.get("type") != "text"):
+        return "Param typing_indicator['type'] must be 'text'."
+    return None
+
+
+def _send_problem(body: Json) -> tuple[int, str] | None:
+    """Meta's (code, details) for a send it refuses outright, or None."""
+    to = body.get("to")
+    if not isinstance(to, str) or not digits(to):
+        return 100, "The parameter to is required."
+    kind = body.get("type", "text")
+    if kind not in SENDABLE_TYPES:
+        return 100, f"Param type must be one of {sorted(SENDABLE_TYPES)} - got {kind!r}."
+    content = body.get(kind)
+    if not isinstance(content, dict):
+        return 100, f"The parameter {kind} is required."
+    if kind == "text":
+        text = content.get("body")
+        if not isinstance(text, str) or not text:
+            return 100, "The parameter text['body'] is required."
+        if len(text) > MAX_TEXT_CHARS:
+            return 100, f"Param text['body'] must be at most {MAX_TEXT_CHARS} characters long."
+    if kind in MEDIA_TYPES and not (content.get("id") or content.get("link")):
+        return 131008, f"Param {kind} must contain one of id or link."
+    if kind == "reaction" and not content.get("message_id"):
+        return 100, "The parameter reaction['message_id'] is required."
+    context = body.get("context")
+    if context is not None and (not isinstance(context, dict) or not context.get("message_id")):
+        return 100, "The parameter context['message_id'] is required."
+    return None
+
+
+def _outbound_text(kind: str, content: Json) -> str:
+    """The line the chat page shows for an outbound message."""
+    if kind == "text":
+        return str(content.get("body", ""))
+    if kind == "reaction":
+        return str(content.get("emoji", ""))
+    if kind == "interactive":
+        return str((content.get("body") or {}).get("text", ""))
+    if kind == "template":
+        return f"[template {content.get('name', '')}]"
+    if kind == "location":
+        return " ".join(str(content.get(k, "")) for k in ("name", "address")).strip()
+    return str(content.get("caption", ""))

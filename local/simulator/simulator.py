@@ -1,0 +1,154 @@
+"""``WhatsAppSimulator``: Meta's side of the conversation, composed of one part per concern.
+
+All parts work over one :class:`SimulatorState` (settings, lock, records). This class wires them
+together and is the one surface the HTTP routes, the tests and the stack call; each method says in
+one line which part does the work, so a new behaviour goes into its part and gets one line here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from local.simulator.config import SimulatorConfig
+from local.simulator.faults import Fault
+from local.simulator.graph import GraphBehaviour
+from local.simulator.media import MediaHost, MediaItem
+from local.simulator.state import SimulatorState
+from local.simulator.statuses import StatusUpdates
+from local.simulator.users import Users
+from local.simulator.webhooks import WebhookSender
+from local.simulator.wire import Json
+
+
+class WhatsAppSimulator:
+    """Meta's side of the conversation: state, Graph API behaviour, webhook delivery, media host."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.shared = SimulatorState(config or SimulatorConfig())
+        self.media_host = MediaHost(self.shared)
+        self.webhooks = WebhookSender(self.shared)
+        self.statuses = StatusUpdates(self.shared, self.webhooks, self.media_host)
+        self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses)
+        self.users = Users(self.shared, self.media_host, self.webhooks)
+
+    # ---- lifecycle and settings -----------------------------------------------------------
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.shared.config
+
+    def configure(self, changes: Mapping[str, Any]) -> SimulatorConfig:
+        with self.shared.lock:
+            self.shared.config = self.shared.config.updated(changes)
+            return self.shared.config
+
+    def reset(self) -> None:
+        """Forget everything (messages, media, faults) and cancel pending webhook deliveries."""
+        with self.shared.lock:
+            self.shared.restart()
+            self.media_host.clear()
+            self.webhooks.clear()
+
+    def close(self) -> None:
+        self.shared.stop.set()
+
+    # ---- what happened (copies, safe to keep) ---------------------------------------------
+
+    def outbox(self, wa_id: str | None = None) -> list[Json]:
+        with self.shared.lock:
+            return [dict(m) for m in self.shared.outbox if wa_id is None or m["wa_id"] == wa_id]
+
+    def wait_outbox(self, count: int, timeout: float, wa_id: str | None = None) -> list[Json]:
+        """Block until at least ``count`` messages were sent (to ``wa_id``), or ``timeout`` passed."""
+        with self.shared.changed:
+            self.shared.changed.wait_for(lambda: len(self.outbox(wa_id)) >= count, timeout)
+            return self.outbox(wa_id)
+
+    def events(self, kind: str | None = None) -> list[Json]:
+        with self.shared.lock:
+            return [dict(e) for e in self.shared.events if kind is None or e["kind"] == kind]
+
+    def inbound(self) -> list[Json]:
+        with self.shared.lock:
+            return [dict(m) for m in self.shared.inbound]
+
+    def deliveries(self) -> list[Json]:
+        return self.webhooks.deliveries()
+
+    def conversation(self, wa_id: str) -> Json:
+        return self.shared.conversation(wa_id)
+
+    def record_event(self, kind: str, status: int, payload: Any = None, **extra: Any) -> None:
+        self.shared.record_event(kind, status, payload, **extra)
+
+    # ---- error switches -------------------------------------------------------------------
+
+    def add_faults(self, specs: list[Json]) -> list[Json]:
+        return self.shared.faults.add(Fault.from_json(spec) for spec in specs)
+
+    def faults(self) -> list[Json]:
+        return self.shared.faults.snapshot()
+
+    def clear_faults(self) -> None:
+        self.shared.faults.clear()
+
+    # ---- Graph API ------------------------------------------------------------------------
+
+    def token_ok(self, authorization: str | None) -> bool:
+        return self.graph.token_ok(authorization)
+
+    def post_messages(self, phone_number_id: str, body: Any) -> tuple[int, Json]:
+        return self.graph.post_messages(phone_number_id, body)
+
+    def push_status(
+        self,
+        wamid: str,
+        state: str,
+        errors: list[Json] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Json:
+        return self.statuses.push(wamid, state, errors, stop)
+
+    # ---- the users' side and the webhook --------------------------------------------------
+
+    def send_inbound(self, spec: Json, base_url: str = "") -> Json:
+        return self.users.send(spec, base_url)
+
+    def redeliver(self, wamid: str) -> Json:
+        return self.webhooks.redeliver(wamid)
+
+    def deliver_raw(self, spec: Json) -> Json:
+        return self.webhooks.deliver_raw(spec)
+
+    def verify_webhook(self, verify_token: str | None = None) -> Json:
+        return self.webhooks.verify(verify_token)
+
+    # ---- media ----------------------------------------------------------------------------
+
+    def media(self, media_id: str) -> MediaItem | None:
+        return self.media_host.get(media_id)
+
+    def store_media(self, data: bytes, mime_type: str, filename: str | None = None) -> MediaItem:
+        return self.media_host.store(data, mime_type, filename)
+
+    def delete_media(self, media_id: str) -> bool:
+        return self.media_host.delete(media_id)
+
+    def media_url(self, media_id: str, base_url: str) -> str:
+        return self.media_host.url(media_id, base_url)
+
+    def expire_media_urls(self) -> int:
+        return self.media_host.expire_urls()
+
+    def media_metadata(self, media_id: str, base_url: str) -> tuple[int, Json]:
+        return self.media_host.metadata(media_id, base_url)
+
+    def download(self, media_id: str, token: str) -> tuple[int, Json | MediaItem]:
+        return self.media_host.download(media_id, token)
+
+    def upload_from_business(
+        self, phone_number_id: str, form: Mapping[str, str], data: bytes, mime_type: str, filename: str | None
+    ) -> tuple[int, Json]:
+        return self.media_host.upload_from_business(phone_number_id, form, data, mime_type, filename)
