@@ -1,6 +1,6 @@
 """A local WhatsApp Cloud API simulator: it plays Meta's side for tests and for `make dev`.
 
-Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v25.0``) and cannot
+Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v27.0``) and cannot
 tell it from Meta: same paths, bearer-token checks, response and error bodies, signed webhooks with
 status updates, the two-step media download with expiring URLs.
 
@@ -57,7 +57,7 @@ from local import whatsapp_wire as wire
 from local.faults import FaultQueue, fault_specs
 from local.servers import RunningServer, run_until_signalled, start_server
 
-DEFAULT_API_VERSION = "v25.0"
+DEFAULT_API_VERSION = "v27.0"
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
 DEFAULT_DISPLAY_PHONE_NUMBER = "15550001234"
 DEFAULT_WABA_ID = "200000000000001"
@@ -971,7 +971,7 @@ def _raw_body(spec: Json) -> bytes:
 
 
 class GraphVersionConverter(BaseConverter):
-    """Matches Graph API version path segments such as ``v25.0``."""
+    """Matches Graph API version path segments such as ``v27.0``."""
 
     regex = r"v\d+\.\d+"
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
+DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You are a helpful assistant for a business, answering customers on WhatsApp. "
