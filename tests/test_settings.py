@@ -22,7 +22,7 @@ def test_whatsapp_api_url_still_overrides_the_default_version() -> None:
 def test_the_simulator_speaks_the_default_version_unless_told_otherwise() -> None:
     version = re.fullmatch(r"https://graph\.facebook\.com/(v\d+\.\d+)", DEFAULT_WHATSAPP_API_URL)
     assert version is not None
-    assert whatsapp_simulator.DEFAULT_API_VERSION == version[1]
+    assert version[1] == whatsapp_simulator.DEFAULT_API_VERSION
 
 
 def test_a_setting_of_the_wrong_type_is_refused_with_its_name() -> None:
