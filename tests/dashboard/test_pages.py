@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from google.cloud import firestore
 
 from shared.store import stats
@@ -81,6 +82,17 @@ def test_search_finds_conversations_by_phone_number_prefix_or_name_prefix(operat
     by_name = conversation_ids(operator.get("/conversations?q=CUSTOMER%2007").get_data(as_text=True))
     assert by_name == [f"{PHONE_NUMBER_ID}_15550100007"]
     assert conversation_ids(operator.get("/conversations?q=nobody").get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize("query", ["STRASSE", "strasse", "Straße", "STRAS"])
+def test_a_name_stored_by_the_webhook_is_found_by_its_casefolded_spelling(
+    operator, firestore_db, query
+) -> None:
+    """The webhook stores and the dashboard searches the same key: "ß" casefolds to "ss"."""
+    conv_id, _ = store_inbound(firestore_db, wa_id="15550004444", name="Straße Müller", text="hallo")
+    store_inbound(firestore_db, wa_id="15550004445", name="Strand Café", text="hi")
+    found = conversation_ids(operator.get("/conversations", query_string={"q": query}).get_data(as_text=True))
+    assert found == [conv_id]
 
 
 def test_a_name_in_a_right_to_left_script_is_marked_for_the_browser_to_direct(operator, firestore_db) -> None:
