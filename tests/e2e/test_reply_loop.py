@@ -123,6 +123,25 @@ def test_outside_the_24_hour_window_the_reply_fails_and_is_not_retried(system: S
     assert system.conversation()["has_failure"] is True
 
 
+def test_a_reply_accepted_then_reported_undeliverable_ends_failed_not_sent(system: System) -> None:
+    """WhatsApp takes the reply (a wamid comes back) and later sends a failed status (131026)."""
+    system.fault(target="delivery", code=131026)
+    wamid = system.say("can you hear me?")
+    (response,) = system.wait_for(
+        lambda: (r := system.ai_responses()) and r[0].get("state") == "failed" and r,
+        timeout=30,
+        what="the reply to be failed by its status",
+    )
+    assert response["error"]["code"] == 131026
+    inbound = next(m for m in system.messages() if m["id"] == wamid)
+    assert (inbound["status"], inbound["error"]["code"]) == ("failed", 131026)
+    outbound = next(m for m in system.messages() if m["direction"] == "outbound")
+    assert (outbound["status"], outbound["ai_response_id"]) == ("failed", response["id"])
+    assert system.conversation()["needs_attention"] is True
+    settle()
+    assert len([e for e in system.simulator.state.events() if e.get("kind") == "send"]) == 1  # not resent
+
+
 def test_a_rate_limit_from_whatsapp_is_retried_and_the_reply_arrives_once(system: System) -> None:
     system.fault(target="send", code=130429, count=2)
     system.say("busy day?")
