@@ -229,6 +229,8 @@ def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),
+        thinking_tokens=fields.get("thinking_tokens"),
+        cached_tokens=fields.get("cached_tokens"),
         latency_ms=fields.get("latency_ms"),
     )
     stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)

@@ -114,7 +114,7 @@ def test_the_overview_counts_conversations_and_reads_the_daily_counters(operator
         firestore_db,
         now,
         {
-            **stats.model_answered(input_tokens=1000, output_tokens=234, latency_ms=900),
+            **stats.model_answered(input_tokens=1000, output_tokens=234, thinking_tokens=66, latency_ms=900),
             **stats.ai_reply_sent(reply_latency_ms=1800),
         },
         "reply-1",
@@ -131,7 +131,7 @@ def test_the_overview_counts_conversations_and_reads_the_daily_counters(operator
     assert "Conversations 12 12 active in 24 h" in text
     assert "Messages today 5 4 received · 1 sent" in text
     assert "Messages, 7 days 6 5 received · 1 sent" in text
-    assert "Tokens today 1,234 1,000 in · 234 out" in text
+    assert "Tokens today 1,300 1,000 in · 234 out · 66 thinking" in text
     assert "Failures 1 1 in 7 days" in text
     assert "AI replies 1 1 in 7 days" in text
     assert "text 3 3" in text and "image 1 1" in text and "audio 0 1" in text

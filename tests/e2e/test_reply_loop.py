@@ -47,6 +47,29 @@ def test_a_text_gets_exactly_one_reply_with_the_models_text_to_the_right_number(
     assert response["latency_ms"] >= 0
 
 
+def test_each_reply_keeps_its_thinking_and_cached_tokens_and_the_day_counts_them(system: System) -> None:
+    from local.offline_gemini import THINKING_TOKENS
+    from shared.store import stats
+
+    system.say("first question")
+    system.replies(1)
+    system.say("second question")
+    system.replies(2)
+    first, second = system.wait_for(
+        lambda: (r := system.ai_responses()) and len(r) == 2 and all(x["state"] == "sent" for x in r) and r,
+        what="two sent replies",
+    )
+    request = system.model_requests()[-1]
+    assert request["thinking_level"] == "LOW" and "temperature" not in request["body"]["generationConfig"]
+    assert first["thinking_tokens"] == second["thinking_tokens"] == THINKING_TOKENS["LOW"]
+    assert (first["cached_tokens"], first["thinking_level"]) == (0, "low")
+    assert second["cached_tokens"] > 0  # the same system instruction, served from the cache
+    (today,) = stats.read_daily_stats(system.db, 1)
+    assert today.tokens_thinking == 2 * THINKING_TOKENS["LOW"]
+    assert today.tokens_cached == second["cached_tokens"]
+    assert today.tokens == today.tokens_in + today.tokens_out + today.tokens_thinking
+
+
 def test_the_message_is_marked_read_with_a_typing_indicator_before_the_reply(system: System) -> None:
     wamid = system.say("hello")
     system.replies(1)
