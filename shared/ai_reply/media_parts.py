@@ -2,11 +2,11 @@
 
 The media function stored, for each file, what the model should get (`media.model_source`):
 the prepared derivative (a re-encoded photo, transcoded audio, a video's poster frame), the
-original (a video, a PDF), or only text (handled by the prompt's description). Media goes inline
-while the request stays inside the Gemini API's inline limit (100 MB of request data, 50 MB for
-a PDF: nearly every WhatsApp medium); what does not fit goes through the Files API (Developer
-API), usable only once the upload is ACTIVE, or as its `gs://` URI (Vertex AI, which reads the
-bucket with the function's service account).
+original (a video, a PDF), or only text (handled by the prompt's description). On the Gemini
+Developer API media goes inline while the request stays inside the inline limit (100 MB of
+request data, 50 MB for a PDF: nearly every WhatsApp medium), and what does not fit goes through
+the Files API, usable only once the upload is ACTIVE. On Vertex AI media over a few megabytes
+goes as its `gs://` URI, which Vertex reads from the bucket with the function's service account.
 
 Voice notes come with a request for their transcript, so the dashboard can show what was said:
 the model writes `<transcript n="1">…</transcript>` before its answer, and `take_transcripts`
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 INLINE_REQUEST_BYTES = 100 * 1024 * 1024
 INLINE_PDF_BYTES = 50 * 1024 * 1024
 PROMPT_HEADROOM_BYTES = 4 * 1024 * 1024
+# Vertex AI reads `gs://` URIs from the bucket itself, which costs the instance no memory; its
+# pages disagree on the inline limits (one says 7 MB for an image), so only media under that go inline.
+VERTEX_INLINE_PART_BYTES = 7 * 1024 * 1024
 FILE_POLL_SECONDS = (0.25, 0.5, 1.0, 2.0)  # then every 2 s until the deadline
 
 _TRANSCRIPT = re.compile(r"<transcript\s+n=\"?(\d+)\"?\s*>(.*?)</transcript>\s*", re.DOTALL | re.IGNORECASE)
@@ -140,6 +143,8 @@ class MediaParts:
         return parts
 
     def _part(self, uri: str, mime: str, size: int) -> types.Part:
+        if self._vertex and (not size or size > VERTEX_INLINE_PART_BYTES):
+            return types.Part.from_uri(file_uri=uri, mime_type=mime)
         data = None if size else self._read(uri)  # an unrecorded size is measured
         need = encoded_size(size or len(data or b""))
         cap = INLINE_PDF_BYTES if mime == "application/pdf" else INLINE_REQUEST_BYTES

@@ -91,10 +91,16 @@ def test_a_pdf_goes_inline_only_up_to_the_50_mb_pdf_limit() -> None:
     assert uploads.mimes == ["application/pdf"]
 
 
-def test_on_vertex_media_beyond_the_inline_limit_is_passed_by_its_gs_uri_without_reading_it() -> None:
-    video = media("video", 90 * MB, "video/mp4", "gs://b/c/original/v.mp4")
+@pytest.mark.parametrize("size", [8 * MB, 90 * MB])
+def test_on_vertex_media_over_7_mb_is_passed_by_its_gs_uri_without_reading_it(size) -> None:
+    video = media("video", size, "video/mp4", "gs://b/c/original/v.mp4")
     (part,) = MediaParts(lambda uri: pytest.fail("must not download"), vertex=True)(video)
     assert (part.file_data.file_uri, part.file_data.mime_type) == ("gs://b/c/original/v.mp4", "video/mp4")
+
+
+def test_on_vertex_a_photo_under_7_mb_goes_inline() -> None:
+    (part,) = MediaParts(lambda uri: b"jpeg", vertex=True)(media("image", 2 * MB, "image/jpeg"))
+    assert part.inline_data.data == b"jpeg"
 
 
 def test_each_voice_note_comes_with_a_numbered_request_for_its_transcript() -> None:
