@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup dev test lint fmt package checkov bench clean
+.PHONY: setup dev test chromium lint fmt package checkov bench clean
 
 # The stamp is rebuilt whenever a requirements file changes, so a pull that adds a dependency
 # installs it on the next `make test` without anyone remembering to run setup.
@@ -20,11 +20,16 @@ setup: $(STAMP)
 dev: $(STAMP)
 	$(PY) -m local.devstack
 
-test: $(STAMP)
+# Chromium first: when it is missing and cannot be installed here, `make test` stops at once
+# with the command to run, before minutes of tests (tests/support/chromium.py).
+test: chromium $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	terraform fmt -check -recursive terraform
 	$(PY) -m pytest
+
+chromium:
+	@$(PYTHON) -m tests.support.chromium
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

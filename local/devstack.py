@@ -14,10 +14,8 @@ import threading
 from pathlib import Path
 
 from local.emulators import port_is_free
-from local.stack import DEFAULT_PORTS, ROOT, LocalStack, StackOptions
+from local.stack import DEFAULT_PORTS, EMULATOR_HOSTS, ROOT, LocalStack, StackOptions, unreachable_emulators
 from shared.config import SETTING_NAMES
-
-EMULATOR_HOSTS = ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -42,11 +40,26 @@ def user_settings() -> dict[str, str]:
     return {k: v for k, v in merged.items() if k in known and v}
 
 
+def origin(name: str) -> str:
+    """Where a user setting came from, for messages: the environment wins over .env."""
+    return "the environment" if os.environ.get(name) else ".env"
+
+
+def check_emulator_hosts(options: StackOptions) -> None:
+    """Stop at once when a `*_EMULATOR_HOST` names an emulator that does not answer."""
+    given = {name: origin(name) for name in EMULATOR_HOSTS if options.user_env.get(name)}
+    problems = unreachable_emulators(options.user_env, given)
+    if problems:
+        raise SystemExit("\n\n".join(problems))
+
+
 def check_ports(options: StackOptions) -> None:
+    # The port of an emulator named by its *_EMULATOR_HOST is that emulator's, not ours to take.
+    theirs = {port for host, (_, port) in EMULATOR_HOSTS.items() if options.user_env.get(host)}
     busy = [
         f"{name}={options.user_env.get(name) or port}"
         for name, port in options.ports.items()
-        if not port_is_free(int(options.user_env.get(name) or port))
+        if name not in theirs and not port_is_free(int(options.user_env.get(name) or port))
     ]
     if busy:
         raise SystemExit(
@@ -79,6 +92,7 @@ def main() -> None:
     options.project = options.user_env.get("GOOGLE_CLOUD_PROJECT") or options.user_env.get(
         "GOOGLE_CLOUD_PROJECT_ID", options.project
     )
+    check_emulator_hosts(options)
     check_ports(options)
     stopping = threading.Event()
     # SIGTERM is turned into the same orderly stop as Ctrl-C.

@@ -15,8 +15,19 @@ Control API (JSON) under ``/_fake/``:
                         {"finish_reason": "MAX_TOKENS"} -> normal text with that finishReason
                         {"delay_seconds": x}         -> wait before answering (combines with the others)
                         A list, or {"faults": [...]}, queues several. DELETE clears; GET lists.
-  GET  /_fake/requests  the request bodies received (with a summary of the last user turn)
-  POST /_fake/reset     forget requests, faults and files
+  POST /_fake/file_states  how the Files API treats the next uploads, until changed or reset:
+                        {"processing_polls": n, "final_state": "ACTIVE"|"FAILED"} -> an upload answers
+                        PROCESSING (and is refused by generateContent) for n reads, then the final state
+  GET  /_fake/requests  the request bodies received (with a summary of the last user turn and the
+                        thinking level asked for)
+  POST /_fake/reset     forget requests, faults, files and the cache
+
+Like gemini-3.8-flash it thinks before answering: `thinkingConfig.thinkingLevel` LOW, MEDIUM (the
+default when none is given) or HIGH costs a fixed number of thinking tokens (THINKING_TOKENS),
+reported as `usageMetadata.thoughtsTokenCount` and spent from `maxOutputTokens` before the
+answer; MINIMAL is refused, as are a level and a budget together. A system instruction seen
+before is "cached": its tokens come back as `cachedContentTokenCount`, as Gemini's implicit
+caching reports a repeated prefix.
 """
 
 from __future__ import annotations
@@ -49,6 +60,9 @@ MEDIA_PART_TOKENS = 258  # what Gemini bills for one image; a fixed stand-in for
 QUOTE_CHARS = 200
 FILE_TTL = timedelta(hours=48)
 UPLOAD_CHUNK_GRANULARITY = 8 * 1024 * 1024
+THINKING_TOKENS = {"LOW": 48, "MEDIUM": 192, "HIGH": 768}
+DEFAULT_THINKING_LEVEL = "MEDIUM"  # what gemini-3.8-flash thinks at when told nothing
+FILE_STATES = frozenset({"ACTIVE", "FAILED"})
 GENERATE_METHODS = frozenset({"generateContent", "streamGenerateContent"})
 # resource paths google-genai builds: Developer API, Vertex with an API key, Vertex with a project
 MODEL_PATH = re.compile(
@@ -165,24 +179,43 @@ def _prompt_tokens(body: Json) -> int:
 class ApiError(Exception):
     """An error answered in Google's JSON shape."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, status_name: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.status_name = status_name
 
     def body(self) -> Json:
-        return error_body(self.status, self.message)
+        return error_body(self.status, self.message, self.status_name)
 
 
-def error_body(status: int, message: str | None = None) -> Json:
+def error_body(status: int, message: str | None = None, status_name: str | None = None) -> Json:
     """``{"error": {"code", "message", "status"}}`` as Google APIs answer."""
     return {
         "error": {
             "code": status,
             "message": message or STATUS_MESSAGES.get(status, "Simulated error."),
-            "status": STATUS_NAMES.get(status, "UNKNOWN"),
+            "status": status_name or STATUS_NAMES.get(status, "UNKNOWN"),
         }
     }
+
+
+def thinking_level(body: Json) -> str | None:
+    """The thinking level a request asks for (upper case), or None; ApiError when Gemini 3 refuses it."""
+    config = _field(body, "generationConfig", "generation_config") or {}
+    thinking = _field(config, "thinkingConfig", "thinking_config") or {}
+    level = _field(thinking, "thinkingLevel", "thinking_level")
+    budget = _field(thinking, "thinkingBudget", "thinking_budget")
+    if level is not None and budget is not None:
+        raise ApiError(400, "You can only set one of thinking budget and thinking level.")
+    if level is None:
+        return None
+    level = str(level).upper()
+    if level == "MINIMAL":
+        raise ApiError(400, "Thinking level MINIMAL is not supported for this model.")
+    if level not in THINKING_TOKENS:
+        raise ApiError(400, f"Invalid value at 'generation_config.thinking_config.thinking_level' ({level})")
+    return level
 
 
 def _validate_contents(body: Any) -> list[Json]:
@@ -259,6 +292,12 @@ class StoredFile:
     data: bytes
     display_name: str | None = None
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    processing_polls: int = 0  # reads that still answer PROCESSING
+    final_state: str = "ACTIVE"
+
+    @property
+    def state(self) -> str:
+        return "PROCESSING" if self.processing_polls > 0 else self.final_state
 
     def resource(self, base_url: str, version: str) -> Json:
         stamp = self.created.isoformat().replace("+00:00", "Z")
@@ -271,9 +310,11 @@ class StoredFile:
             "expirationTime": (self.created + FILE_TTL).isoformat().replace("+00:00", "Z"),
             "sha256Hash": base64.b64encode(hashlib.sha256(self.data).hexdigest().encode()).decode(),
             "uri": f"{base_url.rstrip('/')}/{version}/files/{self.id}",
-            "state": "ACTIVE",
+            "state": self.state,
             "source": "UPLOADED",
         }
+        if self.state == "FAILED":
+            resource["error"] = {"code": 400, "message": "The file could not be processed."}
         if self.display_name:
             resource["displayName"] = self.display_name
         return resource
@@ -306,6 +347,8 @@ class OfflineGemini:
             self._faults: FaultQueue[GeminiFault] = FaultQueue()
             self._files: dict[str, StoredFile] = {}
             self._uploads: dict[str, UploadSession] = {}
+            self._file_plan: tuple[int, str] = (0, "ACTIVE")
+            self._cached_prefixes: set[str] = set()
 
     def close(self) -> None:
         self._stop.set()
@@ -343,6 +386,7 @@ class OfflineGemini:
     def generate(self, version: str, model: str, method: str, body: Any) -> list[Json]:
         """The response(s) for one call; several chunks when streaming. Raises ApiError."""
         contents = _validate_contents(body)
+        level = thinking_level(body)
         turn = summarize_last_user_turn(contents, self.file_mime)
         self._log(
             {
@@ -352,8 +396,10 @@ class OfflineGemini:
                 "method": method,
                 "body": body,
                 "summary": dataclasses.asdict(turn),
+                "thinking_level": level,
             }
         )
+        self._check_files_active(contents)
         fault = self._take_fault()
         if fault is not None and fault.delay_seconds:
             self._stop.wait(fault.delay_seconds)
@@ -364,31 +410,63 @@ class OfflineGemini:
 
     def _response(self, model: str, body: Json, turn: TurnSummary, fault: GeminiFault | None) -> Json:
         prompt_tokens = _prompt_tokens(body)
+        cached = self._cached_tokens(body)
         response: Json = {"modelVersion": model, "responseId": _response_id(body)}
         if fault is not None and fault.prompt_block:
             response["promptFeedback"] = {"blockReason": fault.prompt_block}
-            response["usageMetadata"] = _usage(prompt_tokens, 0)
+            response["usageMetadata"] = _usage(prompt_tokens, 0, cached=cached)
             return response
+        thoughts = THINKING_TOKENS[thinking_level(body) or DEFAULT_THINKING_LEVEL]
         if fault is not None and fault.block:
             candidate: Json = {"finishReason": fault.block, "index": 0, "safetyRatings": _blocked_ratings()}
             response["candidates"] = [candidate]
-            response["usageMetadata"] = _usage(prompt_tokens, 0)
+            response["usageMetadata"] = _usage(prompt_tokens, 0, thoughts, cached)
             return response
         if fault is not None and fault.empty:
             response["candidates"] = [
                 {"content": {"role": "model", "parts": []}, "finishReason": "STOP", "index": 0}
             ]
-            response["usageMetadata"] = _usage(prompt_tokens, 0)
+            response["usageMetadata"] = _usage(prompt_tokens, 0, thoughts, cached)
             return response
         text = fault.text if fault is not None and fault.text is not None else offline_answer(turn)
-        text, finish = _apply_output_limit(text, body)
+        text, finish, thoughts = _apply_output_limit(text, body, thoughts)
         if fault is not None and fault.finish_reason:
             finish = fault.finish_reason
+        parts = [{"text": text}] if text else []
         response["candidates"] = [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish, "index": 0}
+            {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
         ]
-        response["usageMetadata"] = _usage(prompt_tokens, estimate_tokens(text))
+        response["usageMetadata"] = _usage(prompt_tokens, estimate_tokens(text), thoughts, cached)
         return response
+
+    def _cached_tokens(self, body: Json) -> int:
+        """Tokens of a system instruction already seen: what implicit caching would serve."""
+        system = _field(body, "systemInstruction", "system_instruction")
+        if not isinstance(system, dict):
+            return 0
+        texts = "".join(p.get("text", "") for p in system.get("parts") or [] if isinstance(p, dict))
+        key = hashlib.sha256(texts.encode()).hexdigest()
+        with self._lock:
+            seen = key in self._cached_prefixes
+            self._cached_prefixes.add(key)
+        return estimate_tokens(texts) if seen else 0
+
+    def _check_files_active(self, contents: list[Json]) -> None:
+        """Gemini refuses a request naming an uploaded file that is not ACTIVE (yet)."""
+        for content in contents:
+            for part in content.get("parts") or []:
+                file_data = _field(part, "fileData", "file_data") if isinstance(part, dict) else None
+                if not isinstance(file_data, dict):
+                    continue
+                file_id = str(_field(file_data, "fileUri", "file_uri") or "").rstrip("/").rsplit("/", 1)[-1]
+                with self._lock:
+                    stored = self._files.get(file_id)
+                if stored is not None and stored.state != "ACTIVE":
+                    raise ApiError(
+                        400,
+                        f"The File {file_id} is not in an ACTIVE state and usage is not allowed.",
+                        "FAILED_PRECONDITION",
+                    )
 
     def count_tokens(self, body: Any) -> Json:
         _validate_contents(body)
@@ -417,9 +495,33 @@ class OfflineGemini:
                 return None
             del self._uploads[upload_id]
             file_id = (session.name or "").removeprefix("files/") or secrets.token_hex(6)
-            stored = StoredFile(file_id, session.mime_type, bytes(session.received), session.display_name)
+            polls, final = self._file_plan
+            stored = StoredFile(
+                file_id,
+                session.mime_type,
+                bytes(session.received),
+                session.display_name,
+                processing_polls=polls,
+                final_state=final,
+            )
             self._files[file_id] = stored
             return stored
+
+    def plan_file_states(self, processing_polls: int, final_state: str) -> Json:
+        """How the next uploads behave: PROCESSING for `processing_polls` reads, then `final_state`."""
+        if processing_polls < 0 or final_state not in FILE_STATES:
+            raise ValueError(f"processing_polls must be >= 0 and final_state one of {sorted(FILE_STATES)}")
+        with self._lock:
+            self._file_plan = (processing_polls, final_state)
+        return {"processing_polls": processing_polls, "final_state": final_state}
+
+    def read_file(self, file_id: str) -> StoredFile:
+        """A file as a client reads it; each read while PROCESSING brings it closer to its final state."""
+        stored = self.file(file_id)
+        with self._lock:
+            snapshot = dataclasses.replace(stored)
+            stored.processing_polls = max(stored.processing_polls - 1, 0)
+        return snapshot
 
     def uploaded_size(self, upload_id: str) -> int:
         with self._lock:
@@ -447,12 +549,14 @@ class OfflineGemini:
             self._files.pop(file_id, None)
 
 
-def _usage(prompt: int, candidates: int) -> Json:
-    return {
-        "promptTokenCount": prompt,
-        "candidatesTokenCount": candidates,
-        "totalTokenCount": prompt + candidates,
-    }
+def _usage(prompt: int, candidates: int, thoughts: int = 0, cached: int = 0) -> Json:
+    usage: Json = {"promptTokenCount": prompt, "candidatesTokenCount": candidates}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if cached:
+        usage["cachedContentTokenCount"] = cached
+    usage["totalTokenCount"] = prompt + candidates + thoughts
+    return usage
 
 
 def _response_id(body: Json) -> str:
@@ -464,13 +568,19 @@ def _blocked_ratings() -> list[Json]:
     return [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]
 
 
-def _apply_output_limit(text: str, body: Json) -> tuple[str, str]:
-    # Honour maxOutputTokens so callers can exercise their MAX_TOKENS handling.
+def _apply_output_limit(text: str, body: Json, thoughts: int) -> tuple[str, str, int]:
+    """Honour maxOutputTokens, which covers the thinking first and then the answer, so callers can
+    exercise their MAX_TOKENS handling; returns the text, the finish reason and the thoughts spent."""
     config = _field(body, "generationConfig", "generation_config") or {}
     limit = _field(config, "maxOutputTokens", "max_output_tokens")
-    if isinstance(limit, int) and limit > 0 and estimate_tokens(text) > limit:
-        return text[: limit * 4], "MAX_TOKENS"
-    return text, "STOP"
+    if not isinstance(limit, int) or limit <= 0:
+        return text, "STOP", thoughts
+    if thoughts >= limit:
+        return "", "MAX_TOKENS", limit  # it thought until the cap: no answer at all
+    room = limit - thoughts
+    if estimate_tokens(text) > room:
+        return text[: room * 4], "MAX_TOKENS", thoughts
+    return text, "STOP", thoughts
 
 
 def _stream_chunks(response: Json) -> list[Json]:
@@ -575,7 +685,7 @@ def _add_file_routes(app: Flask, model: OfflineGemini) -> None:
     def get_file(version: str, file_id: str) -> Response:
         _check_version(version)
         _check_key()
-        return _json(200, model.file(file_id).resource(request.host_url, version))
+        return _json(200, model.read_file(file_id).resource(request.host_url, version))
 
     @app.delete("/<version>/files/<file_id>")
     def delete_file(version: str, file_id: str) -> Response:
@@ -652,6 +762,17 @@ def _add_control_routes(app: Flask, model: OfflineGemini) -> None:
             except (TypeError, ValueError) as exc:
                 return _json(400, {"error": str(exc)})
         return _json(200, {"faults": model.faults()})
+
+    @app.post("/_fake/file_states")
+    def file_states() -> Response:
+        spec = request.get_json(force=True, silent=True) or {}
+        try:
+            planned = model.plan_file_states(
+                int(spec.get("processing_polls", 0)), str(spec.get("final_state", "ACTIVE")).upper()
+            )
+        except (TypeError, ValueError) as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(200, planned)
 
     @app.get("/_fake/requests")
     def requests_received() -> Response:

@@ -42,12 +42,87 @@ DEFAULT_PORTS = {
     "PUBSUB_PORT": 8085,
     "STORAGE_PORT": 9023,
 }
+# An emulator the user already runs: `*_EMULATOR_HOST` names it, and the stack then starts none
+# of its own on `*_PORT`.
+EMULATOR_HOSTS = {
+    "FIRESTORE_EMULATOR_HOST": ("Firestore", "FIRESTORE_PORT"),
+    "PUBSUB_EMULATOR_HOST": ("Pub/Sub", "PUBSUB_PORT"),
+    "STORAGE_EMULATOR_HOST": ("Cloud Storage", "STORAGE_PORT"),
+}
 EVENT_FUNCTIONS = {"media": "MEDIA_TOPIC", "ai_reply": "REPLY_TOPIC"}
 LOCAL_SECRETS = {
     "WHATSAPP_API_TOKEN": "local-access-token",
     "WHATSAPP_APP_SECRET": "local-app-secret",
     "WEBHOOK_VERIFY_TOKEN": "local-verify-token",
 }
+
+
+class EmulatorUnreachable(RuntimeError):
+    """A `*_EMULATOR_HOST` names an emulator nobody answers for; the message says what to do."""
+
+
+def unreachable_emulators(
+    user_env: Mapping[str, str], origins: Mapping[str, str] | None = None, *, timeout: float = 2.0
+) -> list[str]:
+    """What is wrong with each `*_EMULATOR_HOST` given, as one message each (empty: all answer).
+
+    Every client library would otherwise retry against the address for minutes without a word:
+    the stack would seem to start and then hang on its first Firestore or Pub/Sub call.
+    """
+    problems = []
+    for setting, (service, port_setting) in EMULATOR_HOSTS.items():
+        value = user_env.get(setting)
+        if not value:
+            continue
+        where = f" (set in {origins[setting]})" if origins and setting in origins else ""
+        host, port = _host_and_port(value)
+        if port is None:
+            problems.append(f"{setting}={value}{where} has no port; it must look like 127.0.0.1:8086")
+            continue
+        why = http_unanswered(host, port, timeout)
+        if why is None:
+            continue
+        problems.append(
+            f"{setting}={value}{where} says a {service} emulator runs there, but nothing answers ({why}).\n"
+            f"  Start it first:  {_start_command(setting, host, port, user_env)}\n"
+            f"  or remove {setting}, and `make dev` starts its own "
+            f"(on {port_setting}, default {DEFAULT_PORTS[port_setting]})."
+        )
+    return problems
+
+
+def _host_and_port(value: str) -> tuple[str, int | None]:
+    address = value.split("://", 1)[-1].rstrip("/")
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return address, None
+    return host.strip("[]"), int(port)
+
+
+def http_unanswered(host: str, port: int, timeout: float) -> str | None:
+    """None when an HTTP server answers at host:port (every emulator serves GET /), else why not."""
+    import requests
+
+    try:
+        requests.get(f"http://{host}:{port}/", timeout=timeout).close()
+    except requests.ConnectionError as exc:
+        refused = "refused" in str(exc).lower()
+        return "connection refused" if refused else f"cannot connect: {type(exc).__name__}"
+    except requests.Timeout:
+        return f"no answer within {timeout:g} s"
+    except requests.RequestException as exc:
+        return f"not an HTTP server: {type(exc).__name__}"
+    return None
+
+
+def _start_command(setting: str, host: str, port: int, user_env: Mapping[str, str]) -> str:
+    project = user_env.get("GOOGLE_CLOUD_PROJECT") or user_env.get("GOOGLE_CLOUD_PROJECT_ID") or "demo-local"
+    if setting == "FIRESTORE_EMULATOR_HOST":
+        return f"gcloud emulators firestore start --host-port={host}:{port}"
+    if setting == "PUBSUB_EMULATOR_HOST":
+        return f"gcloud beta emulators pubsub start --host-port={host}:{port} --project={project}"
+    bucket = user_env.get("MEDIA_BUCKET") or f"{project}-media"
+    return f".venv/bin/gcp-storage-emulator start --host={host} --port={port} --in-memory --default-bucket={bucket}"
 
 
 def existing_functions() -> list[str]:
@@ -119,6 +194,9 @@ class LocalStack:
         """Start each emulator, unless the environment names one already running (then use it)."""
         log_dir = self.options.log_dir
         user = self.options.user_env
+        problems = unreachable_emulators(user)
+        if problems:
+            raise EmulatorUnreachable("\n".join(problems))
         bucket = user.get("MEDIA_BUCKET") or f"{self.options.project}-media"
         starters = {
             "firestore": ("FIRESTORE_EMULATOR_HOST", "FIRESTORE_PORT", lambda p: start_firestore(p, log_dir)),

@@ -120,17 +120,26 @@ def _genai(c: Clients) -> genai.Client:
     return make_genai_client(c.settings)
 
 
-def make_genai_client(s: Settings) -> genai.Client:
-    """Gemini through the Developer API key, Vertex AI, or a custom endpoint (the offline model)."""
+def make_genai_client(s: Settings, *, credentials: Any = None) -> genai.Client:
+    """Gemini through the Developer API key, Vertex AI, or a custom endpoint (the offline model).
+
+    Attempts, timeout and backoff are the ones shared/ai_reply/budget.py adds up against the
+    reply job's timeout. On Vertex AI the function's service account signs in through
+    Application Default Credentials unless `credentials` are given.
+    """
     from google import genai
     from google.genai import types
+
+    from shared.ai_reply import budget
 
     options = types.HttpOptions(
         timeout=int(s.gemini_timeout_seconds * 1000),  # milliseconds; without one a call can hang forever
         retry_options=types.HttpRetryOptions(
             attempts=s.gemini_max_attempts,
-            initial_delay=0.5,
-            max_delay=8.0,
+            initial_delay=budget.BACKOFF_INITIAL_SECONDS,
+            max_delay=budget.BACKOFF_MAX_SECONDS,
+            exp_base=budget.BACKOFF_EXP_BASE,
+            jitter=budget.BACKOFF_JITTER_SECONDS,
             http_status_codes=list(GEMINI_RETRYABLE_STATUS),
         ),
     )
@@ -141,6 +150,7 @@ def make_genai_client(s: Settings) -> genai.Client:
             vertexai=True,
             project=s.google_cloud_project,
             location=s.google_cloud_location,
+            credentials=credentials,
             http_options=options,
         )
     if not s.gemini_api_key and not s.gemini_base_url:

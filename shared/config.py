@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
+DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You are a helpful assistant for a business, answering customers on WhatsApp. "
@@ -26,6 +26,11 @@ DEFAULT_FALLBACK_REPLY = (
     "Sorry, I can't answer that one. Could you rephrase it, or ask something else? "
     "A person from our team can also help."
 )
+
+
+# Thinking levels gemini-3.8-flash accepts (it refuses MINIMAL and thinks at MEDIUM when told
+# nothing, which costs seconds a customer waits for); LOW keeps replies quick.
+THINKING_LEVELS = ("low", "medium", "high")
 
 
 class ConfigError(RuntimeError):
@@ -57,15 +62,25 @@ class Settings:
     gemini_base_url: str = ""
     google_genai_use_vertexai: bool = False
     google_cloud_location: str = "global"
+    gemini_thinking_level: str = "low"  # one of THINKING_LEVELS
+    # One answer fits one WhatsApp message (4,096 UTF-16 units: about 1,000 tokens of English,
+    # up to 4,000 in scripts of about one character per token) plus its thinking and transcripts.
+    gemini_max_output_tokens: int = 8192
+    # Per attempt; attempts x timeout plus the backoff between them is the model's share of a
+    # reply job (shared/ai_reply/budget.py holds the whole job inside REPLY_JOB_TIMEOUT_SECONDS).
     gemini_timeout_seconds: float = 60.0
-    gemini_max_attempts: int = 4
+    gemini_max_attempts: int = 3
+    gemini_files_timeout_seconds: float = 30.0  # Files API uploads of one reply, until usable (ACTIVE)
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
     # Reply loop
     reply_debounce_ms: int = 0
     reply_history_turns: int = 20
     reply_history_max_chars: int = 12_000
-    reply_lease_seconds: int = 300  # longer than one job can take (model retries included)
+    reply_job_timeout_seconds: int = (
+        300  # the ai_reply function's timeout (Terraform sets it from its sizing)
+    )
+    reply_lease_seconds: int = 300  # at least as long as one job may run
     reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
     job_max_age_seconds: int = 3600
     # Media
@@ -93,7 +108,21 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, raw, type(f.default))
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)._checked()  # type: ignore[arg-type]
+
+    def _checked(self) -> Settings:
+        level = self.gemini_thinking_level.strip().lower()
+        if level not in THINKING_LEVELS:
+            hint = " (gemini-3.8-flash refuses MINIMAL)" if level == "minimal" else ""
+            raise ConfigError(
+                f"GEMINI_THINKING_LEVEL={self.gemini_thinking_level!r} is not one of "
+                f"{', '.join(THINKING_LEVELS)}{hint}"
+            )
+        positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be above 0")
+        return self
 
     def require(self, *names: str) -> Settings:
         """Raise ConfigError naming every one of ``names`` (field names) that is empty."""

@@ -49,6 +49,8 @@ locals {
       GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
+      REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds + 30)

@@ -106,7 +106,7 @@ variable "function_sizing" {
     # Image resizing and ffmpeg transcodes are CPU and memory bound: few jobs per instance.
     media = { memory = "2Gi", cpu = "1", timeout_seconds = 300, concurrency = 2, min_instances = 0, max_instances = 10 }
     # Mostly waiting on Gemini and WhatsApp: many concurrent replies per instance. The timeout
-    # covers GEMINI_MAX_ATTEMPTS x GEMINI_TIMEOUT_SECONDS with room for the send.
+    # holds a reply job's worst case (shared/ai_reply/budget.py; a smaller one stops ai_reply at start).
     ai_reply = { memory = "1Gi", cpu = "1", timeout_seconds = 300, concurrency = 20, min_instances = 0, max_instances = 20 }
     # Streams media to operators, so requests can be long.
     dashboard = { memory = "512Mi", cpu = "1", timeout_seconds = 300, concurrency = 20, min_instances = 0, max_instances = 5 }

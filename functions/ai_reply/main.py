@@ -5,13 +5,16 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared.ai_reply.budget import check_reply_budget
 from shared.ai_reply.job import handle_reply_job
 from shared.bus import UnusableJob, read_job
 from shared.clients import Clients
 from shared.config import Settings
 from shared.log import setup_logging
 
-SETTINGS = Settings.from_env().require("google_cloud_project", "whatsapp_api_token").require_model()
+SETTINGS = check_reply_budget(
+    Settings.from_env().require("google_cloud_project", "whatsapp_api_token").require_model()
+)
 CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 log = logging.getLogger("ai_reply")

@@ -1,6 +1,6 @@
 """A local WhatsApp Cloud API simulator: it plays Meta's side for tests and for `make dev`.
 
-Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v25.0``) and cannot
+Our code reaches it through ``WHATSAPP_API_URL`` (e.g. ``http://127.0.0.1:8090/v27.0``) and cannot
 tell it from Meta: same paths, bearer-token checks, response and error bodies, signed webhooks with
 status updates, the two-step media download with expiring URLs.
 

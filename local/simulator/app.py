@@ -17,7 +17,7 @@ from local.simulator.simulator import WhatsAppSimulator
 
 
 class GraphVersionConverter(BaseConverter):
-    """Matches Graph API version path segments such as ``v25.0``."""
+    """Matches Graph API version path segments such as ``v27.0``."""
 
     regex = r"v\d+\.\d+"
 

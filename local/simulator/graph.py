@@ -161,7 +161,7 @@ def _send_problem(body: Json) -> tuple[int, str] | None:
         text = content.get("body")
         if not isinstance(text, str) or not text:
             return 100, "The parameter text['body'] is required."
-        if len(text) > MAX_TEXT_CHARS:
+        if len(text.encode("utf-16-le")) // 2 > MAX_TEXT_CHARS:  # Meta counts UTF-16 units
             return 100, f"Param text['body'] must be at most {MAX_TEXT_CHARS} characters long."
     if kind in MEDIA_TYPES and not (content.get("id") or content.get("link")):
         return 131008, f"Param {kind} must contain one of id or link."

@@ -81,14 +81,9 @@ class BurstReply:
         # for it, so an invalid token still stops the reply before anything is sent.
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients)
-        contents = self._contents(burst, media_parts)
         try:
-            answer = generate(
-                self.clients.genai,
-                contents,
-                system_instruction=self.settings.system_instruction,
-                model=self.settings.gemini_model,
-            )
+            contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            answer = generate(self.clients.genai, contents, settings=self.settings)
         except ModelUnavailable as exc:
             attempts = replies.count_attempt(record, str(exc))
             if attempts < self.settings.reply_max_job_attempts:
@@ -122,6 +117,9 @@ class BurstReply:
                 "block_reason": answer.block_reason,
                 "input_tokens": answer.input_tokens,
                 "output_tokens": answer.output_tokens,
+                "thinking_tokens": answer.thinking_tokens,
+                "cached_tokens": answer.cached_tokens,
+                "thinking_level": self.settings.gemini_thinking_level.lower(),
                 "latency_ms": answer.latency_ms,
             },
             split_message(text),

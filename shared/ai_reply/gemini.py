@@ -1,17 +1,27 @@
-"""Asking Gemini for an answer, through google-genai.
+"""Asking Gemini for an answer, through google-genai, the way Gemini 3 models are meant to be asked.
+
+The request follows Google's guidance for Gemini 3: `temperature` is left at its default (lower
+values can make the model loop), the thinking level is set (`GEMINI_THINKING_LEVEL`, LOW by
+default: gemini-3.8-flash otherwise thinks at MEDIUM, seconds a customer waits for), and the
+output is capped (`GEMINI_MAX_OUTPUT_TOKENS`, thinking included).
 
 The client comes from the instance's `Clients` (shared/clients.py), which has the SDK retry
-transient failures (408, 429, 5xx) with bounded exponential backoff; when the attempts run out, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later. A
-blocked or empty answer is not an error: the caller sends a polite fallback and records why.
+transient failures (408, 429, 5xx, transport errors) with bounded backoff, and the whole call
+runs within its share of the job (`budget.model_call_seconds`). When that runs out, or the
+attempts do, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later.
+A blocked or empty answer is not an error: the caller sends a polite fallback and records why.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.ai_reply.budget import OutOfTime, model_call_seconds, run_within
 from shared.clients import GEMINI_RETRYABLE_STATUS
+from shared.config import Settings
 
 if TYPE_CHECKING:
     from google import genai
@@ -23,11 +33,11 @@ class ModelError(Exception):
 
 
 class ModelUnavailable(ModelError):
-    """Transient: rate limited or the service failed after every retry; try the job again later."""
+    """Transient: rate limited, unreachable, or out of time after every retry; try the job again later."""
 
 
 class ModelRejected(ModelError):
-    """Permanent: the request itself is refused (bad key, bad argument, unknown model)."""
+    """Permanent: the request itself is refused (bad key or credentials, bad argument, unknown model)."""
 
 
 @dataclass(frozen=True)
@@ -36,23 +46,47 @@ class ModelAnswer:
     finish_reason: str
     model: str
     input_tokens: int
-    output_tokens: int
+    output_tokens: int  # the answer's tokens; thinking is counted apart (both billed as output)
     latency_ms: int
     block_reason: str | None = None
+    thinking_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from Gemini's cache (billed at its lower rate)
+
+
+def generation_config(
+    settings: Settings, system_instruction: str | None = None
+) -> types.GenerateContentConfig:
+    """The request's configuration; no temperature, on purpose (see the module's docstring)."""
+    from google.genai import types
+
+    return types.GenerateContentConfig(
+        system_instruction=system_instruction or settings.system_instruction,
+        max_output_tokens=settings.gemini_max_output_tokens,
+        thinking_config=types.ThinkingConfig(thinking_level=settings.gemini_thinking_level.strip().upper()),
+    )
 
 
 def generate(
-    client: genai.Client, contents: list[types.Content], *, system_instruction: str, model: str
+    client: genai.Client,
+    contents: list[types.Content],
+    *,
+    settings: Settings,
+    system_instruction: str | None = None,
 ) -> ModelAnswer:
-    from google.genai import errors, types
+    from google.genai import errors
 
+    model = settings.gemini_model
+    config = generation_config(settings, system_instruction)
+    limit = model_call_seconds(settings)
     started = time.perf_counter()
     try:
-        response = client.models.generate_content(
-            model=model,
-            contents=contents,
-            config=types.GenerateContentConfig(system_instruction=system_instruction, temperature=0.6),
+        response = run_within(
+            limit,
+            lambda: client.models.generate_content(model=model, contents=contents, config=config),
+            "the model call",
         )
+    except OutOfTime as exc:
+        raise ModelUnavailable(f"Gemini did not answer within {limit:g} s") from exc
     except errors.APIError as exc:
         if exc.code in GEMINI_RETRYABLE_STATUS:
             raise ModelUnavailable(
@@ -60,12 +94,56 @@ def generate(
             ) from exc
         raise ModelRejected(f"Gemini refused the request: {exc.code} {exc.status} {exc.message}") from exc
     except Exception as exc:
-        # The SDK's transport (httpx) raises its own timeout and connection errors.
-        if type(exc).__module__.startswith("httpx"):
-            raise ModelUnavailable(f"Gemini did not answer: {exc!r}") from exc
+        if (failure := model_failure(exc)) is not None:
+            raise failure from exc
         raise
     latency_ms = int((time.perf_counter() - started) * 1000)
     return _answer(response, model, latency_ms)
+
+
+def model_failure(exc: BaseException) -> ModelError | None:
+    """What a transport or credentials exception of the SDK means for the job, or None if unknown.
+
+    The SDK sends its requests with httpx (or its fork httpx2); on Vertex AI it first gets an
+    access token through google-auth, whose network failures surface as google.auth's
+    TransportError, or as a RefreshError caused by one (the metadata server unreachable); with a
+    client certificate (mTLS) the request itself goes through google-auth's requests session.
+    """
+    if _is_httpx_transport_error(exc):
+        return ModelUnavailable(f"Gemini did not answer: {exc!r}")
+    from google.auth import exceptions as auth_exceptions
+
+    if isinstance(exc, auth_exceptions.TransportError):
+        return ModelUnavailable(f"Vertex AI credentials could not be fetched: {exc!r}")
+    if isinstance(exc, auth_exceptions.RefreshError):
+        if exc.retryable or _caused_by(exc, auth_exceptions.TransportError):
+            return ModelUnavailable(f"Vertex AI credentials could not be refreshed: {exc!r}")
+        return ModelRejected(f"Vertex AI refused the function's credentials: {exc!r}")
+    if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+        return ModelRejected(f"no credentials for Vertex AI: {exc!r}")
+    import requests
+
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return ModelUnavailable(f"Vertex AI did not answer: {exc!r}")
+    return None
+
+
+def _is_httpx_transport_error(exc: BaseException) -> bool:
+    package = sys.modules.get(type(exc).__module__.split(".", 1)[0])
+    if package is None or package.__name__ not in ("httpx", "httpx2"):
+        return False
+    return isinstance(exc, package.TransportError)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return any(isinstance(arg, kind) for arg in exc.args)
 
 
 def _answer(response: types.GenerateContentResponse, model: str, latency_ms: int) -> ModelAnswer:
@@ -82,6 +160,8 @@ def _answer(response: types.GenerateContentResponse, model: str, latency_ms: int
         output_tokens=(usage.candidates_token_count or 0) if usage else 0,
         latency_ms=latency_ms,
         block_reason=_name(block),
+        thinking_tokens=(usage.thoughts_token_count or 0) if usage else 0,
+        cached_tokens=(usage.cached_content_token_count or 0) if usage else 0,
     )
 
 

@@ -3,7 +3,9 @@
 The job only names a conversation. Whoever holds the conversation's reply lease answers all
 its ready, unanswered inbound messages in one reply (`burst.BurstReply`), then looks again
 before letting go, so a burst of messages gets one answer and a message arriving mid-reply gets
-the next one. The guarantees, and the one window they cannot close, are in
+the next one. A round starts only while the job has the time for a whole one
+(`budget.round_seconds`); otherwise the conversation is handed to a new job, so no job runs
+into the function's timeout. The guarantees, and the one window they cannot close, are in
 docs/reply-guarantees.md.
 """
 
@@ -16,8 +18,9 @@ import time
 import uuid
 from datetime import timedelta
 
+from shared.ai_reply.budget import round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
-from shared.bus import ReceivedJob
+from shared.bus import Job, ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
 from shared.store import replies
@@ -30,6 +33,7 @@ _INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
 
 def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients) -> None:
     """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
+    started = time.monotonic()
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
     if received.age_seconds() > settings.job_max_age_seconds:
@@ -55,8 +59,21 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
                 burst_writer.answer(burst)
             if replies.release_lease(db, job.conversation_id, holder, lease):
                 return
+            # More was asked for while this round ran: go round again if a whole round still fits.
+            if time.monotonic() - started + round_seconds(settings) > settings.reply_job_timeout_seconds:
+                _hand_over(settings, clients, job.conversation_id, holder, context)
+                return
     except LeaseLost:
         log.warning("reply lease lost; the new holder finishes", extra=context)
     except BaseException:
         replies.drop_lease(db, job.conversation_id, holder)
         raise
+
+
+def _hand_over(
+    settings: Settings, clients: Clients, conversation_id: str, holder: str, context: dict
+) -> None:
+    """Too little time left for another round: a new job answers what is waiting."""
+    log.info("another round would not fit in this job; handed to a new job", extra=context)
+    replies.drop_lease(clients.firestore, conversation_id, holder)
+    clients.bus.publish(settings.reply_topic, Job(conversation_id, reason="follow_up"))

@@ -2,9 +2,11 @@
 
 The media function stored, for each file, what the model should get (`media.model_source`):
 the prepared derivative (a re-encoded photo, transcoded audio, a video's poster frame), the
-original (a video, a PDF), or only text (handled by the prompt's description). Small files go
-inline; larger ones go through the Files API (Developer API) or as `gs://` URIs (Vertex AI,
-which reads the bucket with the function's service account).
+original (a video, a PDF), or only text (handled by the prompt's description). On the Gemini
+Developer API media goes inline while the request stays inside the inline limit (100 MB of
+request data, 50 MB for a PDF: nearly every WhatsApp medium), and what does not fit goes through
+the Files API, usable only once the upload is ACTIVE. On Vertex AI media over a few megabytes
+goes as its `gs://` URI, which Vertex reads from the bucket with the function's service account.
 
 Voice notes come with a request for their transcript, so the dashboard can show what was said:
 the model writes `<transcript n="1">…</transcript>` before its answer, and `take_transcripts`
@@ -14,17 +16,87 @@ separates the two.
 from __future__ import annotations
 
 import io
+import logging
+import math
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from google.genai import types
 
+from shared.ai_reply.budget import OutOfTime, run_within
+from shared.ai_reply.gemini import ModelUnavailable, model_failure
 from shared.clients import Clients
 
-INLINE_LIMIT_BYTES = 14 * 1024 * 1024  # per part; well inside every documented inline request limit
+log = logging.getLogger(__name__)
+
+# The Gemini API takes up to 100 MB of inline data in one request, counted as sent (base64),
+# and up to 50 MB for a PDF. Room is kept for the rest of the request: instruction, history, JSON.
+INLINE_REQUEST_BYTES = 100 * 1024 * 1024
+INLINE_PDF_BYTES = 50 * 1024 * 1024
+PROMPT_HEADROOM_BYTES = 4 * 1024 * 1024
+# Vertex AI reads `gs://` URIs from the bucket itself, which costs the instance no memory; its
+# pages disagree on the inline limits (one says 7 MB for an image), so only media under that go inline.
+VERTEX_INLINE_PART_BYTES = 7 * 1024 * 1024
+FILE_POLL_SECONDS = (0.25, 0.5, 1.0, 2.0)  # then every 2 s until the deadline
 
 _TRANSCRIPT = re.compile(r"<transcript\s+n=\"?(\d+)\"?\s*>(.*?)</transcript>\s*", re.DOTALL | re.IGNORECASE)
+
+
+def encoded_size(size: int) -> int:
+    """Bytes of `size` raw bytes once base64-encoded, as the request carries them."""
+    return 4 * math.ceil(size / 3)
+
+
+class FileNotUsable(Exception):
+    """The Files API could not process an upload (its state is FAILED): showing it again cannot help."""
+
+
+class FilesApi:
+    """Uploads through the Gemini Files API (Developer API only), each usable once its state is
+    ACTIVE. Every upload of one reply, and the wait for it, shares one deadline of `seconds`."""
+
+    def __init__(self, client: Any, seconds: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._seconds = seconds
+        self._sleep = sleep
+        self._deadline: float | None = None
+
+    def part(self, data: bytes, mime: str) -> types.Part:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._seconds
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise ModelUnavailable(f"the Files API uploads took their {self._seconds:g} s")
+        try:
+            uploaded = run_within(
+                remaining, lambda: self._upload_until_active(data, mime), "a Files API upload"
+            )
+        except OutOfTime as exc:
+            raise ModelUnavailable(f"a Files API upload was not ACTIVE within {self._seconds:g} s") from exc
+        except FileNotUsable:
+            raise
+        except Exception as exc:
+            if (failure := model_failure(exc)) is not None:
+                raise failure from exc
+            raise
+        return types.Part.from_uri(file_uri=str(uploaded.uri), mime_type=mime)
+
+    def _upload_until_active(self, data: bytes, mime: str) -> types.File:
+        uploaded = self._client.files.upload(
+            file=io.BytesIO(data), config=types.UploadFileConfig(mime_type=mime)
+        )
+        polls = iter(FILE_POLL_SECONDS)
+        while uploaded.state != types.FileState.ACTIVE:
+            if uploaded.state == types.FileState.FAILED:
+                detail = uploaded.error.message if uploaded.error else "no reason given"
+                raise FileNotUsable(f"the Files API could not process the {mime} file: {detail}")
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise OutOfTime(f"{uploaded.name} still {uploaded.state}")  # the caller gave up already
+            self._sleep(next(polls, FILE_POLL_SECONDS[-1]))
+            uploaded = self._client.files.get(name=uploaded.name)
+        return uploaded
 
 
 class MediaParts:
@@ -34,12 +106,14 @@ class MediaParts:
         self,
         read_bytes: Callable[[str], bytes],
         *,
-        upload: Callable[[bytes, str], str] | None = None,
+        files: FilesApi | None = None,
         vertex: bool = False,
+        inline_bytes: int = INLINE_REQUEST_BYTES - PROMPT_HEADROOM_BYTES,
     ) -> None:
         self._read = read_bytes
-        self._upload = upload  # Files API: (bytes, mime) -> file uri
+        self._files = files
         self._vertex = vertex
+        self._inline_left = inline_bytes  # what this request may still carry inline, encoded
         self.voice_notes: dict[int, str] = {}  # transcript number -> message id
 
     def __call__(self, message: dict[str, Any]) -> list[types.Part]:
@@ -69,30 +143,39 @@ class MediaParts:
         return parts
 
     def _part(self, uri: str, mime: str, size: int) -> types.Part:
-        if self._vertex and size > INLINE_LIMIT_BYTES:
+        if self._vertex and (not size or size > VERTEX_INLINE_PART_BYTES):
             return types.Part.from_uri(file_uri=uri, mime_type=mime)
-        data = self._read(uri)
-        if len(data) > INLINE_LIMIT_BYTES and self._upload is not None:
-            return types.Part.from_uri(file_uri=self._upload(data, mime), mime_type=mime)
-        return types.Part.from_bytes(data=data, mime_type=mime)
+        data = None if size else self._read(uri)  # an unrecorded size is measured
+        need = encoded_size(size or len(data or b""))
+        cap = INLINE_PDF_BYTES if mime == "application/pdf" else INLINE_REQUEST_BYTES
+        if need <= min(self._inline_left, cap):
+            data = data if data is not None else self._read(uri)
+            self._inline_left -= encoded_size(len(data))
+            return types.Part.from_bytes(data=data, mime_type=mime)
+        if self._vertex:
+            return types.Part.from_uri(file_uri=uri, mime_type=mime)
+        if self._files is None:
+            return _not_shown(mime, "it is too large to send along with this conversation")
+        try:
+            return self._files.part(data if data is not None else self._read(uri), mime)
+        except FileNotUsable as exc:
+            log.warning("the Files API could not process a medium", extra={"uri": uri, "error": str(exc)})
+            return _not_shown(mime, "the model could not process it")
+
+
+def _not_shown(mime: str, why: str) -> types.Part:
+    return types.Part.from_text(
+        text=f"[This {mime} file cannot be shown to you: {why}. Say you could not open it.]"
+    )
 
 
 def media_parts_for(clients: Clients) -> MediaParts:
-    """Media read from the bucket; large files through the Files API, or as gs:// URIs on Vertex AI."""
-    vertex = clients.settings.google_genai_use_vertexai
-    upload = None if vertex else files_api_uploader(clients.genai)
+    """Media read from the bucket; what does not fit inline through the Files API, or as gs:// URIs on Vertex AI."""
+    settings = clients.settings
+    vertex = settings.google_genai_use_vertexai
+    files = None if vertex else FilesApi(clients.genai, settings.gemini_files_timeout_seconds)
     # The bucket client is made only if the burst has media to read.
-    return MediaParts(lambda uri: clients.bucket.read_bytes(uri), upload=upload, vertex=vertex)
-
-
-def files_api_uploader(client: Any) -> Callable[[bytes, str], str]:
-    """Upload through the Gemini Files API (Developer API only); returns the file's URI."""
-
-    def upload(data: bytes, mime: str) -> str:
-        uploaded = client.files.upload(file=io.BytesIO(data), config=types.UploadFileConfig(mime_type=mime))
-        return str(uploaded.uri)
-
-    return upload
+    return MediaParts(lambda uri: clients.bucket.read_bytes(uri), files=files, vertex=vertex)
 
 
 def take_transcripts(text: str) -> tuple[dict[int, str], str]:

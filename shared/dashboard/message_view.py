@@ -87,6 +87,7 @@ class AiDetails:
     latency_ms: int | None
     finish_reason: str
     error: str
+    thinking_tokens: int | None = None  # billed as output, apart from the answer's
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any]) -> AiDetails:
@@ -99,6 +100,7 @@ class AiDetails:
             model=str(data.get("model") or ""),
             input_tokens=number("input_tokens"),
             output_tokens=number("output_tokens"),
+            thinking_tokens=number("thinking_tokens"),
             latency_ms=number("latency_ms"),
             finish_reason=str(data.get("finish_reason") or ""),
             error=str(error.get("title") or error.get("message") or error)

@@ -31,8 +31,8 @@ from shared.store.outbound import (
 )
 from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
 from shared.store.statuses import apply_parked_statuses
-from shared.whatsapp.client import TEXT_LIMIT
 from shared.whatsapp.errors import WhatsAppError
+from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def send_operator_reply(
     body = text.strip()
     if not body:
         return SendResult(SendOutcome.EMPTY)
-    if len(body) > TEXT_LIMIT:
+    if meta_length(body) > TEXT_LIMIT:
         return SendResult(SendOutcome.TOO_LONG)
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)

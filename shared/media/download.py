@@ -25,7 +25,17 @@ CHUNK_BYTES = 64 * 1024
 
 
 class IntegrityError(Exception):
-    """The bytes do not hash to WhatsApp's sha256: most likely a cut-off download, so transient."""
+    """The bytes do not hash to WhatsApp's sha256: most likely a cut-off download, so worth a
+    retry; when every retry gives the same mismatch the job fails the medium with this reason."""
+
+    def __init__(self, size: int, actual: str, expected: str) -> None:
+        super().__init__(f"downloaded {size} bytes hash to {actual[:12]}…, WhatsApp said {expected[:12]}…")
+        self.size = size
+        self.actual = actual
+        self.expected = expected
+
+    def __reduce__(self) -> tuple[type[IntegrityError], tuple[int, str, str]]:
+        return (type(self), (self.size, self.actual, self.expected))
 
 
 @dataclass(frozen=True)
@@ -93,9 +103,7 @@ def _stream(
         declared = declared or str(response.headers.get("Content-Type") or "")
     actual = digest.hexdigest()
     if expected and actual != expected:
-        raise IntegrityError(
-            f"downloaded {size} bytes hash to {actual[:12]}…, WhatsApp said {expected[:12]}…"
-        )
+        raise IntegrityError(size, actual, expected)
     return Downloaded(dest, size, actual, declared)
 
 

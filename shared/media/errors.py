@@ -23,6 +23,7 @@ class RejectCode(StrEnum):
     NO_SOUND = "no_sound"
     NO_PICTURE = "no_picture"
     DAMAGED = "damaged"
+    SHA256_MISMATCH = "sha256_mismatch"  # every download differed from WhatsApp's checksum
 
 
 class MediaRejected(Exception):

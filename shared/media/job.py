@@ -22,8 +22,8 @@ from shared.bucket import MediaBucket, whatsapp_sha256_to_hex
 from shared.bus import Job, JobBus, ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
-from shared.media.download import download_media
-from shared.media.errors import MediaRejected
+from shared.media.download import IntegrityError, download_media
+from shared.media.errors import MediaRejected, RejectCode
 from shared.media.kinds import max_bytes, noun_for
 from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
 from shared.store.schema import CALL, InboundStatus, MediaStatus, message_ref
@@ -69,17 +69,46 @@ def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients
         raise
     except Exception as exc:
         attempts = _count_attempt(ref, exc)
+        if isinstance(exc, IntegrityError):
+            log.warning(
+                "downloaded media does not match WhatsApp's sha256",
+                extra={**extra, **_mismatch(exc), "attempts": attempts},
+            )
         if attempts < MAX_ATTEMPTS:
             raise
-        log.error("media kept failing; giving up", extra={**extra, "attempts": attempts, "error": repr(exc)})
-        noun = noun_for(message["type"], voice=bool(message["media"].get("voice")))
-        fields = {
-            "media.status": MediaStatus.FAILED.value,
-            "media.failure_reason": f"The {noun} could not be downloaded or processed after {attempts} tries",
-            "media.failure_code": "unavailable",
-        }
+        fields = _given_up(message, exc, attempts, extra)
     ref.update({**fields, "status": InboundStatus.READY.value}, **CALL)
     _pass_on(clients.bus, job, settings, {**message, "status": InboundStatus.READY.value})
+
+
+def _given_up(
+    message: dict[str, Any], exc: Exception, attempts: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The medium failed on every delivery: failed with what went wrong, so nobody retries it blindly."""
+    noun = noun_for(message["type"], voice=bool(message["media"].get("voice")))
+    if isinstance(exc, IntegrityError):
+        log.error(
+            "media sha256 mismatch on every download; giving up",
+            extra={**extra, **_mismatch(exc), "attempts": attempts},
+        )
+        reason = (
+            f"The {noun} arrived damaged: {attempts} downloads did not match the checksum (sha256) "
+            "WhatsApp gave for it"
+        )
+        code = RejectCode.SHA256_MISMATCH.value
+    else:
+        log.error("media kept failing; giving up", extra={**extra, "attempts": attempts, "error": repr(exc)})
+        reason = f"The {noun} could not be downloaded or processed after {attempts} tries"
+        code = "unavailable"
+    return {
+        "media.status": MediaStatus.FAILED.value,
+        "media.failure_reason": reason,
+        "media.failure_code": code,
+    }
+
+
+def _mismatch(exc: IntegrityError) -> dict[str, Any]:
+    return {"sha256_expected": exc.expected, "sha256_actual": exc.actual, "size_bytes": exc.size}
 
 
 def _pass_on(bus: JobBus, job: Job, settings: Settings, message: dict[str, Any]) -> None:

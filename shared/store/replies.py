@@ -229,6 +229,8 @@ def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),
+        thinking_tokens=fields.get("thinking_tokens"),
+        cached_tokens=fields.get("cached_tokens"),
         latency_ms=fields.get("latency_ms"),
     )
     stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
@@ -310,3 +312,48 @@ def add_settle(
     if counted:
         stats.add_stat_increments(batch, db, now, counted, record.id)
     record.state = state
+
+
+# -- a reply WhatsApp could not deliver after accepting it ---------------------------------------
+
+
+def reply_of_callback(callback_data: str | None) -> str | None:
+    """The reply id in the `biz_opaque_callback_data` a part was sent with (`"<reply_id>:<part>"`)."""
+    if not callback_data:
+        return None
+    reply, sep, part = callback_data.rpartition(":")
+    return reply if sep and reply and part.isdigit() else None
+
+
+def add_delivery_failure(
+    batch: firestore.WriteBatch,
+    db: firestore.Client,
+    conversation_id: str,
+    reply: firestore.DocumentSnapshot,
+    error: dict[str, Any],
+) -> bool:
+    """WhatsApp accepted a part of `reply` and then reported it failed (131047, 131026...): the
+    reply and the messages it answered end failed with that error, as writes of `batch`.
+
+    False (nothing added) when the reply is unknown or already failed, so a second failed part
+    or a repeated webhook counts nothing twice. The reply's write is conditioned on the version
+    read, so two failed parts racing each other fail one commit, which the caller retries.
+    """
+    data = reply.to_dict() if reply.exists else None
+    if data is None or data.get("state") == ReplyState.FAILED.value:
+        return False
+    now = datetime.now(UTC)
+    batch.update(
+        reply.reference,
+        {"state": ReplyState.FAILED.value, "error": error, "settled_at": now},
+        option=db.write_option(last_update_time=reply.update_time),
+    )
+    message_ids = list(data.get("message_ids") or [])
+    for message_id in message_ids:
+        batch.update(
+            message_ref(db, conversation_id, message_id),
+            {"status": InboundStatus.FAILED.value, "ai_response_id": reply.id, "error": error},
+        )
+    if message_ids:
+        stats.add_stat_increments(batch, db, now, stats.message_failed("inbound", len(message_ids)), reply.id)
+    return True

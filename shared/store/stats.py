@@ -79,13 +79,24 @@ def outbound_message_recorded(sent_by: str) -> dict[str, Number]:
 
 
 def model_answered(
-    *, input_tokens: int | None, output_tokens: int | None, latency_ms: float | None
+    *,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    latency_ms: float | None,
+    thinking_tokens: int | None = 0,
+    cached_tokens: int | None = 0,
 ) -> dict[str, Number]:
-    """Gemini answered (once per reply record, when its answer is saved), sent or not."""
+    """Gemini answered (once per reply record, when its answer is saved), sent or not.
+
+    Thinking tokens are billed as output but counted apart from the answer's; cached tokens are
+    the part of the input read from Gemini's cache (billed at its lower rate).
+    """
     return {
         "model_answers": 1,
         "tokens_in": int(input_tokens or 0),
         "tokens_out": int(output_tokens or 0),
+        "tokens_thinking": int(thinking_tokens or 0),
+        "tokens_cached": int(cached_tokens or 0),
         "model_latency_ms_sum": round(latency_ms or 0),
     }
 
@@ -190,6 +201,8 @@ class DailyStats:
     model_answers: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_thinking: int = 0  # billed as output
+    tokens_cached: int = 0  # of tokens_in, read from the cache
     model_latency_ms_sum: int = 0
     reply_latency_ms_sum: int = 0
     reply_latency_count: int = 0
@@ -199,7 +212,8 @@ class DailyStats:
 
     @property
     def tokens(self) -> int:
-        return self.tokens_in + self.tokens_out
+        """Every token billed: input, the answers and the thinking behind them."""
+        return self.tokens_in + self.tokens_out + self.tokens_thinking
 
     def latency_percentile_ms(self, fraction: float) -> float | None:
         """Reply latency at `fraction` (0.5 = median), interpolated inside its bucket; None if no reply."""
@@ -233,6 +247,8 @@ class DailyStats:
             model_answers=self.model_answers + other.model_answers,
             tokens_in=self.tokens_in + other.tokens_in,
             tokens_out=self.tokens_out + other.tokens_out,
+            tokens_thinking=self.tokens_thinking + other.tokens_thinking,
+            tokens_cached=self.tokens_cached + other.tokens_cached,
             model_latency_ms_sum=self.model_latency_ms_sum + other.model_latency_ms_sum,
             reply_latency_ms_sum=self.reply_latency_ms_sum + other.reply_latency_ms_sum,
             reply_latency_count=self.reply_latency_count + other.reply_latency_count,
@@ -263,6 +279,8 @@ class DailyStats:
             model_answers=count("model_answers"),
             tokens_in=count("tokens_in"),
             tokens_out=count("tokens_out"),
+            tokens_thinking=count("tokens_thinking"),
+            tokens_cached=count("tokens_cached"),
             model_latency_ms_sum=count("model_latency_ms_sum"),
             reply_latency_ms_sum=count("reply_latency_ms_sum"),
             reply_latency_count=count("reply_latency_count"),

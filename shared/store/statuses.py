@@ -5,6 +5,15 @@ never), and it retries them, so each update is applied only when it ranks above 
 A status can also arrive before the message it describes is recorded (the `sent` webhook can
 beat the sender's own write); such a status is parked in `orphan_statuses` and applied when the
 message is recorded (`apply_parked_statuses`).
+
+A `failed` status often comes well after WhatsApp accepted the message (131047: the 24-hour
+window closed; 131026: the number cannot receive it). For one of the assistant's replies it also
+fails the reply record and the customer's messages it answered, found through the message's
+`ai_response_id` or, when the message was never recorded, through the
+`biz_opaque_callback_data` (`"<reply_id>:<part>"`) the part was sent with. One window stays
+open: a failed status for an early part that arrives while the reply's later parts are still
+being sent is overwritten when the last part closes the reply as sent; the outbound message
+itself stays failed and the conversation flagged.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.store import stats
+from shared.store.replies import add_delivery_failure, reply_of_callback
 from shared.store.schema import (
     CALL,
     CALL_TIMEOUT,
     Direction,
+    ai_responses,
     conversation_id,
     conversation_ref,
     message_ref,
@@ -33,16 +44,17 @@ log = logging.getLogger(__name__)
 ORPHAN_RETENTION = timedelta(days=2)
 
 
+def _error_of(update: StatusUpdate) -> dict[str, Any]:
+    return update.errors[0].as_dict() if update.errors else {"code": None, "title": "failed", "detail": ""}
+
+
 def _status_fields(update: StatusUpdate) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "status": update.status.value,
         f"status_times.{update.status.value}": update.timestamp,
     }
     if update.status is DeliveryStatus.FAILED:
-        error = (
-            update.errors[0].as_dict() if update.errors else {"code": None, "title": "failed", "detail": ""}
-        )
-        fields["error"] = error
+        fields["error"] = _error_of(update)
     return fields
 
 
@@ -66,6 +78,9 @@ def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdat
             stats.add_stat_increments(
                 batch, db, update.timestamp, stats.message_failed("outbound"), update.wamid
             )
+            reply_id = (snap.to_dict() or {}).get("ai_response_id") or reply_of_callback(update.callback_data)
+            if reply_id:
+                _add_reply_failure(batch, db, conv_id, reply_id, update)
         try:
             batch.commit(timeout=CALL_TIMEOUT)
         except gexc.FailedPrecondition:
@@ -74,11 +89,50 @@ def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdat
     raise gexc.Aborted(f"status of {update.wamid} kept changing under us")
 
 
+def _add_reply_failure(
+    batch: firestore.WriteBatch, db: firestore.Client, conv_id: str, reply_id: str, update: StatusUpdate
+) -> bool:
+    reply = ai_responses(db, conv_id).document(reply_id).get(**CALL)
+    error = {**_error_of(update), "wamid": update.wamid}
+    if not add_delivery_failure(batch, db, conv_id, reply, error):
+        return False
+    log.error(
+        "WhatsApp could not deliver a reply it had accepted",
+        extra={
+            "conversation_id": conv_id,
+            "reply_id": reply_id,
+            "wamid": update.wamid,
+            "code": error["code"],
+        },
+    )
+    return True
+
+
+def _fail_reply_of_unrecorded_message(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
+    """A failed status for a part whose message is not recorded (an instance may have stopped
+    between sending and recording it): its callback data still names the reply."""
+    reply_id = reply_of_callback(update.callback_data)
+    if update.status is not DeliveryStatus.FAILED or reply_id is None:
+        return
+    for _ in range(5):
+        batch = db.batch()
+        if not _add_reply_failure(batch, db, conv_id, reply_id, update):
+            return  # unknown, or already failed
+        batch.set(conversation_ref(db, conv_id), {"has_failure": True, "needs_attention": True}, merge=True)
+        try:
+            batch.commit(timeout=CALL_TIMEOUT)
+        except gexc.FailedPrecondition:
+            continue  # the reply changed since it was read; look again
+        return
+    raise gexc.Aborted(f"reply {reply_id} kept changing under us")
+
+
 def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
     log.info(
         "status for a message not recorded (yet); parked",
         extra={"wamid": update.wamid, "status": update.status.value},
     )
+    _fail_reply_of_unrecorded_message(db, update, conv_id)
     now = datetime.now(UTC)
     orphan_status_ref(db, update.wamid).set(
         {
@@ -109,7 +163,16 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list
             ReportedError(code=e.get("code") or 0, title=e.get("title", ""), details=e.get("detail", ""))
             for e in info.get("errors", [])
         )
-        updates.append(StatusUpdate(wamid, DeliveryStatus(name), info["timestamp"], recipient_id, errors))
+        updates.append(
+            StatusUpdate(
+                wamid,
+                DeliveryStatus(name),
+                info["timestamp"],
+                recipient_id,
+                errors,
+                callback_data=(snap.to_dict() or {}).get("callback_data"),
+            )
+        )
     return sorted(updates, key=lambda u: u.status.rank)
 
 

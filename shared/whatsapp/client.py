@@ -25,10 +25,9 @@ from shared.whatsapp.errors import (
     WhatsAppError,
     error_from_response,
 )
+from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
-
-TEXT_LIMIT = 4096  # characters in one text message body
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,8 @@ class WhatsAppClient:
         callback_data: str | None = None,
     ) -> str:
         """Send a text message; returns the wamid WhatsApp assigned to it."""
-        if len(body) > TEXT_LIMIT:
-            raise ValueError(f"text body of {len(body)} characters is over WhatsApp's {TEXT_LIMIT}")
+        if meta_length(body) > TEXT_LIMIT:
+            raise ValueError(f"text body of {meta_length(body)} UTF-16 units is over WhatsApp's {TEXT_LIMIT}")
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",

@@ -74,7 +74,10 @@ def test_the_same_reply_form_sent_twice_sends_one_message(operator, simulator, c
     assert len(simulator.outbox(WA_ID)) == 1
 
 
-@pytest.mark.parametrize(("text", "notice"), [("   ", "empty"), ("x" * 4097, "too_long")])
+@pytest.mark.parametrize(
+    ("text", "notice"),
+    [("   ", "empty"), ("x" * 4097, "too_long"), ("😀" * 2049, "too_long")],  # an emoji is 2 UTF-16 units
+)
 def test_an_empty_or_too_long_reply_is_not_sent(operator, simulator, conv, text, notice) -> None:
     response = operator.post(f"/conversations/{conv}/reply", {**reply_form(operator, conv), "text": text})
     assert f"notice={notice}" in response.headers["Location"]

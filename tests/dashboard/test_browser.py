@@ -11,7 +11,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from shared.bucket import DERIVED, MediaBucket
 from shared.store import stats
 from shared.store.statuses import apply_status
 from shared.whatsapp.models import DeliveryStatus, StatusUpdate
+from tests.support.chromium import CHROMIUM
 from tests.support.cloud import ARTIFACTS, PROJECT, base_env
 from tests.support.cloud import MEDIA_BUCKET as BUCKET
 from tests.support.dashboard import PASSWORD, SESSION_SECRET, XSS
@@ -31,7 +31,6 @@ from tests.support.seed import PHONE_NUMBER_ID, conversation, store_ai_reply, st
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -54,7 +53,9 @@ def _fresh_screenshots() -> None:
 
 def _browser_or_skip() -> Any:
     if not CHROMIUM.exists() and not os.environ.get("CI"):
-        pytest.skip("browser tests need Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+        pytest.skip(
+            f"browser tests need Chromium at {CHROMIUM}: `make test` installs it (tests/support/chromium.py)"
+        )
     if os.environ.get("CI"):
         from playwright.sync_api import sync_playwright
     else:

@@ -77,11 +77,13 @@ def test_a_reply_carries_its_ai_details_and_ticks_until_read() -> None:
         "model": "gemini-3.8-flash",
         "input_tokens": 10,
         "output_tokens": 3,
+        "thinking_tokens": 48,
         "latency_ms": 812,
         "finish_reason": "STOP",
     }
     v = view(reply, ai_response=ai)
     assert (v.author_label, v.ai.model, v.ai.latency_ms, v.final) == ("AI", "gemini-3.8-flash", 812, False)
+    assert v.ai.thinking_tokens == 48
     assert view({**reply, "status": "read"}, ai_response=ai).final
 
 

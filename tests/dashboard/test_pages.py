@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from google.cloud import firestore
 
 from shared.store import stats
@@ -83,6 +84,17 @@ def test_search_finds_conversations_by_phone_number_prefix_or_name_prefix(operat
     assert conversation_ids(operator.get("/conversations?q=nobody").get_data(as_text=True)) == []
 
 
+@pytest.mark.parametrize("query", ["STRASSE", "strasse", "Straße", "STRAS"])
+def test_a_name_stored_by_the_webhook_is_found_by_its_casefolded_spelling(
+    operator, firestore_db, query
+) -> None:
+    """The webhook stores and the dashboard searches the same key: "ß" casefolds to "ss"."""
+    conv_id, _ = store_inbound(firestore_db, wa_id="15550004444", name="Straße Müller", text="hallo")
+    store_inbound(firestore_db, wa_id="15550004445", name="Strand Café", text="hi")
+    found = conversation_ids(operator.get("/conversations", query_string={"q": query}).get_data(as_text=True))
+    assert found == [conv_id]
+
+
 def test_a_name_in_a_right_to_left_script_is_marked_for_the_browser_to_direct(operator, firestore_db) -> None:
     conv_id, _ = store_inbound(firestore_db, wa_id="15550005555", name="مريم", text="مرحبا، هل لديكم توصيل؟")
     page = operator.get(f"/conversations/{conv_id}").get_data(as_text=True)
@@ -102,7 +114,7 @@ def test_the_overview_counts_conversations_and_reads_the_daily_counters(operator
         firestore_db,
         now,
         {
-            **stats.model_answered(input_tokens=1000, output_tokens=234, latency_ms=900),
+            **stats.model_answered(input_tokens=1000, output_tokens=234, thinking_tokens=66, latency_ms=900),
             **stats.ai_reply_sent(reply_latency_ms=1800),
         },
         "reply-1",
@@ -119,7 +131,7 @@ def test_the_overview_counts_conversations_and_reads_the_daily_counters(operator
     assert "Conversations 12 12 active in 24 h" in text
     assert "Messages today 5 4 received · 1 sent" in text
     assert "Messages, 7 days 6 5 received · 1 sent" in text
-    assert "Tokens today 1,234 1,000 in · 234 out" in text
+    assert "Tokens today 1,300 1,000 in · 234 out · 66 thinking" in text
     assert "Failures 1 1 in 7 days" in text
     assert "AI replies 1 1 in 7 days" in text
     assert "text 3 3" in text and "image 1 1" in text and "audio 0 1" in text

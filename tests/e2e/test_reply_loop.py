@@ -47,6 +47,29 @@ def test_a_text_gets_exactly_one_reply_with_the_models_text_to_the_right_number(
     assert response["latency_ms"] >= 0
 
 
+def test_each_reply_keeps_its_thinking_and_cached_tokens_and_the_day_counts_them(system: System) -> None:
+    from local.offline_gemini import THINKING_TOKENS
+    from shared.store import stats
+
+    system.say("first question")
+    system.replies(1)
+    system.say("second question")
+    system.replies(2)
+    first, second = system.wait_for(
+        lambda: (r := system.ai_responses()) and len(r) == 2 and all(x["state"] == "sent" for x in r) and r,
+        what="two sent replies",
+    )
+    request = system.model_requests()[-1]
+    assert request["thinking_level"] == "LOW" and "temperature" not in request["body"]["generationConfig"]
+    assert first["thinking_tokens"] == second["thinking_tokens"] == THINKING_TOKENS["LOW"]
+    assert (first["cached_tokens"], first["thinking_level"]) == (0, "low")
+    assert second["cached_tokens"] > 0  # the same system instruction, served from the cache
+    (today,) = stats.read_daily_stats(system.db, 1)
+    assert today.tokens_thinking == 2 * THINKING_TOKENS["LOW"]
+    assert today.tokens_cached == second["cached_tokens"]
+    assert today.tokens == today.tokens_in + today.tokens_out + today.tokens_thinking
+
+
 def test_the_message_is_marked_read_with_a_typing_indicator_before_the_reply(system: System) -> None:
     wamid = system.say("hello")
     system.replies(1)
@@ -121,6 +144,25 @@ def test_outside_the_24_hour_window_the_reply_fails_and_is_not_retried(system: S
     assert len(sends) == 1  # refused once, never tried again
     assert system.messages()[0]["status"] == "failed"
     assert system.conversation()["has_failure"] is True
+
+
+def test_a_reply_accepted_then_reported_undeliverable_ends_failed_not_sent(system: System) -> None:
+    """WhatsApp takes the reply (a wamid comes back) and later sends a failed status (131026)."""
+    system.fault(target="delivery", code=131026)
+    wamid = system.say("can you hear me?")
+    (response,) = system.wait_for(
+        lambda: (r := system.ai_responses()) and r[0].get("state") == "failed" and r,
+        timeout=30,
+        what="the reply to be failed by its status",
+    )
+    assert response["error"]["code"] == 131026
+    inbound = next(m for m in system.messages() if m["id"] == wamid)
+    assert (inbound["status"], inbound["error"]["code"]) == ("failed", 131026)
+    outbound = next(m for m in system.messages() if m["direction"] == "outbound")
+    assert (outbound["status"], outbound["ai_response_id"]) == ("failed", response["id"])
+    assert system.conversation()["needs_attention"] is True
+    settle()
+    assert len([e for e in system.simulator.state.events() if e.get("kind") == "send"]) == 1  # not resent
 
 
 def test_a_rate_limit_from_whatsapp_is_retried_and_the_reply_arrives_once(system: System) -> None:

@@ -122,7 +122,7 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
         "MEDIA_BUCKET": "demo-infra-probe-media",
         "IAP_AUDIENCE": "/projects/123/global/backendServices/456",
         "OPERATOR_EMAILS": "operator@example.com",
-        "WHATSAPP_API_URL": f"http://127.0.0.1:{port}/v25.0",
+        "WHATSAPP_API_URL": f"http://127.0.0.1:{port}/v27.0",
         "LOG_EXECUTION_ID": "true",
     }
     env = {}

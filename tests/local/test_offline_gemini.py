@@ -11,7 +11,7 @@ from google import genai
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 
-from local.offline_gemini import TurnSummary, offline_answer, start_offline_gemini
+from local.offline_gemini import THINKING_TOKENS, TurnSummary, offline_answer, start_offline_gemini
 
 MODEL = "gemini-3.8-flash"
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
@@ -56,7 +56,10 @@ def test_text_prompt_gets_a_deterministic_offline_answer_with_usage(fake, versio
     usage = first.usage_metadata
     assert usage.prompt_token_count == 4  # ceil(15 chars / 4)
     assert usage.candidates_token_count == -(-len(first.text) // 4)
-    assert usage.total_token_count == usage.prompt_token_count + usage.candidates_token_count
+    assert usage.thoughts_token_count == THINKING_TOKENS["MEDIUM"]  # gemini-3.8-flash's default level
+    assert usage.total_token_count == (
+        usage.prompt_token_count + usage.candidates_token_count + usage.thoughts_token_count
+    )
     assert first.model_version == MODEL
     assert requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"][0]["version"] == version
 
@@ -159,14 +162,80 @@ def test_scripted_text_and_delay_faults(fake):
     assert time.monotonic() - started >= 0.3
 
 
-def test_max_output_tokens_cuts_the_answer(fake):
-    config = types.GenerateContentConfig(max_output_tokens=5)
+def test_max_output_tokens_covers_the_thinking_first_then_cuts_the_answer(fake):
+    low = types.ThinkingConfig(thinking_level="LOW")
+    config = types.GenerateContentConfig(max_output_tokens=THINKING_TOKENS["LOW"] + 5, thinking_config=low)
 
     gemini = client(fake)
     response = gemini.models.generate_content(model=MODEL, contents="hi", config=config)
 
     assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert len(response.text) == 20
+    assert response.usage_metadata.thoughts_token_count == THINKING_TOKENS["LOW"]
+
+
+def test_a_cap_the_thinking_uses_up_leaves_no_answer(fake):
+    gemini = client(fake)
+    config = types.GenerateContentConfig(max_output_tokens=10)  # MEDIUM thinking alone is more
+    response = gemini.models.generate_content(model=MODEL, contents="hi", config=config)
+    assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert response.text is None
+    assert response.usage_metadata.thoughts_token_count == 10
+
+
+@pytest.mark.parametrize("level", ["LOW", "MEDIUM", "HIGH"])
+def test_the_thinking_level_asked_for_is_reported_and_costs_its_thinking_tokens(fake, level):
+    config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_level=level))
+    gemini = client(fake)
+    response = gemini.models.generate_content(model=MODEL, contents="hi", config=config)
+    assert response.usage_metadata.thoughts_token_count == THINKING_TOKENS[level]
+    (logged,) = requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"]
+    assert logged["thinking_level"] == level
+
+
+def test_minimal_thinking_and_a_level_with_a_budget_are_refused_like_gemini_3(fake):
+    gemini = client(fake)
+    for thinking in (
+        types.ThinkingConfig(thinking_level="MINIMAL"),
+        types.ThinkingConfig(thinking_level="LOW", thinking_budget=128),
+    ):
+        with pytest.raises(errors.ClientError) as refused:
+            gemini.models.generate_content(
+                model=MODEL, contents="hi", config=types.GenerateContentConfig(thinking_config=thinking)
+            )
+        assert refused.value.code == 400
+
+
+def test_a_repeated_system_instruction_is_reported_as_cached_tokens(fake):
+    gemini = client(fake)
+    config = types.GenerateContentConfig(system_instruction="You are a helpful assistant. " * 10)
+    first = gemini.models.generate_content(model=MODEL, contents="hi", config=config)
+    second = gemini.models.generate_content(model=MODEL, contents="hello", config=config)
+    assert first.usage_metadata.cached_content_token_count is None
+    assert second.usage_metadata.cached_content_token_count == 73  # ceil(290 characters / 4)
+
+
+def test_an_upload_can_answer_processing_and_is_refused_until_active(fake):
+    gemini = client(fake)
+    planned = requests.post(f"{fake.url}/_fake/file_states", json={"processing_polls": 2}, timeout=5)
+    assert planned.status_code == 200
+    uploaded = gemini.files.upload(file=io.BytesIO(b"%PDF-1.4 x"), config={"mime_type": "application/pdf"})
+    assert uploaded.state == types.FileState.PROCESSING
+    part = types.Part(file_data=types.FileData(file_uri=uploaded.uri, mime_type="application/pdf"))
+    with pytest.raises(errors.ClientError) as refused:
+        gemini.models.generate_content(model=MODEL, contents=[part, "what is it?"])
+    assert refused.value.status == "FAILED_PRECONDITION"
+    states = [gemini.files.get(name=uploaded.name).state for _ in range(3)]
+    assert states == [types.FileState.PROCESSING, types.FileState.PROCESSING, types.FileState.ACTIVE]
+    assert "1 media part" in gemini.models.generate_content(model=MODEL, contents=[part, "and now?"]).text
+
+
+def test_an_upload_can_end_failed(fake):
+    gemini = client(fake)
+    requests.post(f"{fake.url}/_fake/file_states", json={"final_state": "FAILED"}, timeout=5)
+    uploaded = gemini.files.upload(file=io.BytesIO(b"junk"), config={"mime_type": "application/pdf"})
+    assert uploaded.state == types.FileState.FAILED
+    assert uploaded.error.message
 
 
 def test_streaming_answer_arrives_in_chunks(fake):

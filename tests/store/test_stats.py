@@ -34,10 +34,14 @@ def test_the_shard_of_an_event_is_stable_and_events_spread_over_all_shards() -> 
 
 
 def test_a_model_answer_counts_tokens_and_a_sent_reply_its_latency() -> None:
-    assert stats.model_answered(input_tokens=10, output_tokens=None, latency_ms=812.4) == {
+    assert stats.model_answered(
+        input_tokens=10, output_tokens=None, thinking_tokens=48, cached_tokens=4, latency_ms=812.4
+    ) == {
         "model_answers": 1,
         "tokens_in": 10,
         "tokens_out": 0,
+        "tokens_thinking": 48,
+        "tokens_cached": 4,
         "model_latency_ms_sum": 812,
     }
     assert stats.ai_reply_sent(reply_latency_ms=2100) == {
@@ -60,7 +64,9 @@ def test_increments_written_in_a_batch_add_up_per_day_across_shards(firestore_db
         firestore_db,
         today,
         {
-            **stats.model_answered(input_tokens=100, output_tokens=20, latency_ms=500),
+            **stats.model_answered(
+                input_tokens=100, output_tokens=20, thinking_tokens=30, cached_tokens=60, latency_ms=500
+            ),
             **stats.ai_reply_sent(reply_latency_ms=900),
         },
         "r1",
@@ -77,7 +83,8 @@ def test_increments_written_in_a_batch_add_up_per_day_across_shards(firestore_db
     assert [d.day for d in days] == [today.date() - timedelta(days=6 - i) for i in range(7)]
     last = days[-1]
     assert (last.messages_in, dict(last.messages_in_by_type)) == (21, {"text": 20, "image": 1})
-    assert (last.ai_replies, last.tokens, last.reply_latency_count) == (1, 120, 1)
+    assert (last.ai_replies, last.tokens, last.reply_latency_count) == (1, 150, 1)  # thinking is billed
+    assert (last.tokens_thinking, last.tokens_cached) == (30, 60)
     assert dict(last.reply_latency_histogram) == {"le_1000": 1}
     assert days[-3].failures == 1 and dict(days[-3].failures_by_direction) == {"inbound": 1}
     week = stats.total(days)
