@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from shared.whatsapp.client import WhatsAppClient
 
 GEMINI_RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
+# The SDK's backoff between attempts (google-genai HttpRetryOptions, tenacity's
+# wait_exponential_jitter): initial * base**n plus up to `jitter`, never above `max`. The reply
+# job adds these up against its timeout (shared/ai_reply/budget.py).
+BACKOFF_INITIAL_SECONDS = 1.0
+BACKOFF_EXP_BASE = 2.0
+BACKOFF_MAX_SECONDS = 8.0
+BACKOFF_JITTER_SECONDS = 1.0
 
 
 class Clients:
@@ -130,16 +137,14 @@ def make_genai_client(s: Settings, *, credentials: Any = None) -> genai.Client:
     from google import genai
     from google.genai import types
 
-    from shared.ai_reply import budget
-
     options = types.HttpOptions(
         timeout=int(s.gemini_timeout_seconds * 1000),  # milliseconds; without one a call can hang forever
         retry_options=types.HttpRetryOptions(
             attempts=s.gemini_max_attempts,
-            initial_delay=budget.BACKOFF_INITIAL_SECONDS,
-            max_delay=budget.BACKOFF_MAX_SECONDS,
-            exp_base=budget.BACKOFF_EXP_BASE,
-            jitter=budget.BACKOFF_JITTER_SECONDS,
+            initial_delay=BACKOFF_INITIAL_SECONDS,
+            max_delay=BACKOFF_MAX_SECONDS,
+            exp_base=BACKOFF_EXP_BASE,
+            jitter=BACKOFF_JITTER_SECONDS,
             http_status_codes=list(GEMINI_RETRYABLE_STATUS),
         ),
     )

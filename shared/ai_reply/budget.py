@@ -23,16 +23,16 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared.clients import (
+    BACKOFF_EXP_BASE,
+    BACKOFF_INITIAL_SECONDS,
+    BACKOFF_JITTER_SECONDS,
+    BACKOFF_MAX_SECONDS,
+)
 from shared.config import ConfigError, Settings
 
 T = TypeVar("T")
 
-# The SDK's backoff between attempts (google-genai HttpRetryOptions, tenacity's
-# wait_exponential_jitter): initial * base**n plus up to `jitter`, never above `max`.
-BACKOFF_INITIAL_SECONDS = 1.0
-BACKOFF_EXP_BASE = 2.0
-BACKOFF_MAX_SECONDS = 8.0
-BACKOFF_JITTER_SECONDS = 1.0
 REST_OF_REPLY_SECONDS = 60.0
 
 

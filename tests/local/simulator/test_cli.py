@@ -30,7 +30,7 @@ def test_the_command_serves_the_chat_page_with_its_flags_and_environment_then_st
         assert found, banner
         url, graph = found.groups()
 
-        assert graph == f"{url}/v25.0"
+        assert graph == f"{url}/v27.0"
         assert "phone_number_id=100000000000777" in proc.stdout.readline()
         assert 'dir="auto"' in requests.get(f"{url}/", timeout=5).text
         config = requests.get(f"{url}/_sim/config", timeout=5).json()
