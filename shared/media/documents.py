@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from shared.media import formats as f
+from shared.media.docx_parts import check_xml_parts
 from shared.media.errors import MediaRejected, RejectCode
+from shared.media.pdf_forms import MAX_FORM_BYTES_PER_PAGE, FormWork
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -24,6 +26,8 @@ DEFAULT_MAX_PDF_PAGES = 100
 DEFAULT_MAX_MODEL_PDF_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_TEXT_CHARS = 100_000
 DEFAULT_MAX_EXTRACT_SECONDS = 20.0
+# pypdf's own cap (5,000) lets one page cost minutes; the byte budget of FormWork comes first.
+MAX_FORM_INVOCATIONS_PER_PAGE = 500
 # A Word file is a ZIP: refuse one that would unpack to more than this (a zip bomb).
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
@@ -76,9 +80,17 @@ def prepare_pdf(
     max_chars: int,
     max_extract_seconds: float = DEFAULT_MAX_EXTRACT_SECONDS,
 ) -> PreparedDocument:
+    from pypdf import apply_configuration
+
     size = path.stat().st_size
     # A file object, not the path: given a path, pypdf reads the whole file into memory.
-    with path.open("rb") as stream:
+    # No external decoder (jbig2dec) is ever started for a customer's file; text needs none.
+    with (
+        path.open("rb") as stream,
+        apply_configuration(
+            xform_maximum_invocations_per_extraction=MAX_FORM_INVOCATIONS_PER_PAGE, jbig2dec_binary=None
+        ),
+    ):
         reader, page_count = _open_pdf(stream)
         if reader is None:
             return _password_protected()
@@ -143,12 +155,27 @@ def _pdf_text(reader: PdfReader, pages: int, max_chars: int, deadline: float) ->
     collected = 0
     failed = 0
     out_of_time_at = None
+    forms = FormWork(reader)
     for index in range(pages):
         if time.monotonic() > deadline:
             out_of_time_at = index + 1
             break
         try:
-            page_text = reader.pages[index].extract_text() or ""
+            page = reader.pages[index]
+        except MemoryError:
+            raise
+        except Exception:
+            failed += 1
+            continue
+        # Checked before the page is read: the deadline above is only looked at between pages.
+        if forms.of_page(page) > MAX_FORM_BYTES_PER_PAGE:
+            raise MediaRejected(
+                f"The PDF is too complex to read safely: page {index + 1} draws the same content "
+                "over and over",
+                RejectCode.TOO_COMPLEX,
+            )
+        try:
+            page_text = page.extract_text() or ""
         except MemoryError:
             raise
         except Exception:  # one broken page should not lose the others
@@ -207,15 +234,18 @@ def docx_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
 
 
 def check_zip_is_safe(path: Path) -> None:
-    """Refuse ZIP-based files that would unpack to far more than they weigh."""
+    """Refuse ZIP-based files that would unpack to far more than they weigh, or parse to more."""
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
+            unpacked = sum(entry.file_size for entry in entries)
+            if len(entries) > MAX_ZIP_ENTRIES or unpacked > MAX_UNPACKED_BYTES:
+                raise MediaRejected(
+                    "The document is too large to open safely once unpacked", RejectCode.TOO_LARGE
+                )
+            check_xml_parts(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _damaged() from exc
-    unpacked = sum(entry.file_size for entry in entries)
-    if len(entries) > MAX_ZIP_ENTRIES or unpacked > MAX_UNPACKED_BYTES:
-        raise MediaRejected("The document is too large to open safely once unpacked", RejectCode.TOO_LARGE)
 
 
 # --- plain text ---------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ class RejectCode(StrEnum):
     NO_PICTURE = "no_picture"
     DAMAGED = "damaged"
     SHA256_MISMATCH = "sha256_mismatch"  # every download differed from WhatsApp's checksum
+    # It would cost more CPU or memory to open than any honest file of its kind needs.
+    TOO_COMPLEX = "too_complex"
+    # The download address is not one of Meta's media hosts.
+    UNTRUSTED_URL = "untrusted_url"
 
 
 class MediaRejected(Exception):
@@ -43,4 +47,8 @@ class MediaRejected(Exception):
 
 
 class MediaTimeout(TimeoutError):
-    """ffmpeg did not finish in time: treated as transient, a quieter instance may manage."""
+    """A decoder did not finish in time: treated as transient, a quieter instance may manage.
+
+    CPU limits, not wall time, are what refuse a file that is expensive to open: wall time
+    also counts the time other jobs on the instance took from it.
+    """

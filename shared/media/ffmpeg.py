@@ -12,6 +12,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,14 +62,18 @@ def ffmpeg_exe() -> str:
         return found
 
 
-def input_args(path: Path, mime: str) -> list[str]:
-    """``-f DEMUXER -i FILE`` restricted to local files, for a type the sniffer recognised."""
+def input_args(path: Path, mime: str, *, every_sample: bool = False) -> list[str]:
+    """``-f DEMUXER -i FILE`` restricted to local files, for a type the sniffer recognised.
+
+    ``every_sample`` makes the MP4 demuxer ignore edit lists, which can hide most of a file.
+    """
     demuxer = DEMUXERS.get(mime)
     if demuxer is None:
         raise MediaRejected(
             f"The file is {f.describe_mime(mime)}, which we cannot play", RejectCode.UNSUPPORTED_TYPE
         )
-    return ["-protocol_whitelist", "file", "-f", demuxer, "-i", str(path)]
+    options = ["-ignore_editlist", "1"] if every_sample and demuxer == "mov" else []
+    return ["-protocol_whitelist", "file", "-f", demuxer, *options, "-i", str(path)]
 
 
 def run(
@@ -165,7 +170,12 @@ def damaged(stderr: str = "") -> MediaRejected:
 
 
 def check_exit(result: subprocess.CompletedProcess[bytes]) -> None:
-    """A signal (OOM kill) is the instance's problem, so transient; an error exit is the file's."""
+    """An error exit, or a resource limit reached, is the file's fault; another signal (an OOM
+    kill of the instance) is transient."""
+    if result.returncode == -signal.SIGXCPU:
+        raise MediaRejected("The file takes too much work to open safely", RejectCode.TOO_COMPLEX)
+    if result.returncode == -signal.SIGXFSZ:
+        raise MediaRejected("The file would take too much space to convert", RejectCode.TOO_COMPLEX)
     if result.returncode < 0:
         raise RuntimeError(f"ffmpeg was killed by signal {-result.returncode}")
     if result.returncode != 0:

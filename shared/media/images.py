@@ -1,7 +1,8 @@
 """Photos and stickers: checked against decompression bombs, upright, metadata-free, bounded.
 
 The order of the steps is the point of this module:
-1. read the header only and refuse an image with too many pixels before anything is decoded;
+1. read the header only and refuse an image with too many pixels, or a JPEG with too many
+   scans, before anything is decoded;
 2. ask the JPEG decoder to downscale while decoding (``draft``), so a 12-megapixel photo never
    exists at full size in memory;
 3. resize, then rotate by the EXIF orientation (rotating the small image is cheaper);
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from shared.media import formats as f
 from shared.media.errors import MediaRejected, RejectCode
+from shared.media.jpeg import count_scans
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -28,6 +30,8 @@ STICKER_MAX_SIDE = 512
 # 40 MP covers 24-36 MP cameras; a decoded RGBA PNG that size is 160 MB, the most we allow.
 DEFAULT_MAX_PIXELS = 40_000_000
 JPEG_QUALITY = 85
+# Progressive JPEGs have about ten scans, rarely twenty; each one is a pass over every pixel.
+MAX_JPEG_SCANS = 64
 # Only decoders we need: a "photo" must not reach Pillow's rarer, less tested plugins.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 _EXIF_ORIENTATION = 0x0112
@@ -67,6 +71,8 @@ def prepare_image(
     with _open(source, noun) as im:
         source_width, source_height = im.size
         _check_pixels(source_width, source_height, max_pixels, noun)
+        if im.format in ("JPEG", "MPO"):  # MPO: a phone's JPEG with more pictures after it
+            _check_scans(source, noun)
         target = fit_within(source_width, source_height, max_side)
         if im.format == "JPEG":
             im.draft(None, target)  # the DCT scales by 1/2, 1/4 or 1/8 while decoding
@@ -168,6 +174,15 @@ def _check_pixels(width: int, height: int, max_pixels: int, noun: str) -> None:
             f"The {noun} is too large to open safely ({width}x{height}, "
             f"{width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f})",
             RejectCode.TOO_MANY_PIXELS,
+        )
+
+
+def _check_scans(source: Path | bytes, noun: str) -> None:
+    scans = count_scans(source, stop_after=MAX_JPEG_SCANS)
+    if scans > MAX_JPEG_SCANS:
+        raise MediaRejected(
+            f"The {noun} is built in too many passes to open safely (more than {MAX_JPEG_SCANS})",
+            RejectCode.TOO_COMPLEX,
         )
 
 

@@ -1,8 +1,10 @@
 """One call from a downloaded file to everything worth storing and showing the model.
 
 ``prepare`` checks the size and the real type, then hands the file to the one module that knows
-its kind. It returns data only; storing is the caller's next step (``MediaBucket``), so this
-stays testable without a bucket and a redelivered job can skip whatever is already stored.
+its kind, run in a child process held to a CPU, memory and time budget (``run_bounded``): no
+decoder works on a customer's file in the function's own process. It returns data only; storing
+is the caller's next step (``MediaBucket``), so this stays testable without a bucket and a
+redelivered job can skip whatever is already stored.
 """
 
 from __future__ import annotations
@@ -22,8 +24,18 @@ from shared.media.documents import (
 )
 from shared.media.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, STICKER_MAX_SIDE, prepare_image
 from shared.media.kinds import RULES, Kind, check_size, noun_for, parse_kind
+from shared.media.sandbox import Budget, run_bounded
 from shared.media.sniff import check_declared_type, read_head
 from shared.media.video import DEFAULT_POSTER_MAX_SIDE, prepare_video
+
+GiB = 1024 * 1024 * 1024
+# The media function has 2 GiB for two jobs at once: each decoder gets at most half of it.
+# A 40-megapixel photo needs about 0.3 s and 400 MB; a 100-page PDF's text a few seconds.
+IMAGE_BUDGET = Budget(cpu_seconds=20, memory_bytes=1 * GiB, wall_seconds=60)
+DOCUMENT_BUDGET = Budget(cpu_seconds=45, memory_bytes=1 * GiB, wall_seconds=90)
+# CPU and memory hold for the Python child and for each ffmpeg it starts; the wall clock for
+# all of them together, within the function's 300 s.
+SOUND_AND_VIDEO_BUDGET = Budget(cpu_seconds=120, memory_bytes=1 * GiB, wall_seconds=200)
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,10 @@ class MediaLimits:
     pdf_model_max_bytes: int = DEFAULT_MAX_MODEL_PDF_BYTES
     text_max_chars: int = DEFAULT_MAX_TEXT_CHARS
     ffmpeg_timeout_seconds: float = 120.0
+    # What one decoder run may cost (a child process held to it; see shared.media.sandbox).
+    image_budget: Budget = IMAGE_BUDGET
+    document_budget: Budget = DOCUMENT_BUDGET
+    sound_and_video_budget: Budget = SOUND_AND_VIDEO_BUDGET
 
 
 class ModelSource(StrEnum):
@@ -154,11 +170,14 @@ class _Base:
 
 
 def _image(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
-    image = prepare_image(
+    image = run_bounded(
+        prepare_image,
         path,
         max_side=limits.sticker_max_side if base.kind is Kind.STICKER else limits.image_max_side,
         max_pixels=limits.image_max_pixels,
-        kind=base.kind,
+        kind=base.kind.value,
+        budget=limits.image_budget,
+        noun=base.noun,
     )
     derived = Artefact(image.data, image.mime_type, f.suffix_for(image.mime_type), image.width, image.height)
     description = base.describe(
@@ -177,12 +196,15 @@ def _image(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
 
 
 def _audio(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
-    audio = prepare_audio(
+    audio = run_bounded(
+        prepare_audio,
         path,
         max_seconds=limits.audio_max_seconds,
         mime=base.mime,
         voice=base.voice,
         timeout=limits.ffmpeg_timeout_seconds,
+        budget=limits.sound_and_video_budget,
+        noun=base.noun,
     )
     derived = Artefact(audio.data, audio.mime_type, f.suffix_for(audio.mime_type))
     return base.result(
@@ -194,12 +216,15 @@ def _audio(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
 
 
 def _video(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
-    video = prepare_video(
+    video = run_bounded(
+        prepare_video,
         path,
         max_seconds=limits.video_max_seconds,
         mime=base.mime,
         poster_max_side=limits.poster_max_side,
         timeout=limits.ffmpeg_timeout_seconds,
+        budget=limits.sound_and_video_budget,
+        noun=base.noun,
     )
     poster = Artefact(
         video.poster,
@@ -234,12 +259,15 @@ def _document(base: _Base, path: Path, limits: MediaLimits) -> PreparedMedia:
         return _audio(base, path, limits)
     if base.mime in (RULES[Kind.VIDEO].accepted or ()):
         return _video(base, path, limits)
-    document = prepare_document(
+    document = run_bounded(
+        prepare_document,
         path,
         mime=base.mime,
         max_pdf_pages=limits.pdf_max_pages,
         max_model_pdf_bytes=limits.pdf_model_max_bytes,
         max_text_chars=limits.text_max_chars,
+        budget=limits.document_budget,
+        noun=base.noun,
     )
     pages = None
     if document.page_count is not None:

@@ -49,14 +49,16 @@ def prepare_video(
     stream = info.video
     if stream is None:
         raise MediaRejected("The video has no picture in it", RejectCode.NO_PICTURE)
-    duration = info.duration_seconds
-    if duration is None:
-        duration = _demuxed_duration(path, mime, timeout)
-    if duration > max_seconds + DURATION_TOLERANCE_SECONDS:
-        raise MediaRejected(
-            f"The video is longer than {f.format_duration(max_seconds)} (it is {f.format_duration(duration)})",
-            RejectCode.TOO_LONG,
-        )
+    header = info.duration_seconds
+    if header is not None and header > max_seconds + DURATION_TOLERANCE_SECONDS:
+        raise _too_long(max_seconds, header)
+    # The header is the sender's word, and the model is given the file: what counts is how long
+    # its packets run. Reading them copies, decodes nothing, and stops just past the cap.
+    stop_at = max_seconds + DURATION_TOLERANCE_SECONDS + 1
+    measured = _packet_duration(path, mime, stop_at, timeout)
+    if measured > max_seconds + DURATION_TOLERANCE_SECONDS:
+        raise _too_long(max_seconds, None)
+    duration = header if header is not None and measured <= header + DURATION_TOLERANCE_SECONDS else measured
     poster, poster_size = _poster(path, mime, duration, poster_max_side, timeout)
     width, height = stream.width, stream.height
     if stream.rotation in (90, 270) and width and height:
@@ -74,12 +76,24 @@ def prepare_video(
     )
 
 
-def _demuxed_duration(path: Path, mime: str, timeout: float) -> float:
-    """Length of a file whose header has none (live WebM): read packets, decode nothing."""
+def _too_long(max_seconds: float, seconds: float | None) -> MediaRejected:
+    actual = f" (it is {f.format_duration(seconds)})" if seconds is not None else ""
+    return MediaRejected(
+        f"The video is longer than {f.format_duration(max_seconds)}{actual}", RejectCode.TOO_LONG
+    )
+
+
+def _packet_duration(path: Path, mime: str, stop_at: float, timeout: float) -> float:
+    """How long the picture and sound packets run, read no further than ``stop_at`` seconds.
+
+    Every sample counts, also those an edit list hides: a player (or the model) that ignores
+    the edit list would play them.
+    """
     result = ffmpeg.run(
         [
-            *ffmpeg.input_args(path, mime),
-            *("-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-nostats", "-"),
+            *ffmpeg.input_args(path, mime, every_sample=True),
+            *("-map", "0:v:0", "-map", "0:a?", "-c", "copy", "-t", f"{stop_at:.3f}"),
+            *("-f", "null", "-progress", "pipe:1", "-nostats", "-"),
         ],
         timeout=timeout,
     )
