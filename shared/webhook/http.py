@@ -1,8 +1,8 @@
 """The webhook's HTTP surface: Meta's verification handshake and signed deliveries.
 
-Order matters on POST: size, then signature over the raw bytes, and only then parsing and
-storage. An unsigned or wrongly signed request is refused before any of its bytes are trusted,
-and nothing of it is stored.
+Order matters on POST: the signature header, size, then the signature over the raw bytes, and
+only then parsing and storage. An unsigned or wrongly signed request is refused before any of
+its bytes are trusted, and nothing of it is stored; no refused request is read past the limit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shared.clients import Clients
 from shared.config import Settings
 from shared.log import trace_context, trace_from_header
 from shared.webhook.ingest import TRANSIENT_ERRORS, ingest
-from shared.whatsapp.signature import HEADER, SignatureError, verify_signature
+from shared.whatsapp.signature import HEADER, MissingSignature, SignatureError, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,17 @@ PATHS = ("/", "/webhook/whatsapp")
 
 
 def _text(body: str, status: int) -> flask.Response:
-    return flask.Response(body, status=status, mimetype="text/plain")
+    """A plain-text answer that leaves the rest of the request unread.
+
+    functions-framework reads the whole request body after every response that is not a
+    stream (its ``after_request`` hook calls ``request.get_data()``), which would undo the body
+    limit for every refused request. A one-piece stream with its length set is answered the
+    same way and skips that hook; gunicorn then drains at most 64 KB before closing.
+    """
+    data = body.encode()
+    response = flask.Response(iter([data]), status=status, mimetype="text/plain")
+    response.headers["Content-Length"] = str(len(data))
+    return response
 
 
 def handle(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
@@ -62,6 +72,10 @@ def _read_body(request: flask.Request, limit: int) -> bytes | None:
 
 def receive_delivery(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
     started = time.perf_counter()
+    if not request.headers.get(HEADER):
+        # Unsigned: refused before a byte of the body is read.
+        log.warning("webhook signature refused", extra={"reason": f"{HEADER} header is missing"})
+        return _text("invalid signature", MissingSignature.status)
     body = _read_body(request, settings.webhook_max_body_bytes)
     if body is None:
         log.warning("webhook body over the size limit", extra={"limit": settings.webhook_max_body_bytes})
