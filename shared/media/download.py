@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from shared.bucket import whatsapp_sha256_to_hex
 from shared.media.errors import MediaRejected, RejectCode
 from shared.whatsapp.client import WhatsAppClient
-from shared.whatsapp.errors import InvalidRequest, MediaUnavailable
+from shared.whatsapp.errors import InvalidRequest, MediaUnavailable, UntrustedAddress
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,13 @@ def download_media(
     declared = str(media.get("mime_type") or "")
     expected = whatsapp_sha256_to_hex(media.get("sha256"))
     url = media.get("url")
+    if url and not wa.trusts_media_url(str(url)):
+        # Only the media id is worth anything then: the Graph API says where the file really is.
+        log.warning(
+            "the webhook's media url is not on Meta's media hosts; not used",
+            extra={"media_id": media.get("id")},
+        )
+        url = None
     if not url:
         url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun)
     try:
@@ -81,6 +90,8 @@ def _fresh_url(
     url = meta.get("url")
     if not isinstance(url, str) or not url:
         raise MediaRejected(f"WhatsApp gave no download address for this {noun}", RejectCode.DAMAGED)
+    if not wa.trusts_media_url(url):
+        raise _untrusted(noun)
     return url, str(meta.get("mime_type") or declared), expected or whatsapp_sha256_to_hex(meta.get("sha256"))
 
 
@@ -89,7 +100,7 @@ def _stream(
 ) -> Downloaded:
     digest = hashlib.sha256()
     size = 0
-    with wa.open_download(url) as response:
+    with _open_download(wa, url, noun) as response:
         length = _int(response.headers.get("Content-Length"))
         if length is not None and length > cap:
             raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
@@ -105,6 +116,19 @@ def _stream(
     if expected and actual != expected:
         raise IntegrityError(size, actual, expected)
     return Downloaded(dest, size, actual, declared)
+
+
+def _open_download(wa: WhatsAppClient, url: str, noun: str) -> requests.Response:
+    try:
+        return wa.open_download(url)
+    except UntrustedAddress as exc:  # a redirect off Meta's hosts: never followed, never retried
+        raise _untrusted(noun) from exc
+
+
+def _untrusted(noun: str) -> MediaRejected:
+    return MediaRejected(
+        f"The download address WhatsApp gave for this {noun} is not one of Meta's", RejectCode.UNTRUSTED_URL
+    )
 
 
 def _too_large(noun: str, cap: int) -> str:

@@ -4,16 +4,23 @@ One `requests.Session` per instance keeps connections to Meta warm. Transient fa
 limits, Meta's 5xx, a refused connection) are retried here with bounded exponential backoff; a
 send whose outcome is unknown (the request went out, no answer came back) is never retried,
 because a retry could deliver the same reply twice.
+
+The access token is attached to each request, never to the session, and only when the address
+is the Graph API or one of Meta's media hosts (`hosts.TrustedHosts`); redirects are followed
+here, hop by hop, so that none leads the token (or our function) anywhere else. Answers are
+read up to a cap: an error body is a few hundred bytes, whoever sends more is not Meta.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -22,12 +29,19 @@ from shared.whatsapp.errors import (
     ConnectionFailed,
     OutcomeUnknown,
     ServiceUnavailable,
+    UntrustedAddress,
     WhatsAppError,
     error_from_response,
 )
+from shared.whatsapp.hosts import TrustedHosts
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
+
+MAX_ANSWER_BYTES = 1024 * 1024  # a Graph API answer (a send, media metadata) is a small JSON
+MAX_ERROR_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,9 @@ class WhatsAppClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.hosts = TrustedHosts(self.base_url)
         self.session = session or requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {token}"})
+        self._token = token
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -105,32 +120,55 @@ class WhatsAppClient:
         """`GET /{media-id}`: url (valid for 5 minutes), mime_type, sha256, file_size."""
         return self._call("GET", f"/{media_id}", idempotent=True)
 
+    def trusts_media_url(self, url: str) -> bool:
+        """Whether `url` is somewhere Meta serves media (or the configured Graph API itself)."""
+        return self.hosts.trusts(url)
+
     def open_download(self, url: str) -> requests.Response:
-        """Start streaming a media url (bearer token required); the caller reads and closes it."""
-        return self._send("GET", url, idempotent=True, stream=True)
+        """Start streaming a media url (bearer token required); the caller reads and closes it.
+
+        Raises `UntrustedAddress`, before any request, for a url or a redirect off Meta's hosts.
+        """
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._send("GET", url, idempotent=True, stream=True)
+            if response.status_code not in _REDIRECTS:
+                return response
+            location = response.headers.get("Location") or ""
+            response.close()
+            url = urljoin(url, location)
+        raise UntrustedAddress(f"more than {MAX_REDIRECTS} redirects for one media download")
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> Any:
-        return _json(self._send(method, self.base_url + path, idempotent=idempotent, **kwargs))
+        response = self._send(method, self.base_url + path, idempotent=idempotent, stream=True, **kwargs)
+        if response.status_code in _REDIRECTS:  # the Graph API answers, it does not send us elsewhere
+            response.close()
+            raise error_from_response(response.status_code, None)
+        return _json(response, MAX_ANSWER_BYTES)
 
     def _send(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
         """The first successful response; error answers that a retry can fix are retried with backoff."""
+        if not self.hosts.trusts(url):
+            raise UntrustedAddress(f"not a WhatsApp address: {_shown(url)}")
         for attempt in range(self.retry.attempts):
             response = self._request(method, url, idempotent=idempotent, **kwargs)
             if response.status_code < 400:
                 return response
-            error = error_from_response(response.status_code, _json(response))
-            response.close()
+            error = error_from_response(response.status_code, _json(response, MAX_ERROR_BYTES))
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
             self._backoff(attempt, error)
         raise AssertionError("unreachable")
 
     def _request(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token}"}
         for attempt in range(self.retry.attempts):
             try:
-                return self.session.request(method, url, timeout=self.timeout, **kwargs)
+                # Redirects are ours to follow (open_download), each hop checked like the first.
+                return self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
+                )
             except (requests.ConnectTimeout, requests.ConnectionError) as exc:
                 never_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
                 error: WhatsAppError = (
@@ -163,11 +201,28 @@ class WhatsAppClient:
         self._sleep(delay)
 
 
-def _json(response: requests.Response) -> Any:
+def _json(response: requests.Response, cap: int) -> Any:
+    """The answer's JSON, reading at most `cap` bytes of it (None when longer, or not JSON)."""
+    body = bytearray()
     try:
-        return response.json()
+        for chunk in response.iter_content(16 * 1024):
+            body += chunk
+            if len(body) > cap:
+                return None
+    except requests.RequestException:
+        return None
+    finally:
+        response.close()
+    try:
+        return json.loads(body)
     except ValueError:
         return None
+
+
+def _shown(url: str) -> str:
+    """The address for a log line, without its query (media urls carry signatures there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:200]
 
 
 def _is_refused(exc: requests.ConnectionError) -> bool:

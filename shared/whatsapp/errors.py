@@ -87,6 +87,10 @@ class MediaUnavailable(WhatsAppError):
     """131052/131053 or a 404 on a media id: the media cannot be fetched."""
 
 
+class UntrustedAddress(WhatsAppError):
+    """A media address (or a redirect) off Meta's media hosts: never requested, never retried."""
+
+
 _BY_CODE: dict[int, type[WhatsAppError]] = {
     130429: RateLimited,
     131056: RateLimited,
