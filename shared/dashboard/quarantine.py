@@ -1,7 +1,7 @@
 """Reading the quarantine: webhook bodies that were signed but could not be understood.
 
-The list reads only each entry's reason, place and size; the whole body (up to ~900 KB) is read
-only when an operator opens that one entry.
+The list reads only each entry's reason, place and size; the stored body and part (up to ~900 KB
+together) are read only when an operator opens that one entry.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shared.store import schema
 from shared.store.schema import CALL
 
 PAGE_SIZE = 25
-# The list needs only these; `body` and `part` may be close to 1 MiB each.
+# The list needs only these; `body` and `part` together may be close to 1 MiB.
 LIST_FIELDS = ["reason", "path", "size_bytes", "truncated", "received_at", "sha256"]
 
 
@@ -32,6 +32,8 @@ class QuarantineEntry:
     sha256: str
     body: str = ""
     part: str = ""
+    part_truncated: bool = False
+    part_size_bytes: int = 0
 
     @classmethod
     def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> QuarantineEntry:
@@ -47,6 +49,8 @@ class QuarantineEntry:
             sha256=str(data.get("sha256") or ""),
             body=str(data.get("body") or ""),
             part=str(data.get("part") or ""),
+            part_truncated=bool(data.get("part_truncated")),
+            part_size_bytes=int(data.get("part_size_bytes") or 0),
         )
 
 

@@ -19,8 +19,12 @@ from shared.store import schema
 from shared.store.schema import CALL
 from shared.whatsapp.models import ReportedError
 
-# A Firestore document holds at most 1 MiB; Meta's bodies are at most 3 MB.
-MAX_STORED_BODY_CHARS = 900_000
+# A Firestore document holds at most 1 MiB (UTF-8 bytes of every string, field names and the
+# document name included); Meta's bodies are up to 3 MB. The body and the bad part together
+# get this many bytes, the part first (it is what the operator needs), the body the rest; a
+# document over the limit would fail the whole delivery, valid messages included, for days.
+MAX_STORED_BYTES = 900_000
+MAX_STORED_PART_BYTES = 300_000
 RETENTION = timedelta(days=30)
 
 
@@ -36,25 +40,39 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
     """Keep `body` (or one `part` of it) with the reason it was refused; returns the entry id."""
     digest = hashlib.sha256(body).hexdigest()
     entry_id = digest[:40] if not path else f"{digest[:32]}-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
-    text = body.decode("utf-8", errors="replace")
+    part_text = json.dumps(part, ensure_ascii=False) if part is not None else None
+    stored_part, part_bytes, part_size = _fit(part_text or "", MAX_STORED_PART_BYTES)
+    stored_body, body_bytes, body_size = _fit(
+        body.decode("utf-8", errors="replace"), MAX_STORED_BYTES - part_bytes
+    )
     now = datetime.now(UTC)
     _create_once(
         schema.quarantine(db).document(entry_id),
         {
-            "reason": reason,
-            "path": path,
-            "part": json.dumps(part, ensure_ascii=False)[:MAX_STORED_BODY_CHARS]
-            if part is not None
-            else None,
-            "body": text[:MAX_STORED_BODY_CHARS],
-            "truncated": len(text) > MAX_STORED_BODY_CHARS,
+            "reason": reason[:1000],
+            "path": path[:1000],
+            "part": stored_part if part_text is not None else None,
+            "part_size_bytes": part_size if part_text is not None else None,
+            "part_truncated": part_bytes < part_size,
+            "body": stored_body,
+            "truncated": body_bytes < body_size,
             "size_bytes": len(body),
-            "sha256": digest,
+            "sha256": digest,  # of the whole body, however much of it is stored
             "received_at": now,
             "expire_at": now + RETENTION,
         },
     )
     return entry_id
+
+
+def _fit(text: str, max_bytes: int) -> tuple[str, int, int]:
+    """The longest start of ``text`` within ``max_bytes`` of UTF-8 (no character cut in two),
+    with its size and the size of the whole, in UTF-8 bytes."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text, len(encoded), len(encoded)
+    kept = encoded[: max(0, max_bytes)].decode("utf-8", errors="ignore")
+    return kept, len(kept.encode("utf-8")), len(encoded)
 
 
 def record_webhook_errors(
