@@ -4,12 +4,17 @@ start without a way to authenticate."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from shared.config import ConfigError
 from shared.dashboard.auth import guard
-from shared.dashboard.auth.session import SECURE_COOKIE
-from tests.support.dashboard import PASSWORD, SESSION_SECRET, Operator, inner_app
+from shared.dashboard.auth.session import SECURE_COOKIE, PasswordSessions
+from shared.dashboard.auth.throttle import FREE_ATTEMPTS
+from tests.support.dashboard import PASSWORD, SESSION_SECRET, Operator, csrf_from, inner_app
 from tests.support.seed import store_inbound
 
 SAMPLE_ARGUMENTS = {
@@ -103,6 +108,46 @@ def test_repeated_wrong_passwords_are_slowed_down_even_for_the_right_one(app) ->
     refused = operator.login()  # the right password must wait too, or the limit would be an oracle
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_parallel_wrong_passwords_from_one_address_are_not_all_checked(app, monkeypatch) -> None:
+    checked: list[str] = []
+    check = PasswordSessions.check_password
+
+    def slow_check(self: PasswordSessions, given: str) -> bool:
+        checked.append(given)
+        time.sleep(0.2)  # as long as a real password hash takes: the window a burst would use
+        return check(self, given)
+
+    monkeypatch.setattr(PasswordSessions, "check_password", slow_check)
+    clients = [app.test_client() for _ in range(20)]
+    tokens = [csrf_from(client.get("/login").get_data(as_text=True)) for client in clients]
+    start = threading.Barrier(len(clients))
+
+    def guess(i: int) -> int:
+        start.wait()
+        data = {"password": f"guess-{i}", "csrf_token": tokens[i]}
+        return clients[i].post("/login", data=data).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = list(pool.map(guess, range(len(clients))))
+    assert sorted(statuses) == [401] * FREE_ATTEMPTS + [429] * (len(clients) - FREE_ATTEMPTS)
+    assert len(checked) == FREE_ATTEMPTS
+
+
+def test_a_guesser_at_another_address_cannot_lock_the_operator_out(app) -> None:
+    def browser_at(address: str) -> Operator:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return Operator(client)
+
+    guesser = browser_at("203.0.113.7")
+    statuses = [guesser.login(password=f"guess-{i}").status_code for i in range(3 * FREE_ATTEMPTS)]
+    assert statuses[-1] == 429
+    # Spread over many addresses, guesses slow down each address, not the dashboard as a whole.
+    for i in range(60):
+        assert browser_at(f"198.51.100.{i}").login(password="guess").status_code == 401
+    assert browser_at("192.0.2.10").login().status_code == 302
 
 
 def test_the_session_cookie_is_http_only_same_site_and_signed(operator) -> None:

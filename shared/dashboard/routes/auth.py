@@ -50,7 +50,8 @@ def login_submit() -> flask.Response | tuple[str, int, dict[str, str]]:
     request = flask.request
     client = request.remote_addr or "unknown"
     next_page = _safe_next(request.form.get("next"))
-    wait = dashboard.throttle.retry_after(client)
+    # Charged before the password is checked, so parallel guesses cannot all slip through.
+    wait = dashboard.throttle.try_attempt(client)
     if wait > 0:
         message = f"Too many wrong passwords. Try again in {int(wait) + 1} seconds."
         return (
@@ -61,7 +62,6 @@ def login_submit() -> flask.Response | tuple[str, int, dict[str, str]]:
     sessions = dashboard.auth.sessions
     assert sessions is not None
     if not sessions.check_password(request.form.get("password", "")):
-        dashboard.throttle.failed(client)
         log.warning("wrong dashboard password", extra={"client": client})
         return flask.render_template("login.html", next=next_page, error="Wrong password."), 401, {}
     dashboard.throttle.succeeded(client)
