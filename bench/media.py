@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ CASES = (
 
 
 def generate(workdir: Path) -> dict[str, Path]:
-    import media_samples
+    from tests.support import media_samples
 
     paths = {case.name: workdir / case.file_name for case in CASES}
     paths["12 MP JPEG photo"].write_bytes(media_samples.camera_jpeg(4000, 3000))
@@ -74,55 +73,26 @@ def _status_kb(field: str, pid: str = "self") -> int:
     return 0
 
 
-class ChildPeakSampler(threading.Thread):
-    """Largest VmHWM of any child process (ffmpeg), sampled every 2 ms.
-
-    getrusage(RUSAGE_CHILDREN) is not used: a child started with vfork+exec inherits the
-    parent's high-water mark in ru_maxrss, which overstates a small ffmpeg. VmHWM belongs to the
-    child's own address space, and being a high-water mark a sample shortly before exit sees it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_kb = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            for children in Path("/proc/self/task").glob("*/children"):
-                try:
-                    pids = children.read_text().split()
-                except OSError:
-                    continue
-                for pid in pids:
-                    self.peak_kb = max(self.peak_kb, _status_kb("VmHWM", pid))
-            time.sleep(0.002)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        return self.peak_kb
-
-
 def worker(case_name: str, path: Path, runs: int) -> None:
     case = next(c for c in CASES if c.name == case_name)
     from shared.media.pipeline import prepare
+    from shared.media.sandbox import recording
 
     baseline_kb = _status_kb("VmRSS")
-    sampler = ChildPeakSampler()
-    sampler.start()
     timings = []
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        prepared = prepare(case.kind, path, case.declared_mime, case.file_name, voice=case.voice)
-        timings.append(time.perf_counter() - started)
-    ffmpeg_peak_kb = sampler.stop()
+    with recording() as decoder_runs:
+        for _ in range(runs + 1):
+            started = time.perf_counter()
+            prepared = prepare(case.kind, path, case.declared_mime, case.file_name, voice=case.voice)
+            timings.append(time.perf_counter() - started)
     result = {
         "first_seconds": timings[0],
         "warm_seconds": statistics.median(timings[1:]) if runs else timings[0],
         "baseline_mb": baseline_kb / 1024,
         "python_peak_mb": _status_kb("VmHWM") / 1024,
-        "ffmpeg_peak_mb": ffmpeg_peak_kb / 1024,
+        # The decoder runs in a bounded child; wait4 gives its peak, the ffmpeg it ran included.
+        "ffmpeg_peak_mb": max(r.peak_rss_bytes for r in decoder_runs) / MB,
+        "decoder_cpu_seconds": statistics.median(r.cpu_seconds for r in decoder_runs[1:] or decoder_runs),
         "summary": prepared.description,
     }
     print(json.dumps(result))
@@ -176,7 +146,7 @@ def main() -> None:
         print(f"generated inputs in {time.perf_counter() - started:.1f} s\n")
         header = (
             f"{'case':<18} {'input':>8} {'first':>8} {'warm':>8} {'py base':>8} {'py peak':>8} "
-            f"{'ffmpeg':>8} {'peak':>8}  {'goal':<18} {'':<6}"
+            f"{'decoder':>8} {'peak':>8}  {'goal':<18} {'':<6}"
         )
         print(header)
         print("-" * len(header))
@@ -199,9 +169,9 @@ def main() -> None:
         "\nMethod: each case runs `shared.media.prepare` in a fresh Python process. 'first' is the first"
         f"\ncall (it pays the lazy imports of Pillow/pypdf), 'warm' the median of {args.runs} more calls."
         "\n'py base' is the worker's RSS after importing shared.media (interpreter included),"
-        "\n'py peak' its peak RSS over all calls (VmHWM in /proc/self/status), 'ffmpeg' the largest"
-        "\npeak RSS (VmHWM) of any ffmpeg child, sampled every 2 ms (the children run one at a time),"
-        "\nand 'peak' = py peak + ffmpeg, an upper bound of the memory in use at any one moment."
+        "\n'py peak' its peak RSS over all calls (VmHWM in /proc/self/status), 'decoder' the largest"
+        "\npeak RSS of the bounded child that decodes (wait4; the ffmpeg it runs included),"
+        "\nand 'peak' = py peak + decoder, an upper bound of the memory in use at any one moment."
         "\nGoals: photo < 0.4 s and < 200 MB; voice note < 1.5 s; video peak < 2 x size + 100 MB."
     )
 
