@@ -61,6 +61,9 @@ PRELOAD = [
 ]
 # After a kill, how long to wait for the zygote's report of the child's end.
 REPORT_GRACE_SECONDS = 5.0
+# A decoder that failed with this share of its address space resident ran out of memory (the
+# rest of the space is the interpreter's and the libraries' mappings).
+OUT_OF_MEMORY_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -136,16 +139,26 @@ def run_bounded(fn: Callable[..., T], /, *args: Any, budget: Budget, noun: str, 
     wall = time.monotonic() - started
     exit_code, cpu, peak = report if isinstance(report, tuple) else (None, 0.0, 0)
     outcome, payload = message if isinstance(message, tuple) else (None, None)
-    limit = "wall" if killed else "memory" if outcome == "memory" else _limit_of(exit_code)
+    out_of_memory = outcome == "memory" or (outcome == "raised" and _out_of_memory(payload, peak, budget))
+    limit = "wall" if killed else "memory" if out_of_memory else _limit_of(exit_code)
     _record(Usage(cpu, peak, wall, limit))
     if outcome == "ok":
         return payload  # type: ignore[no-any-return]
-    if outcome == "raised":
+    if outcome == "raised" and not out_of_memory:
         raise payload
-    if outcome == "memory":
+    if out_of_memory:
         log.warning("decoder stopped at its memory limit", extra={"noun": noun, "peak_mb": peak // MiB})
-        raise MediaRejected(f"The {noun} needs too much memory to open safely", RejectCode.TOO_COMPLEX)
+        error = MediaRejected(f"The {noun} needs too much memory to open safely", RejectCode.TOO_COMPLEX)
+        raise error from payload
     raise _without_answer(exit_code, killed, budget, noun)
+
+
+def _out_of_memory(error: BaseException, peak: int, budget: Budget) -> bool:
+    """Whether a decoder's error is really its memory limit: C libraries (libxml2, libjpeg) report
+    a failed allocation as a parse error or a broken file, which would read as "damaged"."""
+    if isinstance(error, MediaRejected) and error.code != RejectCode.DAMAGED:
+        return False
+    return peak >= budget.memory_bytes * OUT_OF_MEMORY_SHARE
 
 
 def _limit_of(exit_code: int | None) -> str | None:

@@ -107,7 +107,7 @@ def _child(request: bytes, result_fd: int) -> None:
         os.dup2(result_fd, 3)
         # Keep only stdio and the result pipe: another run's pipe held open here would keep
         # that run's parent waiting for an end of file until this child exits too.
-        os.closerange(4, _max_fd())
+        _close_fds_from(4)
         os.setpgid(0, 0)  # its own group, so that one kill ends the ffmpeg it starts too
         fn, args, kwargs, limits = pickle.loads(request)  # noqa: S301 - from our own parent
         apply_limits(*limits)
@@ -171,6 +171,15 @@ def _write_frame(fd: int, payload: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _max_fd() -> int:
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return soft if soft != resource.RLIM_INFINITY else 65536
+def _close_fds_from(lowest: int) -> None:
+    """Close every descriptor from ``lowest`` up: those listed in /proc, else the whole range."""
+    try:
+        numbers = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        os.closerange(lowest, soft if soft != resource.RLIM_INFINITY else 65536)
+        return
+    for number in numbers:
+        if number >= lowest:
+            with contextlib.suppress(OSError):  # the listing's own descriptor is already gone
+                os.close(number)

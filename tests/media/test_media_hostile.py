@@ -131,6 +131,14 @@ def test_a_decoder_that_swells_is_stopped_at_its_memory_limit() -> None:
     assert run.limit == "memory" and run.peak_rss_bytes < SMALL.memory_bytes
 
 
+def test_a_library_that_reports_its_memory_limit_as_damage_is_still_refused_for_memory() -> None:
+    with sandbox.recording() as runs, pytest.raises(MediaRejected) as caught:
+        run_bounded(bad_decoders.swell_and_call_it_damage, budget=SMALL, noun="document")
+    assert caught.value.code == RejectCode.TOO_COMPLEX
+    assert caught.value.reason == "The document needs too much memory to open safely"
+    assert runs[0].limit == "memory"
+
+
 def test_a_helper_the_decoder_starts_inherits_the_cpu_limit() -> None:
     started = time.monotonic()
     assert run_bounded(bad_decoders.spin_in_a_helper, budget=SMALL, noun="video") == -signal.SIGXCPU

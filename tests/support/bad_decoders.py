@@ -5,6 +5,7 @@ They live in an importable module because the child unpickles them by name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import subprocess
 import sys
@@ -60,3 +61,12 @@ def decode_with_pillow(path: Path) -> tuple[int, int]:
     with Image.open(path) as image:
         image.load()
         return image.size
+
+
+def swell_and_call_it_damage() -> None:
+    """What libxml2 and libjpeg do when an allocation fails: report a broken file."""
+    from shared.media.errors import MediaRejected, RejectCode
+
+    with contextlib.suppress(MemoryError):
+        swell(step_mb=8)
+    raise MediaRejected("The document is damaged and could not be read", RejectCode.DAMAGED)
