@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MiB = 1024 * 1024
 
-# Imported once in the zygote, so that no child pays for them.
+# Imported (or called) once in the zygote, so that no child pays for them.
 PRELOAD = [
     "PIL.Image",
     "PIL.JpegImagePlugin",
@@ -52,12 +52,14 @@ PRELOAD = [
     "PIL.PpmImagePlugin",
     "PIL.ImageCms",
     "pypdf",
+    "pypdf.filters",
     "docx",
     "charset_normalizer",
     "shared.media.images",
     "shared.media.documents",
     "shared.media.audio",
     "shared.media.video",
+    "shared.media.ffmpeg:ffmpeg_exe",  # finding the binary costs ~35 ms, once
 ]
 # After a kill, how long to wait for the zygote's report of the child's end.
 REPORT_GRACE_SECONDS = 5.0

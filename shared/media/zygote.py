@@ -38,11 +38,18 @@ SELF_DESTRUCT_MARGIN_SECONDS = 5
 
 
 def serve(sock_fd: int, preload: list[str]) -> None:
-    """The zygote's loop: fork per request, reap and report, until the parent goes away."""
+    """The zygote's loop: fork per request, reap and report, until the parent goes away.
+
+    ``preload`` names modules to import, or ``module:function`` to call once (a cache to fill).
+    """
     sock = socket.socket(fileno=sock_fd)
     for name in preload:
-        with contextlib.suppress(ImportError):  # a function without that decoder never needs it
-            importlib.import_module(name)
+        module_name, _, function = name.partition(":")
+        # A function without that decoder never needs it; a cache left empty fills in the child.
+        with contextlib.suppress(Exception):
+            module = importlib.import_module(module_name)
+            if function:
+                getattr(module, function)()
     # What is imported now stays put: without this, the first garbage collection in each child
     # would write to every object and copy every page it shares with the zygote.
     gc.freeze()
