@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from shared.media import sandbox
+from shared.media import ffmpeg, sandbox
 from shared.media.errors import MediaRejected, MediaTimeout, RejectCode
 from shared.media.jpeg import count_scans
 from shared.media.pipeline import PreparedMedia, prepare
@@ -143,6 +144,18 @@ def test_a_helper_the_decoder_starts_inherits_the_cpu_limit() -> None:
     started = time.monotonic()
     assert run_bounded(bad_decoders.spin_in_a_helper, budget=SMALL, noun="video") == -signal.SIGXCPU
     assert time.monotonic() - started < 5
+
+
+def test_ffmpeg_stopped_at_a_limit_refuses_the_file_and_a_kill_from_outside_is_retried() -> None:
+    def ended(code: int) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.CompletedProcess(["ffmpeg"], code, b"", b"")
+
+    for code in (-signal.SIGXCPU, -signal.SIGXFSZ):
+        with pytest.raises(MediaRejected) as caught:
+            ffmpeg.check_exit(ended(code))
+        assert caught.value.code == RejectCode.TOO_COMPLEX
+    with pytest.raises(RuntimeError, match="signal 9"):
+        ffmpeg.check_exit(ended(-signal.SIGKILL))  # the instance's OOM killer: worth a retry
 
 
 def test_a_decoder_that_hangs_is_killed_at_the_wall_clock_with_what_it_started(tmp_path) -> None:
