@@ -21,6 +21,7 @@ from shared.bus import ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
 from shared.store import replies
+from shared.store.inbound import record_job_arrival
 from shared.store.replies import LeaseOutcome
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,17 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
+    db = clients.firestore
+    if job.message_id:
+        # First, whatever the job's age: the message joins its conversation and the counters
+        # (and a repeat delivery of its webhook learns that the job arrived).
+        record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
     if received.age_seconds() > settings.job_max_age_seconds:
         log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
         return
     if settings.reply_debounce_ms > 0:
         time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
 
-    db = clients.firestore
     holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.reply_lease_seconds)
     outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)

@@ -34,23 +34,32 @@ def inbound_status(message: InboundMessage) -> InboundStatus:
     return InboundStatus.READY if message.type in REPLYABLE_TYPES else InboundStatus.IGNORED
 
 
-def preview(message: InboundMessage) -> str:
-    text = " ".join(message.text.split())
-    if message.type in MEDIA_TYPES or not text:
-        label = f"[{message.type.value}]"
-        text = f"{label} {text}".strip()
+def preview(message_type: str, text: str) -> str:
+    """The line the conversation list shows for a message of `message_type` saying `text`."""
+    text = " ".join(text.split())
+    if message_type in MEDIA_TYPES or not text:
+        text = f"[{message_type}] {text}".strip()
     return text[:PREVIEW_CHARS]
 
 
 def inbound_message_document(
-    message: InboundMessage, *, received_at: datetime, expire_at: datetime | None
+    message: InboundMessage,
+    *,
+    phone_number_id: str,
+    profile_name: str | None,
+    received_at: datetime,
+    expire_at: datetime | None,
 ) -> dict[str, Any]:
+    """The message as stored, holding everything its conversation's summary is made of, so the
+    consumer of its job can bring the conversation up to date from this document alone."""
     doc: dict[str, Any] = {
         "wamid": message.wamid,
         "direction": Direction.INBOUND.value,
         "type": message.type.value,
         "text": message.text,
         "sender": message.sender,
+        "phone_number_id": phone_number_id,  # the business number it was sent to
+        "profile_name": profile_name,  # contacts[].profile.name as it came with this message
         "timestamp": message.timestamp,
         "received_at": received_at,
         "created_at": received_at,  # every message, either direction, is ordered by created_at

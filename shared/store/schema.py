@@ -49,10 +49,12 @@ class MediaStatus(StrEnum):
 
 
 class JobState(StrEnum):
-    """The Pub/Sub job an inbound message needs, tracked on the message."""
+    """The Pub/Sub job an inbound message needs, tracked on the message (`job.state`)."""
 
-    PENDING = "pending"  # claimed by a delivery that is publishing it (or died doing so)
-    PUBLISHED = "published"
+    PENDING = "pending"  # owed: being published under a claim, published but not yet received, or lost
+    PUBLISHED = (
+        "published"  # known to be in Pub/Sub: its consumer received it, or a redelivery saw it accepted
+    )
 
 
 class Direction(StrEnum):
