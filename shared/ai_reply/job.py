@@ -34,11 +34,13 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
     db = clients.firestore
-    if job.message_id:
-        # First, whatever the job's age: the message joins its conversation and the counters
-        # (and a repeat delivery of its webhook learns that the job arrived).
+    # The job's arrival brings its message into the conversation's summary and the counters, and
+    # tells a repeat delivery of the webhook that the job is out. It rides the lease transaction
+    # below; a job that will not get there at once records it on its own first.
+    too_old = received.age_seconds() > settings.job_max_age_seconds
+    if job.message_id and (too_old or settings.reply_debounce_ms > 0):
         record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
-    if received.age_seconds() > settings.job_max_age_seconds:
+    if too_old:
         log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
         return
     if settings.reply_debounce_ms > 0:
@@ -46,7 +48,14 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
 
     holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.reply_lease_seconds)
-    outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)
+    outcome, conversation = replies.acquire_lease(
+        db,
+        job.conversation_id,
+        holder,
+        lease,
+        arriving=job.message_id or None,
+        published_at=received.published_at,
+    )
     if outcome is not LeaseOutcome.ACQUIRED:
         level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
         log.log(level, f"no reply generated: {outcome.value}", extra=context)

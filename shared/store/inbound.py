@@ -213,74 +213,91 @@ def release_job(job: PendingJob) -> None:
 # -- the consumer's side ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """What the first arrival of a message's job writes, for whoever commits it: a batch here, or
+    the reply lease's transaction (which writes the conversation anyway, so the reply path pays
+    no round trip for it)."""
+
+    message: dict[str, Any]  # the stored message, as read
+    message_fields: dict[str, Any]  # its job marked published and received
+    conversation: dict[str, Any]  # the summary the message brings, `message_count` aside
+    starts_conversation: bool  # the first message: it sets `created_at` and counts the conversation
+
+
+def plan_arrival(
+    message: dict[str, Any] | None,
+    conversation: dict[str, Any] | None,
+    now: datetime,
+    published_at: datetime | None = None,
+) -> Arrival | None:
+    """The arrival to write, given the message and its conversation as read; None when there is none
+    (an unknown message, one recorded without a job, or a job that arrived before)."""
+    job = (message or {}).get("job")
+    if message is None or not isinstance(job, dict) or job.get("received_at"):
+        return None
+    fields: dict[str, Any] = {"job.state": JobState.PUBLISHED.value, "job.received_at": now}
+    if published_at is not None and not job.get("published_at"):
+        fields["job.published_at"] = published_at
+    last_inbound = (conversation or {}).get("last_inbound_at")
+    summary = conversation_summary(
+        message, now, latest=not last_inbound or message["received_at"] >= last_inbound
+    )
+    starts = not (conversation or {}).get("created_at")
+    if starts:
+        summary["created_at"] = message["received_at"]
+    return Arrival(message, fields, summary, starts)
+
+
+def add_arrival_counters(
+    writes: stats.Writes, db: firestore.Client, arrival: Arrival, conv_id: str, message_id: str
+) -> None:
+    message = arrival.message
+    counted = stats.inbound_message_stored(message["type"])
+    stats.add_stat_increments(writes, db, message["received_at"], counted, message_id)
+    if arrival.starts_conversation:
+        stats.add_lifetime_increments(writes, db, stats.conversation_started(), conv_id)
+
+
 def record_job_arrival(
     db: firestore.Client, conv_id: str, message_id: str, *, published_at: datetime | None = None
 ) -> dict[str, Any] | None:
-    """The first step of every consumer of an inbound message's job; returns the message (None if unknown).
+    """The first step of a consumer of an inbound message's job; returns the message (None if unknown).
 
     The first time the job of this message arrives, one batch marks it published and received
     (`published_at` is the publisher's stamp) and applies the message to its conversation and the
-    counters. The batch is conditional on the message being unchanged since it was read, so two
-    deliveries of the job (Pub/Sub's at-least-once) apply it once; a later arrival writes nothing.
+    counters. The batch is conditional on the message being unchanged since it was read, and a
+    new conversation on not existing yet, so two deliveries of the job (Pub/Sub's at-least-once)
+    or a burst's first messages arriving together count once; a later arrival writes nothing.
     """
     msg_ref = message_ref(db, conv_id, message_id)
     conv_ref = conversation_ref(db, conv_id)
     for _ in range(ARRIVAL_ATTEMPTS):
         snaps = {snap.reference.path: snap for snap in db.get_all([msg_ref, conv_ref], **CALL)}
         msg_snap, conv_snap = snaps[msg_ref.path], snaps[conv_ref.path]
-        if not msg_snap.exists:
-            return None
-        message = msg_snap.to_dict() or {}
-        job = message.get("job")
-        if not isinstance(job, dict) or job.get("received_at"):
-            return message  # recorded without a job (its conversation came with it), or received before
-
-        now = datetime.now(UTC)
-        arrival: dict[str, Any] = {"job.state": JobState.PUBLISHED.value, "job.received_at": now}
-        if published_at is not None and not job.get("published_at"):
-            arrival["job.published_at"] = published_at
+        message = msg_snap.to_dict() if msg_snap.exists else None
+        conversation = conv_snap.to_dict() if conv_snap.exists else None
+        arrival = plan_arrival(message, conversation, datetime.now(UTC), published_at)
+        if arrival is None:
+            return message
         batch = db.batch()
-        batch.update(msg_ref, arrival, option=db.write_option(last_update_time=msg_snap.update_time))
-        _add_to_conversation(batch, db, conv_ref, conv_snap, message, now)
-        stats.add_stat_increments(
-            batch, db, message["received_at"], stats.inbound_message_stored(message["type"]), message_id
+        batch.update(
+            msg_ref, arrival.message_fields, option=db.write_option(last_update_time=msg_snap.update_time)
         )
+        if conversation is None:
+            batch.create(conv_ref, {**arrival.conversation, "message_count": 1})
+        elif arrival.starts_conversation:  # written before its first message (an operator paused it, say)
+            batch.update(
+                conv_ref,
+                {**arrival.conversation, "message_count": firestore.Increment(1)},
+                option=db.write_option(last_update_time=conv_snap.update_time),
+            )
+        else:
+            batch.set(conv_ref, {**arrival.conversation, "message_count": firestore.Increment(1)}, merge=True)
+        add_arrival_counters(batch, db, arrival, conv_id, message_id)
         try:
             batch.commit(**CALL)
         except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
             continue  # the message or the conversation changed under us: read both again
-        job.update({"state": JobState.PUBLISHED.value, "received_at": now})
-        return message
+        return {**arrival.message, "job": {**arrival.message["job"], "state": JobState.PUBLISHED.value}}
     raise gexc.Aborted(f"the arrival of {message_id}'s job kept racing other writes")
-
-
-def _add_to_conversation(
-    batch: firestore.WriteBatch,
-    db: firestore.Client,
-    conv_ref: firestore.DocumentReference,
-    conv_snap: firestore.DocumentSnapshot,
-    message: dict[str, Any],
-    now: datetime,
-) -> None:
-    """The message's share of its conversation: summary, count and, for the first one, its start."""
-    conversation = conv_snap.to_dict() if conv_snap.exists else None
-    last_inbound = (conversation or {}).get("last_inbound_at")
-    summary = conversation_summary(
-        message, now, latest=not last_inbound or message["received_at"] >= last_inbound
-    )
-    if conversation is not None and conversation.get("created_at"):
-        batch.set(conv_ref, {**summary, "message_count": firestore.Increment(1)}, merge=True)
-        return
-    # The conversation starts with this message. Conditional (create, or unchanged since read) so
-    # that two first messages arriving at once start it, and count it, once.
-    started = {**summary, "created_at": message["received_at"]}
-    if conversation is None:
-        batch.create(conv_ref, {**started, "message_count": 1})
-    else:
-        # Written before its first message was received (an operator paused it, say).
-        batch.update(
-            conv_ref,
-            {**started, "message_count": firestore.Increment(1)},
-            option=db.write_option(last_update_time=conv_snap.update_time),
-        )
-    stats.add_lifetime_increments(batch, db, stats.conversation_started(), conv_ref.id)
