@@ -1,8 +1,8 @@
 """Media preparation benchmark: time and peak memory per media type.
 
-    .venv/bin/python bench/media.py [--runs N]
+    .venv/bin/python -m bench.media [--runs N]
 
-Generates a 12-megapixel JPEG, a 60-second voice note, a ~15 MB video and a 50-page PDF, then
+(from the repository root, like every benchmark). Generates a 12-megapixel JPEG, a 60-second voice note, a ~15 MB video and a 50-page PDF, then
 runs ``shared.media.prepare`` on each in a fresh Python process (so one case's memory cannot
 hide in another's) and prints a table. Not part of the pass/fail suite.
 """
@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "media")]
+from bench.support import REPO, run
 
 MB = 1024 * 1024
 
@@ -47,7 +46,7 @@ CASES = (
 
 
 def generate(workdir: Path) -> dict[str, Path]:
-    import media_samples
+    from tests.support import media_samples
 
     paths = {case.name: workdir / case.file_name for case in CASES}
     paths["12 MP JPEG photo"].write_bytes(media_samples.camera_jpeg(4000, 3000))
@@ -130,7 +129,7 @@ def worker(case_name: str, path: Path, runs: int) -> None:
 
 def run_case(case: Case, path: Path, runs: int) -> dict[str, float | str]:
     output = subprocess.run(
-        [sys.executable, __file__, "--worker", case.name, str(path), "--runs", str(runs)],
+        [sys.executable, "-m", "bench.media", "--worker", case.name, str(path), "--runs", str(runs)],
         capture_output=True,
         text=True,
         check=True,
@@ -207,4 +206,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
