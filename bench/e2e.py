@@ -1,4 +1,4 @@
-"""End-to-end reply latency: simulator webhook POST -> reply received by the simulator (issue 3).
+"""End-to-end reply latency: simulator webhook POST -> reply received by the simulator.
 
     .venv/bin/python -m bench.e2e [--conversations 10] [--turns 10] [--customers 20] [--rounds 6]
 
