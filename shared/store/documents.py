@@ -45,21 +45,19 @@ def preview(message_type: str, text: str) -> str:
 def inbound_message_document(
     message: InboundMessage,
     *,
-    phone_number_id: str,
     profile_name: str | None,
     received_at: datetime,
     expire_at: datetime | None,
 ) -> dict[str, Any]:
     """The message as stored, holding everything its conversation's summary is made of, so the
-    consumer of its job can bring the conversation up to date from this document alone."""
+    consumer of its job can bring the conversation up to date from this document (and its
+    conversation id) alone."""
     doc: dict[str, Any] = {
         "wamid": message.wamid,
         "direction": Direction.INBOUND.value,
         "type": message.type.value,
         "text": message.text,
         "sender": message.sender,
-        "phone_number_id": phone_number_id,  # the business number it was sent to
-        "profile_name": profile_name,  # contacts[].profile.name as it came with this message
         "timestamp": message.timestamp,
         "received_at": received_at,
         "created_at": received_at,  # every message, either direction, is ordered by created_at
@@ -68,6 +66,8 @@ def inbound_message_document(
         "forwarded": message.forwarded,
         "error": None,
     }
+    if profile_name:
+        doc["profile_name"] = profile_name  # contacts[].profile.name as it came with this message
     if expire_at is not None:
         doc["expire_at"] = expire_at
     if message.errors:

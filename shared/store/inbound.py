@@ -39,6 +39,7 @@ from shared.store.schema import (
     CALL,
     CALL_TIMEOUT,
     JobState,
+    business_number,
     conversation_id,
     conversation_ref,
     expire_at,
@@ -90,7 +91,6 @@ def record_inbound(
     msg_ref = message_ref(db, conv_id, message.wamid)
     doc = inbound_message_document(
         message,
-        phone_number_id=value.phone_number_id,
         profile_name=value.contact_names.get(message.sender),
         received_at=now,
         expire_at=expire_at(now, retention_days),
@@ -119,9 +119,8 @@ def _record_without_job(
     conv_ref = conversation_ref(db, conv_id)
     batch = db.batch()
     batch.create(msg_ref, doc)
-    batch.set(
-        conv_ref, {**conversation_summary(doc, now), "message_count": firestore.Increment(1)}, merge=True
-    )
+    summary = conversation_summary(conv_id, doc, now)
+    batch.set(conv_ref, {**summary, "message_count": firestore.Increment(1)}, merge=True)
     # Counted in the same batch: a redelivery that stores nothing counts nothing.
     stats.add_stat_increments(batch, db, now, stats.inbound_message_stored(doc["type"]), msg_ref.id)
     try:
@@ -137,7 +136,9 @@ def _record_without_job(
         first.commit(**CALL)
 
 
-def conversation_summary(message: dict[str, Any], now: datetime, *, latest: bool = True) -> dict[str, Any]:
+def conversation_summary(
+    conv_id: str, message: dict[str, Any], now: datetime, *, latest: bool = True
+) -> dict[str, Any]:
     """What an inbound message (as stored) changes on its conversation, `message_count` aside.
 
     `latest` is False for a message older than the last one already summarised: it moves the
@@ -145,7 +146,7 @@ def conversation_summary(message: dict[str, Any], now: datetime, *, latest: bool
     """
     summary: dict[str, Any] = {
         "wa_id": message["sender"],
-        "phone_number_id": message["phone_number_id"],
+        "phone_number_id": business_number(conv_id),
         "last_message_at": now,  # when the summary changed, which the dashboard's live list polls by
     }
     if latest:
@@ -226,6 +227,7 @@ class Arrival:
 
 
 def plan_arrival(
+    conv_id: str,
     message: dict[str, Any] | None,
     conversation: dict[str, Any] | None,
     now: datetime,
@@ -241,7 +243,7 @@ def plan_arrival(
         fields["job.published_at"] = published_at
     last_inbound = (conversation or {}).get("last_inbound_at")
     summary = conversation_summary(
-        message, now, latest=not last_inbound or message["received_at"] >= last_inbound
+        conv_id, message, now, latest=not last_inbound or message["received_at"] >= last_inbound
     )
     starts = not (conversation or {}).get("created_at")
     if starts:
@@ -277,7 +279,7 @@ def record_job_arrival(
         msg_snap, conv_snap = snaps[msg_ref.path], snaps[conv_ref.path]
         message = msg_snap.to_dict() if msg_snap.exists else None
         conversation = conv_snap.to_dict() if conv_snap.exists else None
-        arrival = plan_arrival(message, conversation, datetime.now(UTC), published_at)
+        arrival = plan_arrival(conv_id, message, conversation, datetime.now(UTC), published_at)
         if arrival is None:
             return message
         batch = db.batch()

@@ -90,7 +90,8 @@ def acquire_lease(
         arrival = None
         if msg_ref is not None:
             msg_snap = snaps[msg_ref.path]
-            arrival = plan_arrival(msg_snap.to_dict() if msg_snap.exists else None, data, now, published_at)
+            message = msg_snap.to_dict() if msg_snap.exists else None
+            arrival = plan_arrival(conversation_id, message, data, now, published_at)
         if data is None and arrival is None:
             return LeaseOutcome.MISSING
         seen.clear()

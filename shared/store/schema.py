@@ -91,6 +91,11 @@ def conversation_id(phone_number_id: str, wa_id: str) -> str:
     return f"{phone_number_id}_{wa_id}"
 
 
+def business_number(conv_id: str) -> str:
+    """The business number (`phone_number_id`) a conversation id was made with."""
+    return conv_id.split("_", 1)[0]
+
+
 def name_key(name: str) -> str:
     """The form a display name is stored and searched in (`display_name_lower`).
 
