@@ -4,8 +4,9 @@ A first delivery costs one Firestore write and one publish, nothing more: the me
 is created with its wamid as id (so a redelivery, Meta's or ours after a 503, writes nothing
 twice), carrying the job it needs under a short claim (`job.claimed_until`), and then the job is
 published. Nothing is written after the publish. The consumer that receives the job records its
-arrival (`record_job_arrival`) and, in the same batch and only that once, brings the
-conversation's summary and the daily counters up to date from the message document. Messages
+arrival and, in the same write and only that once, brings the conversation's summary and the
+counters up to date from the message document: the media function in a batch of its own
+(`record_job_arrival`), the reply function inside its lease transaction (`plan_arrival`). Messages
 that need no job (reactions, system, unsupported) have no consumer, so their conversation and
 counters are written in the one batch that creates them.
 
@@ -19,7 +20,7 @@ A repeat delivery finds the message and decides from its job:
 
 The claim is taken with a precondition on the document's update time instead of a transaction,
 because concurrent transactions on one document stall on the Firestore emulator and contend
-needlessly in production; the arrival is recorded the same way.
+needlessly in production; `record_job_arrival` is conditional the same way.
 """
 
 from __future__ import annotations
@@ -245,7 +246,9 @@ def plan_arrival(
     summary = conversation_summary(
         conv_id, message, now, latest=not last_inbound or message["received_at"] >= last_inbound
     )
-    starts = not (conversation or {}).get("created_at")
+    # A conversation counted but without `created_at` is being started by a message without a
+    # job (its batch landed, the write of `created_at` not yet): that writer counts it.
+    starts = not (conversation or {}).get("created_at") and not (conversation or {}).get("message_count")
     if starts:
         summary["created_at"] = message["received_at"]
     return Arrival(message, fields, summary, starts)

@@ -105,6 +105,19 @@ def test_a_conversation_written_before_its_first_message_is_started_by_it(firest
     assert stats.read_lifetime(firestore_db)["conversations"] == 1
 
 
+def test_a_conversation_being_started_by_a_message_without_a_job_is_not_started_again(firestore_db) -> None:
+    # Between the two writes of a reaction that starts a conversation: counted, no created_at yet.
+    conversation_ref(firestore_db, CONV).set({"wa_id": CUSTOMER, "message_count": 1})
+    store(firestore_db, "wamid.A")
+    record_job_arrival(firestore_db, CONV, "wamid.A")
+    first = firestore_db.batch()  # the reaction's second write lands
+    first.update(conversation_ref(firestore_db, CONV), {"created_at": datetime.now(UTC)})
+    stats.add_lifetime_increments(first, firestore_db, stats.conversation_started(), CONV)
+    first.commit()
+    assert stats.read_lifetime(firestore_db)["conversations"] == 1
+    assert conversation(firestore_db)["message_count"] == 2
+
+
 def test_a_message_stored_without_a_job_is_counted_by_the_webhook_and_not_again(firestore_db) -> None:
     store(firestore_db, "wamid.R", job_topic=None)  # a reaction, say: no consumer will see it
     assert conversation(firestore_db)["message_count"] == 1
