@@ -48,10 +48,12 @@ package: $(STAMP)
 checkov: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/infra/test_checkov.py
 
+# Each benchmark starts what it needs and prints its table (bench/__init__.py lists them).
 bench: $(STAMP)
-	$(PY) bench/webhook.py
-	$(PY) bench/e2e.py
-	$(PY) bench/media.py
+	$(PY) -m bench.webhook
+	$(PY) -m bench.e2e
+	$(PY) -m bench.media
+	$(PY) -m bench.dashboard
 
 clean:
 	rm -rf build artifacts .pytest_cache .ruff_cache

@@ -1,14 +1,14 @@
 """Dashboard benchmark: every page's answer time with a realistic amount of data in the emulator.
 
-    .venv/bin/python bench/dashboard.py [--conversations 10000] [--messages 20] [--repeat 7]
-    .venv/bin/python bench/dashboard.py --firestore 127.0.0.1:8080 --no-seed   # reuse seeded data
+    .venv/bin/python -m bench.dashboard [--conversations 10000] [--messages 20] [--repeat 7]
+    .venv/bin/python -m bench.dashboard --firestore 127.0.0.1:8080 --no-seed   # reuse seeded data
 
-Starts its own Firestore emulator on a free port (unless --firestore names one), seeds it with
+(from the repository root, like every benchmark). Starts its own Firestore emulator on a free port (unless --firestore names one), seeds it with
 batched writes from a few threads: conversations (default 10,000) with their messages (default
 20 each, so 200,000) and the AI responses of the replies among them, two weeks of daily counters
 and a hundred quarantined bodies. Then it runs the dashboard under functions-framework (local
 login), signs in, and asks for each page `--repeat` times after one warm-up request, printing the
-median and the slowest answer. Goal (issue 5): every page answers in 300 ms.
+median and the slowest answer. Goal: every page answers in 300 ms.
 
 The Firestore emulator answers every query on `messages` by scanning all of them, whatever the
 parent (about 250-450 ms for 200,000 on a 2-core machine, depending on the documents' size and
@@ -24,22 +24,18 @@ import os
 import random
 import re
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import requests
+from google.cloud import firestore
 
-import requests  # noqa: E402
-from google.cloud import firestore  # noqa: E402
-
-from local.emulators import ManagedProcess, free_port, start_firestore, start_function, wait_http  # noqa: E402
-from shared.store import stats  # noqa: E402
+from bench.support import REPO, run
+from local.emulators import ManagedProcess, free_port, start_firestore, start_function, wait_http
+from shared.store import stats
 
 PROJECT = "demo-bench-dashboard"
 PASSWORD = "bench-password"
@@ -288,7 +284,7 @@ def seed(db: firestore.Client, conversations: int, messages: int) -> None:
                 )
     commit_all(db, list(quarantine_writes(now)))
     stats_writes(db, now)
-    lifetime = db.batch()  # what the webhook counts as each conversation starts
+    lifetime = db.batch()  # what is counted as each conversation starts
     stats.add_lifetime_increments(lifetime, db, {"conversations": conversations}, "seed")
     lifetime.commit()
     print(f"seeded {written:,} documents in {time.perf_counter() - started:.0f} s", flush=True)
@@ -434,4 +430,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,8 +1,8 @@
-"""End-to-end reply latency: simulator webhook POST -> reply received by the simulator (issue 3).
+"""End-to-end reply latency: simulator webhook POST -> reply received by the simulator.
 
-    .venv/bin/python bench/e2e.py [--conversations 10] [--turns 10] [--customers 20] [--rounds 6]
+    .venv/bin/python -m bench.e2e [--conversations 10] [--turns 10] [--customers 20] [--rounds 6]
 
-Runs the whole system exactly as `make dev` does (local.stack.LocalStack on free ports, with its
+(from the repository root, like every benchmark). Runs the whole system exactly as `make dev` does (local.stack.LocalStack on free ports, with its
 own Firestore, Pub/Sub and Storage emulators, the functions under functions-framework, Pub/Sub
 push subscriptions, the WhatsApp simulator and the offline Gemini stand-in, which answers at
 once), then measures, for each customer message, the time from the simulator posting the signed
@@ -20,7 +20,7 @@ Two workloads:
                awaited, the status webhooks let through, and that is repeated `--rounds` times.
 
 Where the time goes comes from the timestamps the system records (message `received_at`,
-`job.published_at`, ai_responses `created_at`/`latency_ms`/`settled_at`) and what the simulator
+`job.published_at`, the moment the webhook handed the job to Pub/Sub, ai_responses `created_at`/`latency_ms`/`settled_at`) and what the simulator
 and the offline model log (delivery answer, typing call, model request, outbox record); every
 clock is this machine's. Goal: p50 under 250 ms, printed PASS/MISS per workload.
 
@@ -35,23 +35,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from local.stack import LocalStack, StackOptions  # noqa: E402
+from bench.support import RunLogs, load_average, percentile, run, verdict
+from local.stack import LocalStack, StackOptions
 
 PROJECT = "bench-e2e"
 GOAL_P50_MS = 250.0
@@ -180,7 +172,7 @@ class Timeline:
     posted: float  # simulator builds and posts the signed delivery
     webhook_answered: float  # simulator got the webhook's 200
     received: float  # message received_at (webhook started storing)
-    published: float  # job.published_at (Pub/Sub acknowledged the job)
+    published: float  # job.published_at (the webhook handed the job to Pub/Sub)
     opened: float  # ai_responses.created_at (job held the lease, found the message)
     typing: float  # simulator got the mark-read + typing call
     model: float  # offline model got the generateContent request
@@ -304,18 +296,6 @@ class Recorder:
 # --- statistics and the report --------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 @dataclass
 class Workload:
     name: str
@@ -417,49 +397,24 @@ def measure(stack: LocalStack, args: argparse.Namespace) -> list[Workload]:
     ]
 
 
-def load_average() -> str:
-    """Other work on the machine skews the numbers; the load average says how much there was."""
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (1 min) {five:.1f} (5 min) on {os.cpu_count()} cores"
-
-
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    signal.signal(signal.SIGINT, _raise_on_sigterm)  # also when started where SIGINT is ignored
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    options = StackOptions.on_free_ports(
-        project=PROJECT, log_dir=log_dir, user_env={"LOG_LEVEL": args.log_level}
-    )
     started = time.monotonic()
-    stack = LocalStack(options)
-    ok = False
-    try:
-        stack.start()
-        print(
-            f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}; {load_average()}", flush=True
+    with RunLogs("bench-e2e-") as logs:
+        options = StackOptions.on_free_ports(
+            project=PROJECT, log_dir=logs.path, user_env={"LOG_LEVEL": args.log_level}
         )
-        workloads = measure(stack, args)
+        with LocalStack(options) as stack:
+            print(
+                f"stack up in {time.monotonic() - started:.1f}s; logs in {logs.path}; {load_average()}",
+                flush=True,
+            )
+            workloads = measure(stack, args)
         goals = print_latency(workloads)
         print_stages(workloads)
-        ok = True
         print(f"\ntotal {time.monotonic() - started:.0f}s; {load_average()}; goal {verdict(goals)}")
-    finally:
-        stack.stop()
-        if ok:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"logs kept in {log_dir}", file=sys.stderr)
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run(main)

@@ -1,8 +1,8 @@
 """Media preparation benchmark: time and peak memory per media type.
 
-    .venv/bin/python bench/media.py [--runs N]
+    .venv/bin/python -m bench.media [--runs N]
 
-Generates a 12-megapixel JPEG, a 60-second voice note, a ~15 MB video and a 50-page PDF, then
+(from the repository root, like every benchmark). Generates a 12-megapixel JPEG, a 60-second voice note, a ~15 MB video and a 50-page PDF, then
 runs ``shared.media.prepare`` on each in a fresh Python process (so one case's memory cannot
 hide in another's) and prints a table. Not part of the pass/fail suite.
 """
@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "media")]
+from bench.support import REPO, run
 
 MB = 1024 * 1024
 
@@ -100,7 +99,7 @@ def worker(case_name: str, path: Path, runs: int) -> None:
 
 def run_case(case: Case, path: Path, runs: int) -> dict[str, float | str]:
     output = subprocess.run(
-        [sys.executable, __file__, "--worker", case.name, str(path), "--runs", str(runs)],
+        [sys.executable, "-m", "bench.media", "--worker", case.name, str(path), "--runs", str(runs)],
         capture_output=True,
         text=True,
         check=True,
@@ -177,4 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

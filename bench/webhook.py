@@ -1,18 +1,21 @@
 """Webhook benchmark: latency and throughput against a floor function, and cold-start import time.
 
-    .venv/bin/python bench/webhook.py [--c1 300] [--c16 1000] [--warmup 30] [--rounds 4] [--import-runs 7]
+    .venv/bin/python -m bench.webhook [--c1 300] [--c16 1000] [--warmup 30] [--rounds 4] [--import-runs 7]
 
-Starts its own Firestore and Pub/Sub emulators on free ports, creates the media and reply topics
-(each with a pull subscription, so messages are retained as in production), and runs two HTTP
-functions under functions-framework: the webhook, and `bench/floor/main.py`, which does only one
+(from the repository root, like every benchmark). Starts its own Firestore and Pub/Sub emulators
+on free ports, creates the media and reply topics (each with a pull subscription, so messages
+are retained as in production), and runs two HTTP functions under functions-framework with the
+webhook's production THREADS: the webhook, and `bench/floor/main.py`, which does only one
 Firestore create() and one Pub/Sub publish per request. Both get the same signed WhatsApp text
 deliveries (unique wamids, a few senders) at concurrency 1 and 16; the requests of each level are
 split into rounds that alternate between the two targets, so background load hits both alike.
 Beside latency and throughput, the table shows the CPU time each request cost in each process
 (the function, each emulator, this client): on a small machine that is what bounds throughput.
+No consumer runs, so the webhook's work is all that is measured (docs/reply-guarantees.md says
+what the consumer does with each job).
 
-Goals (issue 2): webhook throughput >= 0.8 x floor, webhook p50 <= 1.25 x floor, and the import
-time of the webhook's main.py <= 1.15 x that of functions_framework + Firestore + Pub/Sub alone.
+Goals: webhook throughput >= 0.8 x floor, webhook p50 <= 1.25 x floor, and the import time of
+the webhook's main.py <= 1.15 x that of functions_framework + Firestore + Pub/Sub alone.
 Everything started here is stopped on exit, Ctrl-C or error. Not part of the pass/fail suite.
 """
 
@@ -26,7 +29,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,31 +38,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import requests
 
-import requests  # noqa: E402
+from bench.support import REPO, RunLogs, percentile, run, signals_deferred, verdict
+from local.emulators import FUNCTION_THREADS, ManagedProcess, free_port, start_function
+from shared.whatsapp.signature import HEADER, sign
+from tests.support.cloud import APP_SECRET, PROJECT, Emulators, Topics, base_env, start_emulators
+from tests.support.payloads import load
 
-from local.emulators import (  # noqa: E402
-    ManagedProcess,
-    free_port,
-    spawn,
-    start_firestore,
-    start_function,
-    start_pubsub,
-    wait_http,
-)
-from shared.whatsapp.signature import HEADER, sign  # noqa: E402
-
-PROJECT = "demo-bench"
-APP_SECRET = "bench-app-secret"
-VERIFY_TOKEN = "bench-verify-token"
-MEDIA_TOPIC = "whatsapp-media"
-REPLY_TOPIC = "whatsapp-reply"
 SENDERS = ("16505550001", "16505550002", "16505550003", "16505550004", "16505550005")
-FIXTURE = REPO / "tests" / "fixtures" / "whatsapp" / "text.json"
 WEBHOOK_PATH = "/webhook/whatsapp"
 REQUEST_TIMEOUT = 30.0
 
@@ -93,95 +80,33 @@ class Stack:
         }
 
 
-def function_env(emulator_env: dict[str, str]) -> dict[str, str]:
-    """Environment of both functions: the emulators, the webhook's secrets and topics."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "WHATSAPP", "GOOGLE_"))}
-    env.update(emulator_env)
-    env.update(
-        {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "WHATSAPP_APP_SECRET": APP_SECRET,
-            "WEBHOOK_VERIFY_TOKEN": VERIFY_TOKEN,
-            "MEDIA_TOPIC": MEDIA_TOPIC,
-            "REPLY_TOPIC": REPLY_TOPIC,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
-
-
-def start_emulators(stack: contextlib.ExitStack, log_dir: Path) -> tuple[ManagedProcess, ManagedProcess]:
-    firestore = start_firestore(free_port(), log_dir)
-    stack.callback(firestore.stop)
-    pubsub = start_pubsub(free_port(), PROJECT, log_dir)
-    stack.callback(pubsub.stop)
-    wait_http(firestore)
-    wait_http(pubsub)
-    return firestore, pubsub
-
-
-def create_topics(emulator_env: dict[str, str]) -> None:
-    """The media and reply topics, each with a pull subscription so published jobs are kept."""
-    os.environ.update(emulator_env)
-    from google.cloud import pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    for name in (MEDIA_TOPIC, REPLY_TOPIC):
-        topic = publisher.topic_path(PROJECT, name)
-        publisher.create_topic(request={"name": topic})
-        subscriber.create_subscription(
-            request={"name": subscriber.subscription_path(PROJECT, f"bench-{name}"), "topic": topic}
-        )
-    subscriber.close()
-
-
-def spawn_floor(env: dict[str, str], log_dir: Path) -> ManagedProcess:
-    """`bench/floor/main.py` under functions-framework, started like `start_function` does."""
-    port = free_port()
-    args = [
-        str(Path(sys.executable).with_name("functions-framework")),
-        f"--source={REPO / 'bench' / 'floor' / 'main.py'}",
-        "--target=floor",
-        f"--port={port}",
-        "--host=127.0.0.1",
-        "--signature-type=http",
-    ]
-    full_env = {**env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    return spawn("floor", args, log_dir, f"127.0.0.1:{port}", env=full_env)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back until the process started inside is registered for stopping.
-
-    (Blocking them with pthread_sigmask would be simpler, but children inherit the mask and
-    would then ignore the SIGTERM that stops them.)
-    """
-    received: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            raise KeyboardInterrupt(f"signal {received[0]}")
+def function_env(emus: Emulators | None) -> dict[str, str]:
+    """Environment of both functions: the tests' (emulators, secrets, topics), quieter logging."""
+    return base_env(emus, LOG_LEVEL="WARNING")
 
 
 def start_stack(stack: contextlib.ExitStack, log_dir: Path) -> Stack:
-    firestore, pubsub = start_emulators(stack, log_dir)
-    emulator_env = {**firestore.env, **pubsub.env}
-    create_topics(emulator_env)
-    env = function_env(emulator_env)
-    floor = spawn_floor(env, log_dir)
-    stack.callback(floor.stop)
+    with signals_deferred():  # each process is registered for stopping before Ctrl-C is let in
+        emus = start_emulators(log_dir)
+        stack.callback(emus.pubsub.stop)
+        stack.callback(emus.firestore.stop)
+    os.environ.update(emus.env)  # for the topics' clients
+    Topics(PROJECT).create()
+    env = function_env(emus)
     with signals_deferred():  # start_function returns the process only once it is ready
+        # The floor runs with the webhook's THREADS, so neither queues where the other would not.
+        floor = start_function(
+            "floor",
+            free_port(),
+            env,
+            log_dir,
+            threads=FUNCTION_THREADS["webhook"],
+            source=REPO / "bench" / "floor" / "main.py",
+        )
+        stack.callback(floor.stop)
         webhook = start_function("webhook", free_port(), env, log_dir)
         stack.callback(webhook.stop)
-    wait_http(floor, "/healthz")
-    return Stack(firestore=firestore, pubsub=pubsub, webhook=webhook, floor=floor)
+    return Stack(firestore=emus.firestore, pubsub=emus.pubsub, webhook=webhook, floor=floor)
 
 
 # --- deliveries -----------------------------------------------------------------------------------
@@ -195,7 +120,7 @@ class Delivery:
 
 def make_deliveries(prefix: str, count: int) -> list[Delivery]:
     """Signed text deliveries built from the fixture: a unique wamid each, senders in rotation."""
-    template = json.loads(FIXTURE.read_text())
+    template = json.loads(load("text"))
     deliveries = []
     for i in range(count):
         data = copy.deepcopy(template)
@@ -342,14 +267,6 @@ class Stats:
     cpu_ms: dict[str, float]  # component -> CPU ms per request
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def stats(sample: Sample) -> Stats:
     ms = [s * 1000 for s in sample.latencies] or [float("nan")]
     done = len(sample.latencies)
@@ -376,10 +293,6 @@ def print_load_table(results: dict[int, dict[str, Stats]]) -> None:
                 f"{name:<8} {concurrency:>4} {s.requests:>8} {s.failures:>7} {s.p50:>7.1f} {s.p95:>7.1f} "
                 f"{s.p99:>7.1f} {s.throughput:>8.1f}   {cpu} {sum(s.cpu_ms.values()):>9.2f}"
             )
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def print_goals(results: dict[int, dict[str, Stats]]) -> bool:
@@ -419,7 +332,7 @@ WEBHOOK_FIRST_REQUEST = WEBHOOK_MAIN + "\nfrom google.cloud import pubsub_v1"
 
 def import_env(pycache: Path) -> dict[str, str]:
     """A fresh interpreter's environment with byte code cached in `pycache` (never in the repo)."""
-    env = function_env({})
+    env = function_env(None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # set on some machines; the first run must write it
     env.update({"PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(pycache)})
     return env
@@ -510,10 +423,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_load(args: argparse.Namespace, log_dir: Path) -> dict[int, dict[str, Stats]]:
     results: dict[int, dict[str, Stats]] = {}
     with contextlib.ExitStack() as stack:
@@ -535,31 +444,18 @@ def run_load(args: argparse.Namespace, log_dir: Path) -> dict[int, dict[str, Sta
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     started = time.monotonic()
-    ok = False
-    try:
+    with RunLogs("bench-webhook-") as logs:
         imports = measure_imports(args.import_runs) if args.import_runs > 0 else None
-        results = run_load(args, log_dir)
+        results = run_load(args, logs.path)
         print_load_table(results)
         load_ok = print_goals(results)
         imports_ok = print_imports(imports, args.import_runs) if imports else True
         failures = sum(s.failures for by_target in results.values() for s in by_target.values())
-        ok = failures == 0
+        logs.keep = failures > 0
         print(f"\ntotal {time.monotonic() - started:.0f}s; goals {verdict(load_ok and imports_ok)}")
-    finally:
-        if ok:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"logs kept in {log_dir}", file=sys.stderr)
-    return 0 if ok else 1
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run(main)

@@ -199,10 +199,12 @@ def start_function(
     *,
     signature_type: str = "http",
     threads: int | None = None,
+    source: Path | None = None,
 ) -> ManagedProcess:
     """Run `functions/<name>/main.py` under functions-framework, the way Cloud Functions runs it.
 
-    `threads` defaults to the function's production concurrency (FUNCTION_THREADS).
+    `threads` defaults to the function's production concurrency (FUNCTION_THREADS); `source`
+    runs another file's function `name` the same way (the benchmark's floor).
     """
     if threads is None:
         if name not in FUNCTION_THREADS:
@@ -212,7 +214,7 @@ def start_function(
     exe = Path(sys.executable).with_name("functions-framework")
     args = [
         str(exe),
-        f"--source={root / 'functions' / name / 'main.py'}",
+        f"--source={source or root / 'functions' / name / 'main.py'}",
         f"--target={name}",
         f"--port={port}",
         "--host=127.0.0.1",

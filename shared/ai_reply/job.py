@@ -24,6 +24,7 @@ from shared.bus import Job, ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
 from shared.store import replies
+from shared.store.inbound import record_job_arrival
 from shared.store.replies import LeaseOutcome
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,29 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     started = time.monotonic()
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
-    if received.age_seconds() > settings.job_max_age_seconds:
+    db = clients.firestore
+    # The job's arrival brings its message into the conversation's summary and the counters, and
+    # tells a repeat delivery of the webhook that the job is out. It rides the lease transaction
+    # below; a job that will not get there at once records it on its own first.
+    too_old = received.age_seconds() > settings.job_max_age_seconds
+    if job.message_id and (too_old or settings.reply_debounce_ms > 0):
+        record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
+    if too_old:
         log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
         return
     if settings.reply_debounce_ms > 0:
         time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
 
-    db = clients.firestore
     holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.reply_lease_seconds)
-    outcome, conversation = replies.acquire_lease(db, job.conversation_id, holder, lease)
+    outcome, conversation = replies.acquire_lease(
+        db,
+        job.conversation_id,
+        holder,
+        lease,
+        arriving=job.message_id or None,
+        published_at=received.published_at,
+    )
     if outcome is not LeaseOutcome.ACQUIRED:
         level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
         log.log(level, f"no reply generated: {outcome.value}", extra=context)

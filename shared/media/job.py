@@ -26,6 +26,7 @@ from shared.media.download import IntegrityError, download_media
 from shared.media.errors import MediaRejected, RejectCode
 from shared.media.kinds import max_bytes, noun_for
 from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
+from shared.store.inbound import record_job_arrival
 from shared.store.schema import CALL, InboundStatus, MediaStatus, message_ref
 from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import AuthenticationFailed
@@ -41,12 +42,14 @@ MAX_ATTEMPTS = 4  # below the subscription's 5 delivery attempts, so we settle b
 def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients) -> None:
     job = received.job
     extra = {"conversation_id": job.conversation_id, "message_id": job.message_id}
+    # First, whatever the job's age: the message joins its conversation and the counters.
+    message = record_job_arrival(
+        clients.firestore, job.conversation_id, job.message_id, published_at=received.published_at
+    )
     if received.age_seconds() > settings.job_max_age_seconds:
         log.warning("media job too old; dropped", extra={**extra, "age_s": round(received.age_seconds())})
         return
     ref = message_ref(clients.firestore, job.conversation_id, job.message_id)
-    snap = ref.get(**CALL)
-    message = snap.to_dict() if snap.exists else None
     if not message or not isinstance(message.get("media"), dict):
         log.warning("media job for an unknown message; dropped", extra=extra)
         return

@@ -34,17 +34,24 @@ def inbound_status(message: InboundMessage) -> InboundStatus:
     return InboundStatus.READY if message.type in REPLYABLE_TYPES else InboundStatus.IGNORED
 
 
-def preview(message: InboundMessage) -> str:
-    text = " ".join(message.text.split())
-    if message.type in MEDIA_TYPES or not text:
-        label = f"[{message.type.value}]"
-        text = f"{label} {text}".strip()
+def preview(message_type: str, text: str) -> str:
+    """The line the conversation list shows for a message of `message_type` saying `text`."""
+    text = " ".join(text.split())
+    if message_type in MEDIA_TYPES or not text:
+        text = f"[{message_type}] {text}".strip()
     return text[:PREVIEW_CHARS]
 
 
 def inbound_message_document(
-    message: InboundMessage, *, received_at: datetime, expire_at: datetime | None
+    message: InboundMessage,
+    *,
+    profile_name: str | None,
+    received_at: datetime,
+    expire_at: datetime | None,
 ) -> dict[str, Any]:
+    """The message as stored, holding everything its conversation's summary is made of, so the
+    consumer of its job can bring the conversation up to date from this document (and its
+    conversation id) alone."""
     doc: dict[str, Any] = {
         "wamid": message.wamid,
         "direction": Direction.INBOUND.value,
@@ -59,6 +66,8 @@ def inbound_message_document(
         "forwarded": message.forwarded,
         "error": None,
     }
+    if profile_name:
+        doc["profile_name"] = profile_name  # contacts[].profile.name as it came with this message
     if expire_at is not None:
         doc["expire_at"] = expire_at
     if message.errors:

@@ -3,7 +3,8 @@
 **Reply lease** (`conversations/{id}.reply_lease`): at most one instance generates a reply for
 a conversation at a time. A job that finds the lease taken sets `reply_wanted` instead of
 waiting; the holder sees the flag when it tries to release and goes round once more, so a
-message that arrives while a reply is being written is answered next, never forgotten.
+message that arrives while a reply is being written is answered next, never forgotten. Taking
+the lease also records the arrival of the job that asked for it (`inbound.plan_arrival`).
 
 **Reply record** (`conversations/{id}/ai_responses/{id}`): its id is derived from the set of
 inbound messages it answers, so a redelivered job finds the record of the work already done.
@@ -26,6 +27,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.store import stats
+from shared.store.inbound import add_arrival_counters, plan_arrival
 from shared.store.schema import (
     CALL,
     CALL_TIMEOUT,
@@ -59,30 +61,66 @@ class ReplyState(StrEnum):
 
 
 def acquire_lease(
-    db: firestore.Client, conversation_id: str, holder: str, duration: timedelta
+    db: firestore.Client,
+    conversation_id: str,
+    holder: str,
+    duration: timedelta,
+    *,
+    arriving: str | None = None,
+    published_at: datetime | None = None,
 ) -> tuple[LeaseOutcome, dict[str, Any]]:
-    """Take the reply lease; also returns the conversation as the transaction read it."""
+    """Take the reply lease; also returns the conversation as the transaction read it.
+
+    `arriving` names the inbound message whose job brought this call: if its arrival is not
+    recorded yet, the same transaction records it and applies the message to the conversation
+    (`inbound.plan_arrival`), so a reply job pays no extra round trip for it. A conversation that
+    starts with this message is created here.
+    """
     ref = conversation_ref(db, conversation_id)
+    msg_ref = message_ref(db, conversation_id, arriving) if arriving else None
     seen: dict[str, Any] = {}
 
     @firestore.transactional
     def attempt(tx: firestore.Transaction) -> LeaseOutcome:
-        snap = ref.get(transaction=tx)
-        if not snap.exists:
-            return LeaseOutcome.MISSING
-        data = snap.to_dict() or {}
-        seen.clear()
-        seen.update(data)
+        refs = [ref] if msg_ref is None else [ref, msg_ref]
+        snaps = {s.reference.path: s for s in tx.get_all(refs)}
+        snap = snaps[ref.path]
+        data = snap.to_dict() if snap.exists else None
         now = datetime.now(UTC)
-        lease = data.get("reply_lease") or {}
+        arrival = None
+        if msg_ref is not None:
+            msg_snap = snaps[msg_ref.path]
+            message = msg_snap.to_dict() if msg_snap.exists else None
+            arrival = plan_arrival(conversation_id, message, data, now, published_at)
+        if data is None and arrival is None:
+            return LeaseOutcome.MISSING
+        seen.clear()
+        seen.update(data or {})
+        write: dict[str, Any] = {}
+        if arrival is not None:
+            tx.update(msg_ref, arrival.message_fields)
+            add_arrival_counters(tx, db, arrival, conversation_id, arriving or "")
+            seen.update(arrival.conversation)
+            write.update(arrival.conversation)
+            write["message_count"] = 1 if data is None else firestore.Increment(1)
+
+        lease = (data or {}).get("reply_lease") or {}
         if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
-            tx.update(ref, {"reply_wanted": True})
-            return LeaseOutcome.BUSY
-        if data.get("ai_paused"):
-            tx.update(ref, {"needs_attention": True})
-            return LeaseOutcome.PAUSED
-        tx.update(ref, {"reply_lease": {"holder": holder, "until": now + duration}, "reply_wanted": False})
-        return LeaseOutcome.ACQUIRED
+            outcome = LeaseOutcome.BUSY
+            write["reply_wanted"] = True
+        elif (data or {}).get("ai_paused"):
+            outcome = LeaseOutcome.PAUSED
+            write["needs_attention"] = True
+        else:
+            outcome = LeaseOutcome.ACQUIRED
+            write.update({"reply_lease": {"holder": holder, "until": now + duration}, "reply_wanted": False})
+        if data is None:
+            tx.create(ref, write)
+        elif arrival is not None:
+            tx.set(ref, write, merge=True)
+        else:
+            tx.update(ref, write)
+        return outcome
 
     return attempt(db.transaction()), seen
 

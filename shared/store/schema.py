@@ -49,10 +49,12 @@ class MediaStatus(StrEnum):
 
 
 class JobState(StrEnum):
-    """The Pub/Sub job an inbound message needs, tracked on the message."""
+    """The Pub/Sub job an inbound message needs, tracked on the message (`job.state`)."""
 
-    PENDING = "pending"  # claimed by a delivery that is publishing it (or died doing so)
-    PUBLISHED = "published"
+    PENDING = "pending"  # owed: being published under a claim, published but not yet received, or lost
+    PUBLISHED = (
+        "published"  # known to be in Pub/Sub: its consumer received it, or a redelivery saw it accepted
+    )
 
 
 class Direction(StrEnum):
@@ -87,6 +89,11 @@ CALL: Final[dict[str, Any]] = {"retry": CALL_RETRY, "timeout": CALL_TIMEOUT}
 def conversation_id(phone_number_id: str, wa_id: str) -> str:
     """One conversation per (business number, WhatsApp user)."""
     return f"{phone_number_id}_{wa_id}"
+
+
+def business_number(conv_id: str) -> str:
+    """The business number (`phone_number_id`) a conversation id was made with."""
+    return conv_id.split("_", 1)[0]
 
 
 def name_key(name: str) -> str:

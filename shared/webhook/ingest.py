@@ -3,11 +3,18 @@
 Everything here is idempotent, so the webhook can answer 503 on any failure and let Meta's
 redelivery finish the work: a message already stored is not stored again, a job already
 published is not published again, a status already applied changes nothing.
+
+A message's job is published as soon as the message is stored, so it overlaps the next
+message's write in a delivery of several; the answer waits for every publish. A job is never
+published before Firestore confirmed its message: a repeat delivery must learn from the failed
+create that the message exists before it may publish anything, or every duplicate of a body
+would publish a job of its own.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from google.api_core import exceptions as gexc
@@ -62,7 +69,7 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
         log.warning("webhook part quarantined", extra={"reason": part.reason, "path": part.path})
         report.quarantined.append(quarantine(db, body, reason=part.reason, path=part.path, part=part.raw))
 
-    pending: list[PendingJob] = []
+    pending: list[tuple[PendingJob, Future[str]]] = []
     in_flight = 0
     try:
         for i, entry in enumerate(delivery.entries):
@@ -97,29 +104,41 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
                         in_flight += 1
                         continue
                     if job is not None:
-                        pending.append(job)
+                        pending.append((job, _start_publish(clients.bus, job)))
                 for status in value.statuses:
                     report.statuses += 1
                     if not apply_status(db, value.phone_number_id, status):
                         report.unknown_statuses += 1
     finally:
-        # Whatever happened above, publish what was claimed: those messages are stored, and a
+        # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.
-        report.jobs_published = _publish(clients.bus, pending)
+        report.jobs_published = _await_published(pending)
     report.new_messages = len(pending)
     if in_flight:
-        raise IngestFailed(f"{in_flight} message(s) are still being published by another delivery")
+        raise IngestFailed(
+            f"{in_flight} message(s) have a job another delivery claimed and nobody received yet"
+        )
     return report
 
 
-def _publish(bus: JobBus, pending: list[PendingJob]) -> int:
-    """Publish claimed jobs concurrently; raise after trying them all if any failed."""
-    futures = [
-        (job, bus.publish_async(job.topic, Job(job.conversation_id, job.message_id))) for job in pending
-    ]
+def _start_publish(bus: JobBus, job: PendingJob) -> Future[str]:
+    try:
+        return bus.publish_async(job.topic, Job(job.conversation_id, job.message_id))
+    except Exception as exc:  # e.g. the publisher could not be created: fails like a publish would
+        failed: Future[str] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _await_published(pending: list[tuple[PendingJob, Future[str]]]) -> int:
+    """Wait for every publish; raise after seeing them all through if any failed.
+
+    Nothing is written for a first delivery's job once Pub/Sub accepted it: its consumer records
+    the arrival. A failed one gives its claim back, so the redelivery need not wait for it.
+    """
     failed: list[BaseException] = []
     published = 0
-    for job, future in futures:
+    for job, future in pending:
         try:
             pubsub_id = future.result(timeout=15)
         except Exception as exc:  # any publish failure: give the claim back, report after the rest
@@ -130,7 +149,8 @@ def _publish(bus: JobBus, pending: list[PendingJob]) -> int:
             )
             release_job(job)
             continue
-        mark_job_published(job, pubsub_id)
+        if job.confirm:
+            mark_job_published(job, pubsub_id)
         published += 1
     if failed:
         raise IngestFailed(f"{len(failed)} job(s) could not be published: {failed[0]!r}") from failed[0]

@@ -45,6 +45,10 @@ def test_a_text_gets_exactly_one_reply_with_the_models_text_to_the_right_number(
     assert response["input_tokens"] > 0 and response["output_tokens"] > 0
     assert response["finish_reason"] == "STOP"
     assert response["latency_ms"] >= 0
+    # The reply function recorded the job's arrival, and with it the message joined its conversation.
+    assert inbound["job"]["state"] == "published"
+    summary = system.conversation()
+    assert (summary["message_count"], summary["display_name"]) == (2, "Test Customer")
 
 
 def test_each_reply_keeps_its_thinking_and_cached_tokens_and_the_day_counts_them(system: System) -> None:

@@ -43,12 +43,15 @@ def start_emulators(log_dir: Path) -> Emulators:
     return Emulators(firestore, pubsub)
 
 
-def base_env(emus: Emulators, **extra: str) -> dict[str, str]:
-    """Environment of a function process under test (which records its Firestore queries too)."""
+def base_env(emus: Emulators | None, **extra: str) -> dict[str, str]:
+    """Environment of a function process under test (which records its Firestore queries too).
+
+    Without `emus`, the same minus the emulators: enough to import a function's main.py.
+    """
     from tests.support.query_log import child_env  # the plugin, loaded by the root conftest
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "WHATSAPP", "GOOGLE_"))}
-    env.update(emus.env)
+    env.update(emus.env if emus is not None else {"GOOGLE_CLOUD_PROJECT": PROJECT})
     env.update(
         {
             "WHATSAPP_APP_SECRET": APP_SECRET,

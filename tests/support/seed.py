@@ -65,14 +65,19 @@ def store_inbound(
     kind: str = "text",
     content: dict[str, Any] | None = None,
     wamid: str | None = None,
+    job_topic: str | None = None,
 ) -> tuple[str, str]:
-    """Store one inbound message like the webhook does; returns (conversation id, wamid)."""
+    """Store one inbound message like the webhook does; returns (conversation id, wamid).
+
+    Without a `job_topic` the message is recorded as one no consumer will see, with its
+    conversation; with one, only the message is written, as it is before its job arrives.
+    """
     wamid = wamid or new_wamid()
     message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": kind}
     message[kind] = content if content is not None else {"body": text}
     delivery = parse_delivery(envelope(wa_id, name, message))
     value = delivery.message_changes[0]
-    record_inbound(db, value, value.messages[0], job_topic=None, retention_days=30)
+    record_inbound(db, value, value.messages[0], job_topic=job_topic, retention_days=30)
     return conversation_id(PHONE_NUMBER_ID, wa_id), wamid
 
 

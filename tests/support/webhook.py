@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import requests
 
 from local.emulators import ManagedProcess, free_port, start_function
 from shared.whatsapp.signature import sign
-from tests.support.cloud import APP_SECRET, ARTIFACTS, Emulators, base_env
+from tests.support.cloud import APP_SECRET, ARTIFACTS, Emulators, Topics, base_env
 
 
 class WebhookClient:
@@ -32,3 +34,22 @@ class WebhookClient:
 
 def run_webhook(emus: Emulators, **env: str) -> ManagedProcess:
     return start_function("webhook", free_port(), base_env(emus, **env), ARTIFACTS / "logs")
+
+
+def receive_jobs(
+    db, topics: Topics, name: str, *, expect: int | None = None, wait: float = 2.0
+) -> list[dict]:
+    """Take the jobs waiting on topic `name` and receive each one as the media and reply functions
+    do first (`record_job_arrival`): that is when a message joins its conversation's summary and
+    the counters, and when a repeat delivery of its webhook learns the job is out."""
+    from shared.store.inbound import record_job_arrival
+
+    jobs = topics.pull(name, expect=expect, wait=wait)
+    for job in jobs:
+        record_job_arrival(
+            db,
+            job["conversation_id"],
+            job["message_id"],
+            published_at=datetime.fromisoformat(job["published_at"]),
+        )
+    return jobs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.cloud import firestore
@@ -14,7 +15,7 @@ from google.cloud import firestore
 from local.emulators import start_pubsub, wait_http
 from tests.support.cloud import ARTIFACTS, PROJECT, REPLY_TOPIC, Emulators, Topics, start_emulators
 from tests.support.payloads import FIXTURE_CONVERSATION, load
-from tests.support.webhook import WebhookClient, run_webhook
+from tests.support.webhook import WebhookClient, receive_jobs, run_webhook
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_a_missing_topic_gives_503_and_the_redelivery_publishes_once(stack) -> N
 
     topics.create()
     assert webhook.post(body).status_code == 200
-    assert len(topics.pull(REPLY_TOPIC, expect=1)) == 1
+    assert len(receive_jobs(db, topics, REPLY_TOPIC, expect=1)) == 1
     assert webhook.post(body).status_code == 200
     assert topics.pull(REPLY_TOPIC, wait=1) == []
     assert db.collection("conversations").document(FIXTURE_CONVERSATION).get().get("message_count") == 1
@@ -87,6 +88,29 @@ def test_pubsub_down_gives_503_and_the_redelivery_publishes_once(stack, env_of) 
     assert len(topics.pull(REPLY_TOPIC, expect=1)) == 1
     assert webhook.post(body).status_code == 200
     assert topics.pull(REPLY_TOPIC, wait=1) == []
+
+
+def test_an_instance_that_died_between_storing_and_publishing_loses_nothing(stack) -> None:
+    from shared.store.inbound import record_inbound
+    from shared.whatsapp.parse import parse_delivery
+
+    webhook, db, topics = stack
+    body = load("text")
+    value = parse_delivery(body).message_changes[0]
+    # The first delivery's write, as the webhook makes it; then the instance is gone.
+    record_inbound(db, value, value.messages[0], job_topic=REPLY_TOPIC, retention_days=30)
+    assert webhook.post(body).status_code == 503  # its claim still runs: it might be publishing
+    assert topics.pull(REPLY_TOPIC, wait=0.5) == []
+
+    (wamid,) = stored(db)
+    ref = db.collection("conversations").document(FIXTURE_CONVERSATION).collection("messages").document(wamid)
+    ref.update({"job.claimed_until": datetime.now(UTC) - timedelta(seconds=1)})  # 30 seconds later
+    assert webhook.post(body).status_code == 200
+    assert ref.get().get("job")["state"] == "published"  # the repeat saw Pub/Sub accept it
+    assert len(receive_jobs(db, topics, REPLY_TOPIC, expect=1)) == 1
+    assert webhook.post(body).status_code == 200
+    assert topics.pull(REPLY_TOPIC, wait=1) == []
+    assert db.collection("conversations").document(FIXTURE_CONVERSATION).get().get("message_count") == 1
 
 
 def test_firestore_down_gives_503(stack, env_of) -> None:

@@ -1,0 +1,6 @@
+"""Benchmarks that print tables, run from the repository root as `python -m bench.<name>`.
+
+webhook (latency and throughput against a floor function), e2e (a customer's message to the
+reply), media (preparation time and memory per type), dashboard (every page with realistic
+data). They share `bench.support`; none is part of the pass/fail suite.
+"""
