@@ -7,6 +7,7 @@ it is downloaded (see ``MediaBucket.find``). Nothing here grants access: the buc
 with uniform bucket-level access (set by Terraform), and this module never touches ACLs.
 
 Errors from the storage client propagate unchanged: they are transient for the caller's retry.
+A caller working to a job's `Deadline` passes it, and no request waits past what is left of it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
+
+from shared.deadline import Deadline
 
 if TYPE_CHECKING:
     from google.cloud import storage
@@ -68,11 +71,12 @@ class MediaBucket:
         suffix: str,
         *,
         folder: Folder = ORIGINAL,
+        deadline: Deadline | None = None,
     ) -> StoredObject:
         """Store bytes or a file once; a second call with the same content uploads nothing."""
         sha256_hex, size = sha256_of(data_or_path)
         name = object_name(conversation_id, sha256_hex, suffix, folder)
-        existing = self._bucket.get_blob(name, timeout=self._timeout)
+        existing = self._bucket.get_blob(name, timeout=self._within(deadline))
         if existing is not None:
             return self._stored(existing, sha256_hex, uploaded=False)
         # Files above 8 MiB go up resumably, by default in 100 MiB chunks read into memory;
@@ -87,14 +91,20 @@ class MediaBucket:
             # The precondition also makes the upload safe for the client library to retry.
             if isinstance(data_or_path, bytes):
                 blob.upload_from_string(
-                    data_or_path, content_type=content_type, if_generation_match=0, timeout=self._timeout
+                    data_or_path,
+                    content_type=content_type,
+                    if_generation_match=0,
+                    timeout=self._within(deadline),
                 )
             else:
                 blob.upload_from_filename(
-                    str(data_or_path), content_type=content_type, if_generation_match=0, timeout=self._timeout
+                    str(data_or_path),
+                    content_type=content_type,
+                    if_generation_match=0,
+                    timeout=self._within(deadline),
                 )
         except PreconditionFailed:
-            winner = self._bucket.get_blob(name, timeout=self._timeout)
+            winner = self._bucket.get_blob(name, timeout=self._within(deadline))
             if winner is None:
                 raise  # created and deleted meanwhile: let the job retry from the start
             return self._stored(winner, sha256_hex, uploaded=False)
@@ -103,12 +113,17 @@ class MediaBucket:
     # --- finding and reading --------------------------------------------------------------------
 
     def find(
-        self, conversation_id: str, sha256_hex: str, *, folder: Folder = ORIGINAL
+        self,
+        conversation_id: str,
+        sha256_hex: str,
+        *,
+        folder: Folder = ORIGINAL,
+        deadline: Deadline | None = None,
     ) -> StoredObject | None:
         """The stored object with this content hash (any suffix), e.g. before downloading again."""
         prefix = object_name(conversation_id, sha256_hex, "", folder)
         for blob in self._client.list_blobs(
-            self._bucket, prefix=prefix, max_results=1, timeout=self._timeout
+            self._bucket, prefix=prefix, max_results=1, timeout=self._within(deadline)
         ):
             return self._stored(blob, sha256_hex, uploaded=False)
         return None
@@ -126,15 +141,19 @@ class MediaBucket:
         blob = self._bucket.blob(self._own_object(gcs_uri))
         return blob.open("rb", chunk_size=chunk_size, timeout=self._timeout)
 
-    def read_bytes(self, gcs_uri: str) -> bytes:
+    def read_bytes(self, gcs_uri: str, *, deadline: Deadline | None = None) -> bytes:
         """The whole object; for derived artefacts (small), not for originals of any size."""
         blob = self._bucket.blob(self._own_object(gcs_uri))
-        return blob.download_as_bytes(timeout=self._timeout)
+        return blob.download_as_bytes(timeout=self._within(deadline))
 
     def uri(self, name: str) -> str:
         return f"gs://{self.bucket_name}/{name}"
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _within(self, deadline: Deadline | None) -> float:
+        """A request's timeout: the bucket's own, or less when the job's deadline is nearer."""
+        return self._timeout if deadline is None else deadline.share(self._timeout, "a storage call")
 
     def _own_object(self, gcs_uri: str) -> str:
         """The object name of a URI in this bucket under our root; anything else is refused.

@@ -1,8 +1,14 @@
 """Jobs between the functions: published to Pub/Sub, read back out of the CloudEvent.
 
 A job carries identifiers only (never media bytes: an event delivered to a gen2 function is at
-most 512 KB). `published_at` lets a consumer drop a job that has been retried for too long
-instead of looping on it forever.
+most 512 KB). `published_at`, stamped on every publish, lets a consumer settle a job that has
+been lost for longer than any redelivery could take instead of looping on it forever; a job
+published again (a retry, a dead letter replayed) is stamped anew.
+
+Pub/Sub delivers a job until a delivery answers 2xx, waiting longer after each failed one (the
+subscription's retry policy), and after `max_delivery_attempts` moves it to the topic's
+dead-letter topic, where it waits on a pull subscription (`dead_letter_subscription`) for an
+operator to replay it. `redelivery_horizon_seconds` is how long that can take at most.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
+from werkzeug.exceptions import Conflict
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1
@@ -30,8 +37,46 @@ PUBLISH_RETRY = Retry(
 )
 
 
+DEAD_LETTER_SUFFIX = "-dead-letter"
+
+
 class UnusableJob(ValueError):
     """A job that can never be processed: it is logged and acknowledged, not retried."""
+
+
+class Redeliver(Conflict):
+    """The job cannot be done yet, through nobody's fault: deliver it again after the backoff.
+
+    Raised out of a function, it answers Pub/Sub's push with 409, which Pub/Sub takes as a
+    negative acknowledgement like any other non-2xx; a 4xx, so the function's 5xx rate (and its
+    alert) counts only real failures.
+    """
+
+    def __init__(self, why: str) -> None:
+        super().__init__(description=why)
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The topic Pub/Sub moves a job of `topic` to after its last delivery (terraform/pubsub.tf)."""
+    return topic + DEAD_LETTER_SUFFIX
+
+
+def dead_letter_subscription(topic: str) -> str:
+    """The pull subscription that keeps the dead letters of `topic` (named like their topic)."""
+    return topic + DEAD_LETTER_SUFFIX
+
+
+def backoff_seconds(redelivery: int, minimum: float, maximum: float) -> float:
+    """Pub/Sub's wait before the `redelivery`-th redelivery of a job (1 = the first), as its
+    retry policy describes it: exponential from `minimum`, doubling, never above `maximum`. Best
+    effort on Pub/Sub's side: a wait may come out shorter or longer."""
+    return min(maximum, minimum * 2 ** (redelivery - 1))
+
+
+def redelivery_horizon_seconds(deliveries: int, ack_deadline: float, maximum_backoff: float) -> float:
+    """The longest a job can still be delivered after it was published: each of its `deliveries`
+    running until the ack deadline, with the longest backoff before every redelivery."""
+    return deliveries * ack_deadline + (deliveries - 1) * maximum_backoff
 
 
 @dataclass(frozen=True)

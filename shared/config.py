@@ -82,8 +82,12 @@ class Settings:
     )
     reply_lease_seconds: int = 300  # at least as long as one job may run
     reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
-    job_max_age_seconds: int = 3600
+    # A job older than this is settled as failed instead of done. It must outlast every delivery
+    # Pub/Sub may still make (Terraform sets it from the subscriptions' attempts, timeouts and
+    # backoff; shared/bus.py redelivery_horizon_seconds), so it only ever stops a job that was lost.
+    job_max_age_seconds: int = 3 * 3600
     # Media
+    media_job_timeout_seconds: int = 300  # the media function's timeout (Terraform sets it from its sizing)
     image_max_side: int = 1600
     # Dashboard
     dashboard_password: str = field(default="", repr=False)

@@ -2,26 +2,26 @@
 
 Cloud Run stops an invocation at the function's timeout; a reply job cut off there may have
 sent a part without recording it, which the next delivery can only report as "may not have
-been delivered". So the job's slow steps are bounded, and their worst cases add up to less than
-`REPLY_JOB_TIMEOUT_SECONDS` (Terraform sets it from the function's timeout):
+been delivered". So each job has one `Deadline` (shared/deadline.py): `REPLY_JOB_TIMEOUT_SECONDS`
+(Terraform sets it from the function's timeout) less the margin every job keeps for recording
+its outcome. Its slow steps draw from it, and their worst cases add up to less than it:
 
 - the model call: `GEMINI_MAX_ATTEMPTS` attempts of at most `GEMINI_TIMEOUT_SECONDS` each, with
-  the SDK's backoff between them; a wall clock around the call holds it to that sum even where
-  the HTTP client's timeout applies per phase (connect, write, read) rather than in total;
+  the SDK's backoff between them; a wall clock around the call holds it to that sum (and to what
+  is left of the job) even where the HTTP client's timeout applies per phase (connect, write,
+  read) rather than in total;
 - the Files API (media too large to go inline): `GEMINI_FILES_TIMEOUT_SECONDS` for every upload
   of a reply to be made and become usable;
 - everything else (reading the conversation and the media, the typing indicator, storing the
-  answer, sending its parts): `REST_OF_REPLY_SECONDS`, an allowance rather than a bound.
+  answer, sending its parts): `REST_OF_REPLY_SECONDS`, an allowance rather than a bound; each
+  send's timeout is what is left of the deadline, and a part is not started without
+  `SEND_SECONDS` of it.
 
 A job that would start another round (a message arrived while it replied) without the time for
 a whole one hands the conversation to a new job instead (`job.handle_reply_job`).
 """
 
 from __future__ import annotations
-
-import threading
-from collections.abc import Callable
-from typing import TypeVar
 
 from shared.clients import (
     BACKOFF_EXP_BASE,
@@ -30,10 +30,12 @@ from shared.clients import (
     BACKOFF_MAX_SECONDS,
 )
 from shared.config import ConfigError, Settings
-
-T = TypeVar("T")
+from shared.deadline import MARGIN_SECONDS, Deadline
 
 REST_OF_REPLY_SECONDS = 60.0
+# Time a part of the reply must have left to be sent at all: WhatsApp's read timeout. A send cut
+# short by the deadline could not be told apart from one WhatsApp never answered.
+SEND_SECONDS = 20.0
 
 
 def backoff_worst_seconds(attempts: int) -> float:
@@ -60,13 +62,19 @@ def job_seconds(settings: Settings) -> float:
     return settings.reply_debounce_ms / 1000 + round_seconds(settings)
 
 
+def job_deadline(settings: Settings) -> Deadline:
+    """The deadline of a reply job starting now."""
+    return Deadline.for_job(settings.reply_job_timeout_seconds)
+
+
 def check_reply_budget(settings: Settings) -> Settings:
     """ConfigError, at start, when the settings let one reply job outlive the function's timeout."""
     worst = job_seconds(settings)
-    if worst > settings.reply_job_timeout_seconds:
+    if worst > settings.reply_job_timeout_seconds - MARGIN_SECONDS:
         raise ConfigError(
             f"a reply job could take {worst:.0f} s, over REPLY_JOB_TIMEOUT_SECONDS="
-            f"{settings.reply_job_timeout_seconds}: GEMINI_MAX_ATTEMPTS={settings.gemini_max_attempts} x "
+            f"{settings.reply_job_timeout_seconds} less the {MARGIN_SECONDS:g} s every job keeps "
+            f"for recording its outcome: GEMINI_MAX_ATTEMPTS={settings.gemini_max_attempts} x "
             f"GEMINI_TIMEOUT_SECONDS={settings.gemini_timeout_seconds:g} + "
             f"{backoff_worst_seconds(settings.gemini_max_attempts):g} s backoff + "
             f"GEMINI_FILES_TIMEOUT_SECONDS={settings.gemini_files_timeout_seconds:g} + "
@@ -79,33 +87,3 @@ def check_reply_budget(settings: Settings) -> Settings:
             f"{settings.reply_job_timeout_seconds}: a slow job's lease could pass to another instance"
         )
     return settings
-
-
-class OutOfTime(TimeoutError):
-    """A bounded step did not finish within its share of the job."""
-
-
-def run_within(seconds: float, call: Callable[[], T], what: str) -> T:
-    """`call()`'s result, or OutOfTime once `seconds` have passed.
-
-    The call runs on a thread of its own; one that overruns is left to finish (each HTTP phase
-    inside it still has its timeout) while the job goes on to fail or retry in time.
-    """
-    outcome: list[tuple[bool, object]] = []
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome.append((True, call()))
-        except BaseException as exc:  # handed to the caller's thread below
-            outcome.append((False, exc))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name=f"within-{what}", daemon=True).start()
-    if not done.wait(seconds):
-        raise OutOfTime(f"{what} did not finish within {seconds:g} s")
-    ok, value = outcome[0]
-    if not ok:
-        raise value  # type: ignore[misc]
-    return value  # type: ignore[return-value]

@@ -2,7 +2,10 @@
 
 Runs inside a held reply lease (`job.handle_reply_job`). Every step is recorded before the next
 one starts, so a redelivered job resumes where a crashed one stopped and never sends a part twice
-(docs/reply-guarantees.md).
+(docs/reply-guarantees.md). Each delivery counts its attempt on the reply record before it works
+on it, so deliveries that never finish (stopped at the function's timeout, out of memory) count
+too: past `REPLY_MAX_JOB_ATTEMPTS` the reply fails, its messages with it, and an operator is told.
+Every slow step draws from the job's one deadline.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents
 from shared.clients import Clients
 from shared.config import Settings
+from shared.deadline import Deadline, DeadlineExceeded
 from shared.store import replies, stats
 from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.replies import ReplyRecord, ReplyState
@@ -44,6 +49,7 @@ class BurstReply:
         conversation_id: str,
         conversation: dict[str, Any],
         holder: str,
+        deadline: Deadline | None = None,
     ) -> None:
         self.db = clients.firestore
         self.clients = clients
@@ -53,6 +59,7 @@ class BurstReply:
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.wa = clients.whatsapp
+        self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
 
     def answer(self, burst: list[dict[str, Any]]) -> None:
@@ -67,12 +74,43 @@ class BurstReply:
         if record.in_flight_part is not None:
             self._outcome_unknown(record, "an earlier attempt stopped while sending this reply")
             return
-        if record.state is ReplyState.GENERATING:
-            answer = self._generate(record, burst)
-            if answer is None:
-                return
-            log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
-        self._send(record, burst)
+        attempts = replies.begin_attempt(self.db, record)
+        if attempts > self.settings.reply_max_job_attempts:
+            self._give_up(record, attempts - 1)
+            return
+        try:
+            if record.state is ReplyState.GENERATING:
+                answer = self._generate(record, burst)
+                if answer is None:
+                    return
+                log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
+            self._send(record, burst)
+        except (LeaseLost, AuthenticationFailed):
+            raise
+        except Exception as exc:
+            replies.record_error(record, str(exc) or type(exc).__name__)  # the next delivery retries
+            raise
+
+    def _give_up(self, record: ReplyRecord, tries: int) -> None:
+        """Every attempt allowed began and none finished the reply: failed, an operator is told."""
+        last = (
+            (record.data.get("error") or {}).get("title")
+            if isinstance(record.data.get("error"), dict)
+            else None
+        )
+        detail = f"the last one failed: {last}" if last else "the last one was stopped before it finished"
+        log.error(
+            "reply attempts used up; the reply is failed",
+            extra={"conversation_id": self.conversation_id, "reply_id": record.id, "attempts": tries},
+        )
+        self._fail(
+            record,
+            {
+                "code": "attempts_exhausted",
+                "title": "The reply could not be finished",
+                "detail": f"{tries} tries did not finish it; {detail} (out of time or memory, or an outage)",
+            },
+        )
 
     # -- generating --------------------------------------------------------------------------
 
@@ -80,13 +118,12 @@ class BurstReply:
         # The Graph API call runs while the context is built and the model thinks; _send waits
         # for it, so an invalid token still stops the reply before anything is sent.
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
-        media_parts = media_parts_for(self.clients)
+        media_parts = media_parts_for(self.clients, self.deadline)
         try:
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
-            answer = generate(self.clients.genai, contents, settings=self.settings)
+            answer = generate(self.clients.genai, contents, settings=self.settings, deadline=self.deadline)
         except ModelUnavailable as exc:
-            attempts = replies.count_attempt(record, str(exc))
-            if attempts < self.settings.reply_max_job_attempts:
+            if record.attempts < self.settings.reply_max_job_attempts:
                 raise  # Pub/Sub redelivers the job after its backoff
             self._fail(
                 record, {"code": "model_unavailable", "title": "The model did not answer", "detail": str(exc)}
@@ -150,7 +187,7 @@ class BurstReply:
     def _show_typing(self, last: dict[str, Any]) -> None:
         """Blue ticks and '...typing' while the model works; a failure here must not cost the reply."""
         try:
-            self.wa.mark_read(self.phone_number_id, last["id"], typing=True)
+            self.wa.mark_read(self.phone_number_id, last["id"], typing=True, deadline=self.deadline)
         except AuthenticationFailed:
             raise
         except WhatsAppError as exc:
@@ -168,6 +205,8 @@ class BurstReply:
         for index, part in enumerate(record.parts):
             if f"p{index}" in record.sent_wamids:
                 continue
+            # Not started without the time to hear WhatsApp's answer: a redelivery sends it.
+            self.deadline.check(f"sending part {index + 1} of the reply", needs=SEND_SECONDS)
             if not replies.begin_part(self.db, record, self.conversation_id, self.holder, index):
                 raise LeaseLost(record.id)
             try:
@@ -177,10 +216,14 @@ class BurstReply:
                     part,
                     reply_to=last["id"] if index == 0 else None,
                     callback_data=f"{record.id}:{index}",
+                    deadline=self.deadline,
                 )
             except OutcomeUnknown as exc:
                 self._outcome_unknown(record, str(exc))
                 return
+            except DeadlineExceeded:
+                replies.part_not_sent(record)  # no time was left to send it at all
+                raise
             except WhatsAppError as exc:
                 replies.part_not_sent(record)
                 if exc.retryable or isinstance(exc, AuthenticationFailed):

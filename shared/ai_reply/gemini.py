@@ -7,8 +7,8 @@ output is capped (`GEMINI_MAX_OUTPUT_TOKENS`, thinking included).
 
 The client comes from the instance's `Clients` (shared/clients.py), which has the SDK retry
 transient failures (408, 429, 5xx, transport errors) with bounded backoff, and the whole call
-runs within its share of the job (`budget.model_call_seconds`). When that runs out, or the
-attempts do, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later.
+runs within its share of the job (`budget.model_call_seconds`, and never past the job's
+deadline). When that runs out, or the attempts do, `ModelUnavailable` tells the caller to fail the job so Pub/Sub redelivers it later.
 A blocked or empty answer is not an error: the caller sends a polite fallback and records why.
 """
 
@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.ai_reply.budget import OutOfTime, model_call_seconds, run_within
+from shared.ai_reply.budget import model_call_seconds
 from shared.clients import GEMINI_RETRYABLE_STATUS
 from shared.config import Settings
+from shared.deadline import Deadline, DeadlineExceeded, run_within
 
 if TYPE_CHECKING:
     from google import genai
@@ -72,6 +73,7 @@ def generate(
     *,
     settings: Settings,
     system_instruction: str | None = None,
+    deadline: Deadline | None = None,
 ) -> ModelAnswer:
     from google.genai import errors
 
@@ -80,13 +82,15 @@ def generate(
     limit = model_call_seconds(settings)
     started = time.perf_counter()
     try:
+        if deadline is not None:
+            limit = deadline.share(limit, "the model call")
         response = run_within(
             limit,
             lambda: client.models.generate_content(model=model, contents=contents, config=config),
             "the model call",
         )
-    except OutOfTime as exc:
-        raise ModelUnavailable(f"Gemini did not answer within {limit:g} s") from exc
+    except DeadlineExceeded as exc:
+        raise ModelUnavailable(f"Gemini did not answer within {limit:g} s ({exc})") from exc
     except errors.APIError as exc:
         if exc.code in GEMINI_RETRYABLE_STATUS:
             raise ModelUnavailable(

@@ -3,10 +3,13 @@
 The job only names a conversation. Whoever holds the conversation's reply lease answers all
 its ready, unanswered inbound messages in one reply (`burst.BurstReply`), then looks again
 before letting go, so a burst of messages gets one answer and a message arriving mid-reply gets
-the next one. A round starts only while the job has the time for a whole one
-(`budget.round_seconds`); otherwise the conversation is handed to a new job, so no job runs
-into the function's timeout. The guarantees, and the one window they cannot close, are in
-docs/reply-guarantees.md.
+the next one. A job that finds the lease taken leaves its message to the holder; one such job
+per busy spell (the conversation's waiter) is delivered again until the holder lets go or its
+lease runs out, so a holder that died still leaves someone to answer. A round starts only while
+the job's deadline has the time for a whole one (`budget.round_seconds`); otherwise the
+conversation is handed to a new job, so no job runs into the function's timeout. A job older
+than `JOB_MAX_AGE_SECONDS` fails its message, flagged, instead of answering it hours late. The
+guarantees, and the one window they cannot close, are in docs/reply-guarantees.md.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import time
 import uuid
 from datetime import timedelta
 
-from shared.ai_reply.budget import round_seconds
+from shared.ai_reply.budget import job_deadline, round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
-from shared.bus import Job, ReceivedJob
+from shared.bus import Job, ReceivedJob, Redeliver
 from shared.clients import Clients
 from shared.config import Settings
-from shared.store import replies
+from shared.store import jobs, replies
 from shared.store.inbound import record_job_arrival
 from shared.store.replies import LeaseOutcome
 
@@ -34,7 +37,7 @@ _INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
 
 def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients) -> None:
     """Process one job. Returns when done or when the job is unusable; raises to have it redelivered."""
-    started = time.monotonic()
+    deadline = job_deadline(settings)
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
     db = clients.firestore
@@ -45,7 +48,7 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     if job.message_id and (too_old or settings.reply_debounce_ms > 0):
         record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
     if too_old:
-        log.warning("reply job too old; dropped", extra={**context, "age_s": round(received.age_seconds())})
+        _fail_too_old(received, clients, context)
         return
     if settings.reply_debounce_ms > 0:
         time.sleep(settings.reply_debounce_ms / 1000)  # let the rest of a burst arrive first
@@ -59,13 +62,17 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
         lease,
         arriving=job.message_id or None,
         published_at=received.published_at,
+        waiter=received.pubsub_message_id or f"{job.message_id}@{job.published_at}",
     )
+    if outcome is LeaseOutcome.WAIT:
+        log.info("reply lease taken; this job watches it until its holder lets go", extra=context)
+        raise Redeliver("another instance holds the conversation's reply lease")
     if outcome is not LeaseOutcome.ACQUIRED:
         level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
         log.log(level, f"no reply generated: {outcome.value}", extra=context)
         return
 
-    burst_writer = BurstReply(settings, clients, job.conversation_id, conversation, holder)
+    burst_writer = BurstReply(settings, clients, job.conversation_id, conversation, holder, deadline)
     try:
         while True:
             burst = replies.ready_messages(db, job.conversation_id)
@@ -74,7 +81,7 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
             if replies.release_lease(db, job.conversation_id, holder, lease):
                 return
             # More was asked for while this round ran: go round again if a whole round still fits.
-            if time.monotonic() - started + round_seconds(settings) > settings.reply_job_timeout_seconds:
+            if deadline.remaining() < round_seconds(settings):
                 _hand_over(settings, clients, job.conversation_id, holder, context)
                 return
     except LeaseLost:
@@ -82,6 +89,24 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     except BaseException:
         replies.drop_lease(db, job.conversation_id, holder)
         raise
+
+
+def _fail_too_old(received: ReceivedJob, clients: Clients, context: dict) -> None:
+    """A job lost for longer than any redelivery could take: its message is not answered hours
+    late, it is failed and its conversation flagged, and an operator decides (Retry answers it)."""
+    job = received.job
+    age = received.age_seconds()
+    log.error(
+        "reply job too old; its messages are failed, not answered", extra={**context, "age_s": round(age)}
+    )
+    db = clients.firestore
+    waiting = (
+        [job.message_id]
+        if job.message_id
+        else [m["id"] for m in replies.ready_messages(db, job.conversation_id)]
+    )
+    for message_id in waiting:
+        jobs.fail_unsettled(db, job.conversation_id, message_id, jobs.too_old_error(age))
 
 
 def _hand_over(

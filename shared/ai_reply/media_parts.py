@@ -25,9 +25,9 @@ from typing import Any
 
 from google.genai import types
 
-from shared.ai_reply.budget import OutOfTime, run_within
 from shared.ai_reply.gemini import ModelUnavailable, model_failure
 from shared.clients import Clients
+from shared.deadline import Deadline, DeadlineExceeded, run_within
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,29 @@ class FileNotUsable(Exception):
 
 class FilesApi:
     """Uploads through the Gemini Files API (Developer API only), each usable once its state is
-    ACTIVE. Every upload of one reply, and the wait for it, shares one deadline of `seconds`."""
+    ACTIVE. Every upload of one reply, and the wait for it, shares one deadline of `seconds`, and
+    none runs past the job's own `job_deadline`."""
 
-    def __init__(self, client: Any, seconds: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: Any,
+        seconds: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        job_deadline: Deadline | None = None,
+    ) -> None:
         self._client = client
         self._seconds = seconds
         self._sleep = sleep
+        self._job_deadline = job_deadline
         self._deadline: float | None = None
 
     def part(self, data: bytes, mime: str) -> types.Part:
         if self._deadline is None:
-            self._deadline = time.monotonic() + self._seconds
+            seconds = self._seconds
+            if self._job_deadline is not None:
+                seconds = min(seconds, self._job_deadline.remaining())
+            self._deadline = time.monotonic() + seconds
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise ModelUnavailable(f"the Files API uploads took their {self._seconds:g} s")
@@ -73,7 +85,7 @@ class FilesApi:
             uploaded = run_within(
                 remaining, lambda: self._upload_until_active(data, mime), "a Files API upload"
             )
-        except OutOfTime as exc:
+        except DeadlineExceeded as exc:
             raise ModelUnavailable(f"a Files API upload was not ACTIVE within {self._seconds:g} s") from exc
         except FileNotUsable:
             raise
@@ -93,7 +105,9 @@ class FilesApi:
                 detail = uploaded.error.message if uploaded.error else "no reason given"
                 raise FileNotUsable(f"the Files API could not process the {mime} file: {detail}")
             if self._deadline is not None and time.monotonic() >= self._deadline:
-                raise OutOfTime(f"{uploaded.name} still {uploaded.state}")  # the caller gave up already
+                raise DeadlineExceeded(
+                    f"{uploaded.name} still {uploaded.state}"
+                )  # the caller gave up already
             self._sleep(next(polls, FILE_POLL_SECONDS[-1]))
             uploaded = self._client.files.get(name=uploaded.name)
         return uploaded
@@ -169,11 +183,15 @@ def _not_shown(mime: str, why: str) -> types.Part:
     )
 
 
-def media_parts_for(clients: Clients) -> MediaParts:
+def media_parts_for(clients: Clients, deadline: Deadline | None = None) -> MediaParts:
     """Media read from the bucket; what does not fit inline through the Files API, or as gs:// URIs on Vertex AI."""
     settings = clients.settings
     vertex = settings.google_genai_use_vertexai
-    files = None if vertex else FilesApi(clients.genai, settings.gemini_files_timeout_seconds)
+    files = (
+        None
+        if vertex
+        else FilesApi(clients.genai, settings.gemini_files_timeout_seconds, job_deadline=deadline)
+    )
     # The bucket client is made only if the burst has media to read.
     return MediaParts(lambda uri: clients.bucket.read_bytes(uri), files=files, vertex=vertex)
 

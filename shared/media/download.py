@@ -3,7 +3,8 @@
 WhatsApp gives a media id (and, on newer deliveries, a url). The id's metadata holds a url that
 is valid for five minutes; the url needs the same bearer token. The body is streamed to a file
 and hashed on the way, and the download stops the moment it passes the kind's cap, so a huge
-file costs neither memory nor more than `cap` bytes of disk.
+file costs neither memory nor more than `cap` bytes of disk. Every request and every chunk read
+draws from the job's deadline, so a file that trickles in cannot outlast the job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import requests
 
 from shared.bucket import whatsapp_sha256_to_hex
+from shared.deadline import Deadline
 from shared.media.errors import MediaRejected, RejectCode
 from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import InvalidRequest, MediaUnavailable, UntrustedAddress
@@ -49,7 +51,13 @@ class Downloaded:
 
 
 def download_media(
-    wa: WhatsAppClient, media: dict[str, Any], dest: Path, *, cap: int, noun: str = "file"
+    wa: WhatsAppClient,
+    media: dict[str, Any],
+    dest: Path,
+    *,
+    cap: int,
+    noun: str = "file",
+    deadline: Deadline | None = None,
 ) -> Downloaded:
     """Fetch `media` (the message's media map) into `dest`; MediaRejected when it can never work."""
     declared = str(media.get("mime_type") or "")
@@ -63,23 +71,29 @@ def download_media(
         )
         url = None
     if not url:
-        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun)
+        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun, deadline)
     try:
-        return _stream(wa, url, dest, cap, declared, expected, noun)
+        return _stream(wa, url, dest, cap, declared, expected, noun, deadline)
     except (InvalidRequest, MediaUnavailable) as exc:
         if exc.http_status not in (401, 403, 404, 410):
             raise
         # Media urls live five minutes: a url from the webhook or an earlier try may have expired.
         log.info("media url expired or refused; fetching a new one", extra={"media_id": media.get("id")})
-        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun)
-        return _stream(wa, url, dest, cap, declared, expected, noun)
+        url, declared, expected = _fresh_url(wa, media, cap, declared, expected, noun, deadline)
+        return _stream(wa, url, dest, cap, declared, expected, noun, deadline)
 
 
 def _fresh_url(
-    wa: WhatsAppClient, media: dict[str, Any], cap: int, declared: str, expected: str | None, noun: str
+    wa: WhatsAppClient,
+    media: dict[str, Any],
+    cap: int,
+    declared: str,
+    expected: str | None,
+    noun: str,
+    deadline: Deadline | None,
 ) -> tuple[str, str, str | None]:
     try:
-        meta = wa.media_metadata(str(media["id"]))
+        meta = wa.media_metadata(str(media["id"]), deadline=deadline)
     except (MediaUnavailable, InvalidRequest) as exc:
         raise MediaRejected(
             f"WhatsApp no longer has this {noun} (it may be older than 7 days): {exc}", RejectCode.DAMAGED
@@ -96,11 +110,18 @@ def _fresh_url(
 
 
 def _stream(
-    wa: WhatsAppClient, url: str, dest: Path, cap: int, declared: str, expected: str | None, noun: str
+    wa: WhatsAppClient,
+    url: str,
+    dest: Path,
+    cap: int,
+    declared: str,
+    expected: str | None,
+    noun: str,
+    deadline: Deadline | None,
 ) -> Downloaded:
     digest = hashlib.sha256()
     size = 0
-    with _open_download(wa, url, noun) as response:
+    with _open_download(wa, url, noun, deadline) as response:
         length = _int(response.headers.get("Content-Length"))
         if length is not None and length > cap:
             raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
@@ -111,6 +132,8 @@ def _stream(
                     raise MediaRejected(_too_large(noun, cap), RejectCode.TOO_LARGE)
                 digest.update(chunk)
                 out.write(chunk)
+                if deadline is not None:
+                    deadline.check(f"downloading the {noun}")
         declared = declared or str(response.headers.get("Content-Type") or "")
     actual = digest.hexdigest()
     if expected and actual != expected:
@@ -118,9 +141,9 @@ def _stream(
     return Downloaded(dest, size, actual, declared)
 
 
-def _open_download(wa: WhatsAppClient, url: str, noun: str) -> requests.Response:
+def _open_download(wa: WhatsAppClient, url: str, noun: str, deadline: Deadline | None) -> requests.Response:
     try:
-        return wa.open_download(url)
+        return wa.open_download(url, deadline=deadline)
     except UntrustedAddress as exc:  # a redirect off Meta's hosts: never followed, never retried
         raise _untrusted(noun) from exc
 

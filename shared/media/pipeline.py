@@ -10,10 +10,11 @@ redelivered job can skip whatever is already stored.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from shared.deadline import Deadline
 from shared.media import formats as f
 from shared.media.audio import prepare_audio
 from shared.media.documents import (
@@ -56,6 +57,22 @@ class MediaLimits:
     image_budget: Budget = IMAGE_BUDGET
     document_budget: Budget = DOCUMENT_BUDGET
     sound_and_video_budget: Budget = SOUND_AND_VIDEO_BUDGET
+
+    def within(self, deadline: Deadline, *, keep: float = 0.0) -> MediaLimits:
+        """These limits, with every wall clock cut to what is left of the job after `keep` seconds
+        (for storing the result); DeadlineExceeded when nothing is left for a decoder."""
+        wall = deadline.share(float("inf"), "opening the file", keep=keep)
+
+        def cut(budget: Budget) -> Budget:
+            return replace(budget, wall_seconds=min(budget.wall_seconds, wall))
+
+        return replace(
+            self,
+            ffmpeg_timeout_seconds=min(self.ffmpeg_timeout_seconds, wall),
+            image_budget=cut(self.image_budget),
+            document_budget=cut(self.document_budget),
+            sound_and_video_budget=cut(self.sound_and_video_budget),
+        )
 
 
 class ModelSource(StrEnum):

@@ -6,6 +6,12 @@ waiting; the holder sees the flag when it tries to release and goes round once m
 message that arrives while a reply is being written is answered next, never forgotten. Taking
 the lease also records the arrival of the job that asked for it (`inbound.plan_arrival`).
 
+A holder that dies never sees the flag, and only the lease running out tells that it died. So
+one of the jobs that found the lease taken, the conversation's `reply_waiter`, is not done with
+it: it is delivered again (`LeaseOutcome.WAIT`) until the holder lets go or the lease runs out,
+and then answers what is waiting. The others leave it to that one, so a busy conversation costs
+one redelivered job per reply, not one per message.
+
 **Reply record** (`conversations/{id}/ai_responses/{id}`): its id is derived from the set of
 inbound messages it answers, so a redelivered job finds the record of the work already done.
 Sending is fenced: before each part goes out, a transaction checks that this instance still
@@ -45,6 +51,7 @@ BURST_LIMIT = 50  # inbound messages answered in one reply at most
 class LeaseOutcome(StrEnum):
     ACQUIRED = "acquired"
     BUSY = "busy"  # another instance is replying; it will answer this message too
+    WAIT = "wait"  # busy, and this job watches the lease in case its holder died: redeliver it
     PAUSED = "paused"  # an operator paused the AI for this conversation
     MISSING = "missing"  # no such conversation
 
@@ -68,8 +75,12 @@ def acquire_lease(
     *,
     arriving: str | None = None,
     published_at: datetime | None = None,
+    waiter: str | None = None,
 ) -> tuple[LeaseOutcome, dict[str, Any]]:
     """Take the reply lease; also returns the conversation as the transaction read it.
+
+    `waiter` names the job (the same on each of its deliveries): when the lease is taken and no
+    other job is watching it, this one becomes the conversation's `reply_waiter` (WAIT).
 
     `arriving` names the inbound message whose job brought this call: if its arrival is not
     recorded yet, the same transaction records it and applies the message to the conversation
@@ -108,12 +119,26 @@ def acquire_lease(
         if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
             outcome = LeaseOutcome.BUSY
             write["reply_wanted"] = True
+            # Asked for since the holder last looked, nobody watches the lease but maybe this job.
+            watched = (data or {}).get("reply_wanted") and (data or {}).get("reply_waiter") not in (
+                None,
+                waiter,
+            )
+            if waiter is not None and not watched:
+                outcome = LeaseOutcome.WAIT
+                write["reply_waiter"] = waiter
         elif (data or {}).get("ai_paused"):
             outcome = LeaseOutcome.PAUSED
             write["needs_attention"] = True
         else:
             outcome = LeaseOutcome.ACQUIRED
-            write.update({"reply_lease": {"holder": holder, "until": now + duration}, "reply_wanted": False})
+            write.update(
+                {
+                    "reply_lease": {"holder": holder, "until": now + duration},
+                    "reply_wanted": False,
+                    "reply_waiter": None,
+                }
+            )
         if data is None:
             tx.create(ref, write)
         elif arrival is not None:
@@ -136,7 +161,16 @@ def release_lease(db: firestore.Client, conversation_id: str, holder: str, durat
         if (data.get("reply_lease") or {}).get("holder") != holder:
             return True  # it ran out and someone else holds it; they will see everything we left
         if data.get("reply_wanted") and not data.get("ai_paused"):
-            tx.update(ref, {"reply_wanted": False, "reply_lease.until": datetime.now(UTC) + duration})
+            # Whatever was asked for is answered in the next round; a job asking after this
+            # watches the renewed lease in its turn.
+            tx.update(
+                ref,
+                {
+                    "reply_wanted": False,
+                    "reply_waiter": None,
+                    "reply_lease.until": datetime.now(UTC) + duration,
+                },
+            )
             return False
         tx.update(ref, {"reply_lease": None})
         return True
@@ -210,6 +244,7 @@ class ReplyRecord:
     sent_wamids: dict[str, str] = field(default_factory=dict)
     in_flight_part: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    created: bool = False  # by this delivery, with its first attempt counted
 
     @property
     def id(self) -> str:
@@ -226,7 +261,8 @@ def open_reply(
     data: dict[str, Any] = {
         "state": ReplyState.GENERATING.value,
         "message_ids": message_ids,
-        "attempts": 0,
+        "attempts": 1,  # this delivery's, counted as it starts (see begin_attempt)
+        "attempt_started_at": now,
         "created_at": now,
         "parts": [],
         "sent_wamids": {},
@@ -235,11 +271,14 @@ def open_reply(
     }
     if (expiry := expire_at(now, retention_days)) is not None:
         data["expire_at"] = expiry
+    created = True
     try:
         ref.create(data, **CALL)
     except gexc.AlreadyExists:
+        created = False
         data = ref.get(**CALL).to_dict() or data
     return ReplyRecord(
+        created=created,
         ref=ref,
         state=ReplyState(data["state"]),
         message_ids=list(data["message_ids"]),
@@ -251,13 +290,27 @@ def open_reply(
     )
 
 
-def count_attempt(record: ReplyRecord, error: str) -> int:
-    record.ref.update(
-        {"attempts": firestore.Increment(1), "error": {"title": error}},
-        **CALL,
-    )
-    record.attempts += 1
+def begin_attempt(db: firestore.Client, record: ReplyRecord) -> int:
+    """Count this delivery's attempt at the reply before its work starts; returns the count.
+
+    Counted first, so a delivery that never ends (the instance stopped at its timeout or out of
+    memory) counts as much as one that raised. A record this delivery created has its first
+    attempt counted already; otherwise one batched write, whose result is the new count.
+    """
+    if record.created:
+        return record.attempts
+    batch = db.batch()
+    batch.update(record.ref, {"attempts": firestore.Increment(1), "attempt_started_at": datetime.now(UTC)})
+    (result,) = batch.commit(**CALL)
+    transforms = list(result.transform_results)
+    record.attempts = int(transforms[0].integer_value) if transforms else record.attempts + 1
     return record.attempts
+
+
+def record_error(record: ReplyRecord, error: str) -> None:
+    """What this attempt failed with: shown to operators, and the reason if it was the last one."""
+    record.ref.update({"error": {"title": error[:500]}}, **CALL)
+    record.data["error"] = {"title": error[:500]}
 
 
 def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:

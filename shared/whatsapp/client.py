@@ -9,6 +9,10 @@ The access token is attached to each request, never to the session, and only whe
 is the Graph API or one of Meta's media hosts (`hosts.TrustedHosts`); redirects are followed
 here, hop by hop, so that none leads the token (or our function) anywhere else. Answers are
 read up to a cap: an error body is a few hundred bytes, whoever sends more is not Meta.
+
+A caller working to a job's `Deadline` passes it: no request then waits, and no retry sleeps,
+past what is left of it (`DeadlineExceeded` before a request means it was never sent; a retry
+given up for lack of time raises the error WhatsApp answered).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from shared.deadline import Deadline
 from shared.whatsapp.errors import (
     ConnectionFailed,
     OutcomeUnknown,
@@ -84,6 +89,7 @@ class WhatsAppClient:
         *,
         reply_to: str | None = None,
         callback_data: str | None = None,
+        deadline: Deadline | None = None,
     ) -> str:
         """Send a text message; returns the wamid WhatsApp assigned to it."""
         if meta_length(body) > TEXT_LIMIT:
@@ -101,36 +107,40 @@ class WhatsAppClient:
             # Echoed back in the status webhooks: ties a status to our record even if the
             # wamid never reached our database (a crash right after sending).
             payload["biz_opaque_callback_data"] = callback_data
-        answer = self._call("POST", f"/{phone_number_id}/messages", json=payload, idempotent=False)
+        answer = self._call(
+            "POST", f"/{phone_number_id}/messages", json=payload, idempotent=False, deadline=deadline
+        )
         try:
             return str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             raise ServiceUnavailable("send answered without a message id") from None
 
-    def mark_read(self, phone_number_id: str, wamid: str, *, typing: bool = False) -> None:
+    def mark_read(
+        self, phone_number_id: str, wamid: str, *, typing: bool = False, deadline: Deadline | None = None
+    ) -> None:
         """Blue ticks for `wamid` (and everything before it); with `typing`, also '...typing'."""
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
         if typing:
             payload["typing_indicator"] = {"type": "text"}
-        self._call("POST", f"/{phone_number_id}/messages", json=payload, idempotent=True)
+        self._call("POST", f"/{phone_number_id}/messages", json=payload, idempotent=True, deadline=deadline)
 
     # -- media ---------------------------------------------------------------------------------
 
-    def media_metadata(self, media_id: str) -> dict[str, Any]:
+    def media_metadata(self, media_id: str, *, deadline: Deadline | None = None) -> dict[str, Any]:
         """`GET /{media-id}`: url (valid for 5 minutes), mime_type, sha256, file_size."""
-        return self._call("GET", f"/{media_id}", idempotent=True)
+        return self._call("GET", f"/{media_id}", idempotent=True, deadline=deadline)
 
     def trusts_media_url(self, url: str) -> bool:
         """Whether `url` is somewhere Meta serves media (or the configured Graph API itself)."""
         return self.hosts.trusts(url)
 
-    def open_download(self, url: str) -> requests.Response:
+    def open_download(self, url: str, *, deadline: Deadline | None = None) -> requests.Response:
         """Start streaming a media url (bearer token required); the caller reads and closes it.
 
         Raises `UntrustedAddress`, before any request, for a url or a redirect off Meta's hosts.
         """
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send("GET", url, idempotent=True, stream=True)
+            response = self._send("GET", url, idempotent=True, stream=True, deadline=deadline)
             if response.status_code not in _REDIRECTS:
                 return response
             location = response.headers.get("Location") or ""
@@ -140,34 +150,43 @@ class WhatsAppClient:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> Any:
-        response = self._send(method, self.base_url + path, idempotent=idempotent, stream=True, **kwargs)
+    def _call(
+        self, method: str, path: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
+    ) -> Any:
+        response = self._send(
+            method, self.base_url + path, idempotent=idempotent, stream=True, deadline=deadline, **kwargs
+        )
         if response.status_code in _REDIRECTS:  # the Graph API answers, it does not send us elsewhere
             response.close()
             raise error_from_response(response.status_code, None)
         return _json(response, MAX_ANSWER_BYTES)
 
-    def _send(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
+    ) -> requests.Response:
         """The first successful response; error answers that a retry can fix are retried with backoff."""
         if not self.hosts.trusts(url):
             raise UntrustedAddress(f"not a WhatsApp address: {_shown(url)}")
         for attempt in range(self.retry.attempts):
-            response = self._request(method, url, idempotent=idempotent, **kwargs)
+            response = self._request(method, url, idempotent=idempotent, deadline=deadline, **kwargs)
             if response.status_code < 400:
                 return response
             error = error_from_response(response.status_code, _json(response, MAX_ERROR_BYTES))
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
-            self._backoff(attempt, error)
+            self._backoff(attempt, error, deadline)
         raise AssertionError("unreachable")
 
-    def _request(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+    def _request(
+        self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
+    ) -> requests.Response:
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token}"}
         for attempt in range(self.retry.attempts):
+            timeout = self._timeout_within(deadline)
             try:
                 # Redirects are ours to follow (open_download), each hop checked like the first.
                 return self.session.request(
-                    method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
+                    method, url, headers=headers, timeout=timeout, allow_redirects=False, **kwargs
                 )
             except (requests.ConnectTimeout, requests.ConnectionError) as exc:
                 never_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
@@ -180,15 +199,27 @@ class WhatsAppClient:
                 error = (
                     ConnectionFailed(f"no answer from WhatsApp: {exc}")
                     if idempotent
-                    else OutcomeUnknown(f"no answer to {method} {url} within {self.timeout[1]}s")
+                    else OutcomeUnknown(f"no answer to {method} {url} within {timeout[1]:g}s")
                 )
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
-            self._backoff(attempt, error)
+            self._backoff(attempt, error, deadline)
         raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int, error: WhatsAppError) -> None:
+    def _timeout_within(self, deadline: Deadline | None) -> tuple[float, float]:
+        """(connect, read) timeouts, neither beyond what is left of `deadline`; DeadlineExceeded,
+        before anything is sent, when nothing is left."""
+        if deadline is None:
+            return self.timeout
+        left = deadline.share(self.timeout[1], "a WhatsApp call")
+        return (min(self.timeout[0], left), left)
+
+    def _backoff(self, attempt: int, error: WhatsAppError, deadline: Deadline | None = None) -> None:
         delay = self.retry.delay(attempt)
+        if deadline is not None and delay >= deadline.remaining():
+            # WhatsApp did not take the request: the caller may treat it as not sent.
+            error.add_note(f"not retried: {deadline.remaining():.1f} s left of the job's time")
+            raise error
         log.warning(
             "WhatsApp call failed; retrying",
             extra={

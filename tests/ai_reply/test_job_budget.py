@@ -109,7 +109,7 @@ def test_with_time_for_another_round_the_job_answers_the_late_message_itself(ser
 
 def test_without_time_for_another_round_the_job_hands_the_conversation_to_a_new_job(services) -> None:
     # A round at worst takes far longer than this job may run, so it must not start another one.
-    run_with_a_message_arriving_mid_reply(services, REPLY_JOB_TIMEOUT_SECONDS="10")
+    run_with_a_message_arriving_mid_reply(services, REPLY_JOB_TIMEOUT_SECONDS="60")
     db = services["db"]
     assert [m["text"].split('"')[1] for m in services["simulator"].outbox()] == ["first"]
     assert (status_of(db, "wamid.FIRST"), status_of(db, "wamid.SECOND")) == ("answered", "ready")

@@ -1,6 +1,6 @@
 """The media function's first step: the job's arrival brings the message's conversation up to date.
 
-Recorded before the job's age is even looked at, so a media job dropped as too old still leaves
+Recorded before the job's age is even looked at, so a media job settled as too old still leaves
 its message listed on the dashboard, with its job known to have arrived.
 """
 
@@ -30,6 +30,10 @@ def test_a_media_job_records_its_arrival_before_anything_else_even_when_too_old(
 
     message = message_ref(firestore_db, conv, wamid).get().to_dict()
     assert message["job"]["state"] == "published" and message["job"]["published_at"] == published
-    assert message["media"]["status"] == "pending"  # dropped as too old: nothing downloaded
+    # Too old to be processed: failed with the reason, nothing downloaded, an operator told.
+    assert (message["status"], message["error"]["code"]) == ("failed", "too_old")
+    assert (message["media"]["status"], message["media"]["failure_code"]) == ("failed", "too_old")
+    assert "gcs_uri" not in message["media"] or message["media"]["gcs_uri"] is None
     summary = conversation_ref(firestore_db, conv).get().to_dict()
     assert (summary["message_count"], summary["last_message_preview"]) == (1, "[image] my receipt")
+    assert summary["needs_attention"] is True and summary["has_failure"] is True
