@@ -44,16 +44,21 @@ locals {
 
   function_env = {
     webhook = {}
-    media   = {}
+    media = {
+      # Each job's deadline (shared/deadline.py) ends inside the function's timeout.
+      MEDIA_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["media"].timeout_seconds)
+      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
+    }
     ai_reply = {
       GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
       # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
       REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
-      REPLY_LEASE_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds + 30)
+      REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
     }
     dashboard = {
       IAP_AUDIENCE    = local.iap_audience

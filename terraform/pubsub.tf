@@ -16,6 +16,24 @@ locals {
     for key, topic in local.topics :
     key => min(600, var.function_sizing[topic.function].timeout_seconds + 30)
   }
+
+  # The longest Pub/Sub may still deliver a job after it was published: every delivery running
+  # until its ack deadline, with the longest backoff before each redelivery (shared/bus.py,
+  # redelivery_horizon_seconds). A job older than that was lost, not slow: the workers settle it
+  # as failed (JOB_MAX_AGE_SECONDS) only past it, one more backoff later.
+  redelivery_horizon_seconds = var.max_delivery_attempts * max(values(local.push_ack_deadline_seconds)...) + (var.max_delivery_attempts - 1) * var.retry_maximum_backoff_seconds
+  job_max_age_seconds        = local.redelivery_horizon_seconds + var.retry_maximum_backoff_seconds
+
+  # A reply lease outlives the instance holding it (ai_reply's timeout, and a margin).
+  reply_lease_seconds = var.function_sizing["ai_reply"].timeout_seconds + 30
+  # A reply job that finds the lease taken is delivered again until the lease runs out (a holder
+  # that died lets go no other way), and still needs REPLY_MAX_JOB_ATTEMPTS (3) deliveries and
+  # one to settle after that: the backoff before the other deliveries must outlast the lease.
+  reply_job_deliveries = 3 + 1
+  lease_watch_seconds = sum([
+    for n in range(1, var.max_delivery_attempts - local.reply_job_deliveries + 1) :
+    min(var.retry_maximum_backoff_seconds, var.retry_minimum_backoff_seconds * pow(2, n - 1))
+  ])
 }
 
 resource "google_pubsub_topic" "jobs" {
@@ -90,6 +108,13 @@ resource "google_pubsub_subscription" "push" {
   # An idle subscription is deleted after 31 days by default; this one must live forever.
   expiration_policy {
     ttl = ""
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.lease_watch_seconds >= local.reply_lease_seconds
+      error_message = "With these max_delivery_attempts and retry backoffs a reply job waiting for a dead instance's reply lease (${local.reply_lease_seconds} s) would be dead-lettered first: raise max_delivery_attempts or the backoffs."
+    }
   }
 
   depends_on = [

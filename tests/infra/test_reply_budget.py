@@ -33,7 +33,8 @@ def test_the_default_settings_fit_one_reply_job_inside_terraforms_ai_reply_timeo
 def test_terraform_hands_the_function_its_own_timeout_and_a_lease_that_outlives_it(tf) -> None:
     env = tf.locals["function_env"]["ai_reply"]
     assert env["REPLY_JOB_TIMEOUT_SECONDS"] == f"${{tostring({AI_REPLY_ENV})}}"
-    assert env["REPLY_LEASE_SECONDS"] == f"${{tostring({AI_REPLY_ENV} + 30)}}"
+    assert env["REPLY_LEASE_SECONDS"] == "${tostring(local.reply_lease_seconds)}"
+    assert tf.locals["reply_lease_seconds"] == f"${{{AI_REPLY_ENV} + 30}}"
 
 
 def test_the_model_call_of_the_defaults_alone_would_not_fit_with_the_old_retries() -> None:
