@@ -1,7 +1,7 @@
 """The reply function's first step: the job's arrival brings the message's conversation up to date.
 
 The webhook writes only the message and publishes its job; the consumer records that the job
-arrived and applies the message to its conversation and counters, even when it then drops the
+arrived and applies the message to its conversation and counters, even when it then settles the
 job as too old, so the dashboard never misses a stored message.
 """
 
@@ -31,4 +31,5 @@ def test_a_reply_job_records_its_arrival_before_anything_else_even_when_too_old(
     assert job["state"] == "published" and job["published_at"] == published
     conv = conversation_ref(firestore_db, conv).get().to_dict()
     assert (conv["message_count"], conv["last_message_preview"]) == (1, "are you open?")
-    assert "reply_lease" not in conv  # dropped as too old: no reply was attempted
+    assert "reply_lease" not in conv  # too old: no reply was attempted
+    assert conv["needs_attention"] is True  # its message failed, for an operator to look at

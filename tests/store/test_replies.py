@@ -82,3 +82,46 @@ def test_a_job_for_an_unknown_message_of_an_unknown_conversation_finds_it_missin
     outcome, _ = acquire_lease(firestore_db, "100000000000001_1555", "me", LEASE, arriving="wamid.NOPE")
     assert outcome is LeaseOutcome.MISSING
     assert not conversation_ref(firestore_db, "100000000000001_1555").get().exists
+
+
+def test_one_job_watches_a_taken_lease_and_the_others_leave_it_to_that_one(firestore_db) -> None:
+    conv = store(firestore_db, "wamid.A")
+    assert acquire_lease(firestore_db, conv, "holder", LEASE, arriving="wamid.A")[0] is LeaseOutcome.ACQUIRED
+    for wamid in ("wamid.B", "wamid.C"):
+        store(firestore_db, wamid)
+    # The first job to find it taken watches it (redelivered); the next one is acknowledged.
+    assert (
+        acquire_lease(firestore_db, conv, "j1", LEASE, arriving="wamid.B", waiter="pubsub-B")[0]
+        is LeaseOutcome.WAIT
+    )
+    assert (
+        acquire_lease(firestore_db, conv, "j2", LEASE, arriving="wamid.C", waiter="pubsub-C")[0]
+        is LeaseOutcome.BUSY
+    )
+    # The watcher, delivered again while the holder still works, keeps watching.
+    assert acquire_lease(firestore_db, conv, "j1b", LEASE, waiter="pubsub-B")[0] is LeaseOutcome.WAIT
+    summary = conversation_ref(firestore_db, conv).get().to_dict()
+    assert (summary["reply_wanted"], summary["reply_waiter"]) == (True, "pubsub-B")
+
+    # The holder sees what was asked for and goes round again; a job asking after that watches anew.
+    assert release_lease(firestore_db, conv, "holder", LEASE) is False
+    assert conversation_ref(firestore_db, conv).get().get("reply_waiter") is None
+    assert acquire_lease(firestore_db, conv, "j3", LEASE, waiter="pubsub-D")[0] is LeaseOutcome.WAIT
+    assert release_lease(firestore_db, conv, "holder", LEASE) is False
+    assert release_lease(firestore_db, conv, "holder", LEASE) is True
+    # Let go: the watcher's next delivery takes the lease and answers what waits.
+    assert acquire_lease(firestore_db, conv, "j1c", LEASE, waiter="pubsub-B")[0] is LeaseOutcome.ACQUIRED
+    summary = conversation_ref(firestore_db, conv).get().to_dict()
+    assert (summary["reply_wanted"], summary["reply_waiter"]) == (False, None)
+
+
+def test_a_dead_holders_lease_passes_to_its_watcher_once_it_runs_out(firestore_db) -> None:
+    import time
+
+    conv = store(firestore_db, "wamid.A")
+    short = timedelta(seconds=1)
+    assert acquire_lease(firestore_db, conv, "died", short, arriving="wamid.A")[0] is LeaseOutcome.ACQUIRED
+    assert acquire_lease(firestore_db, conv, "job", LEASE, waiter="pubsub-1")[0] is LeaseOutcome.WAIT
+    time.sleep(1.2)  # the holder never comes back to let go
+    assert acquire_lease(firestore_db, conv, "job", LEASE, waiter="pubsub-1")[0] is LeaseOutcome.ACQUIRED
+    assert conversation_ref(firestore_db, conv).get().get("reply_lease")["holder"] == "job"
