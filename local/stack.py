@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,12 @@ EMULATOR_HOSTS = {
     "STORAGE_EMULATOR_HOST": ("Cloud Storage", "STORAGE_PORT"),
 }
 EVENT_FUNCTIONS = {"media": "MEDIA_TOPIC", "ai_reply": "REPLY_TOPIC"}
+FUNCTION_PORTS = {
+    "webhook": "WEBHOOK_PORT",
+    "media": "MEDIA_PORT",
+    "ai_reply": "AI_REPLY_PORT",
+    "dashboard": "DASHBOARD_PORT",
+}
 LOCAL_SECRETS = {
     "WHATSAPP_API_TOKEN": "local-access-token",
     "WHATSAPP_APP_SECRET": "local-app-secret",
@@ -261,22 +268,30 @@ class LocalStack:
             self.urls["WhatsApp simulator (chat as a customer)"] = simulator.url + "/"
 
     def _start_functions(self) -> None:
-        ports = {
-            "webhook": "WEBHOOK_PORT",
-            "media": "MEDIA_PORT",
-            "ai_reply": "AI_REPLY_PORT",
-            "dashboard": "DASHBOARD_PORT",
-        }
         for name in self.options.functions:
-            signature = "cloudevent" if name in EVENT_FUNCTIONS else "http"
-            proc = start_function(
-                name, self.port(ports[name]), dict(self.env), self.options.log_dir, signature_type=signature
-            )
-            self.processes[name] = proc
+            self.processes[name] = self._start_function(name)
         if "webhook" in self.processes:
             self.urls["webhook"] = self.processes["webhook"].url + "/webhook/whatsapp"
         if "dashboard" in self.processes:
             self.urls["dashboard"] = self.processes["dashboard"].url + "/"
+
+    def _start_function(self, name: str) -> ManagedProcess:
+        signature = "cloudevent" if name in EVENT_FUNCTIONS else "http"
+        port = self.port(FUNCTION_PORTS[name])
+        return start_function(name, port, dict(self.env), self.options.log_dir, signature_type=signature)
+
+    def kill_function(self, name: str) -> None:
+        """SIGKILL a function's instance mid-work and start a fresh one in its place.
+
+        What Cloud Run does to an instance at its timeout or its memory limit: nothing in it runs
+        again, not even a `finally`. The new instance serves the same address, as the next
+        instance would behind the function's URL.
+        """
+        proc = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.process.pid, signal.SIGKILL)
+        proc.stop()  # reaps it and waits until the port is free
+        self.processes[name] = self._start_function(name)
 
     def _create_topics(self) -> None:
         """Topics, dead-letter topics and push subscriptions to the event functions."""

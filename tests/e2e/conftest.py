@@ -19,6 +19,9 @@ def stack(emulators: Emulators) -> Iterator[LocalStack]:
         project=PROJECT,
         user_env={**emulators.env, **E2E_ENV, **child_env()},
         log_dir=ARTIFACTS / "logs" / "e2e",
+        # As many deliveries as production's subscriptions make: a job waiting out a dead
+        # instance's lease needs them (tests/infra/test_job_horizon.py).
+        max_delivery_attempts=10,
     )
     with LocalStack(options) as running:
         yield running
