@@ -1,8 +1,10 @@
-"""What an operator can change: pause or resume the AI, clear the flags, retry a failed message.
+"""What an operator can change: pause or resume the AI, clear the flags, retry a message.
 
-Each action is one guarded write: a retry flips a message from `failed` only if it is still
-the version the operator saw (a precondition on its update time), so two operators clicking
-at once, or one clicking twice, queue one retry.
+A retry starts a message's job again: one that failed, or one stuck unanswered (its media never
+processed, its reply never finished, its job lost or dead-lettered; `store.jobs`). Each action is
+one guarded write: a retry changes a message only if it is still the version the operator saw
+(a precondition on its update time), so two operators clicking at once, or one clicking twice,
+queue one retry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from google.cloud import firestore
 from shared.bus import Job, JobBus
 from shared.dashboard.conversations import CONVERSATION_ID
 from shared.dashboard.cursors import DOCUMENT_ID
-from shared.store.schema import CALL, CALL_TIMEOUT, Direction, InboundStatus, conversation_ref, message_ref
+from shared.store import jobs
+from shared.store.schema import CALL, conversation_ref, message_ref
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ class Outcome(StrEnum):
     DONE = "done"
     NOT_FOUND = "not_found"
     NOT_FAILED = "not_failed"  # nothing to retry: it was retried already or never failed
+    IN_PROGRESS = "in_progress"  # unanswered, but not for long: its job is still at it
     BUSY = "busy"  # changed while we looked; the operator should look again
     QUEUE_FAILED = "queue_failed"
 
@@ -100,37 +104,39 @@ def retry_inbound(
     *,
     conversation_id: str,
     reply_topic: str,
+    media_topic: str,
     bus: JobBus,
     operator: str,
+    force: bool = False,
 ) -> Outcome:
-    """Make a failed inbound message ready again and ask the AI to answer it."""
-    if (
-        message.data.get("status") != InboundStatus.FAILED
-        or message.data.get("direction") == Direction.OUTBOUND
-    ):
-        return Outcome.NOT_FAILED
+    """Start an inbound message's job again (`store.jobs.restart_job`) and publish it.
+
+    `force` restarts an unsettled message however recently it moved: its job is known dead.
+    """
     try:
-        message.ref.update(
-            {
-                "status": InboundStatus.READY.value,
-                "retry_count": firestore.Increment(1),
-                "retried_at": datetime.now(UTC),
-                "retried_by": operator,
-            },
-            option=db.write_option(last_update_time=message.snapshot.update_time),
-            timeout=CALL_TIMEOUT,
-        )
+        restart = jobs.restart_job(db, message.snapshot, conversation_id, operator=operator, force=force)
     except gexc.FailedPrecondition:
         return Outcome.BUSY
+    if restart is jobs.Refused.SETTLED:
+        return Outcome.NOT_FAILED
+    if restart is jobs.Refused.IN_PROGRESS:
+        return Outcome.IN_PROGRESS
+    assert isinstance(restart, jobs.Restart)
+    topic = media_topic if restart.kind is jobs.JobKind.MEDIA else reply_topic
     try:
-        bus.publish(reply_topic, Job(conversation_id, message.ref.id, reason="retry"))
+        bus.publish(topic, Job(conversation_id, message.ref.id, reason="retry"))
     except Exception:
         # Without the job nobody would pick the message up: put it back so the button stays.
         log.exception("could not queue the retry", extra={"conversation_id": conversation_id})
-        message.ref.update({"status": InboundStatus.FAILED.value}, **CALL)
+        jobs.give_back(db, restart, message.data)
         return Outcome.QUEUE_FAILED
     log.info(
         "retry queued",
-        extra={"conversation_id": conversation_id, "message_id": message.ref.id, "operator": operator},
+        extra={
+            "conversation_id": conversation_id,
+            "message_id": message.ref.id,
+            "operator": operator,
+            "job": restart.kind.value,
+        },
     )
     return Outcome.DONE

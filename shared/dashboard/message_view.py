@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.store.jobs import can_restart
+
 MediaUrl = Callable[[str, str], str]  # (message id, variant) -> URL of the dashboard's media proxy
 
-FINAL_OUTBOUND = frozenset({"read", "played", "failed"})
+# "unknown": an operator's send WhatsApp never answered; nothing will ever say what became of it.
+FINAL_OUTBOUND = frozenset({"read", "played", "failed", "unknown"})
 FINAL_INBOUND = frozenset({"answered", "ignored", "failed"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
@@ -234,6 +237,7 @@ def message_view(
     media_url: MediaUrl,
     ai_response: Mapping[str, Any] | None = None,
     reply_to_text: str = "",
+    now: datetime | None = None,
 ) -> MessageView:
     direction = "outbound" if data.get("direction") == "outbound" else "inbound"
     kind = _text(data.get("type")) or "text"
@@ -251,7 +255,7 @@ def message_view(
         named = f"Operator ({operator_name})" if "@" in operator_name else "Operator"
         author_label = "AI" if author == "ai" else named
         final = status in FINAL_OUTBOUND
-        status_label = status or "accepted"
+        status_label = "may not have been delivered" if status == "unknown" else status or "accepted"
         retried = bool(data.get("retried_as"))
         can_retry = status == "failed" and kind == "text" and not retried and bool(_text(data.get("text")))
     else:
@@ -259,7 +263,8 @@ def message_view(
         final = status in FINAL_INBOUND and (media is None or media.status in ("ready", "failed"))
         status_label = INBOUND_STATUS_LABELS.get(status, status)
         retried = False
-        can_retry = status == "failed"
+        # Failed, or stuck unanswered (its job lost, dead-lettered or out of attempts).
+        can_retry = can_restart(dict(data), now or datetime.now(UTC))
     error = ErrorView.from_value(data.get("error"))
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)

@@ -24,9 +24,17 @@ NOTICES = {
     "empty": Notice("warning", "Write a message before sending."),
     "too_long": Notice("warning", "WhatsApp accepts at most 4096 characters in one message."),
     "refused": Notice("danger", "WhatsApp refused the message."),
+    "unknown": Notice(
+        "warning",
+        "WhatsApp did not answer in time: the message may or may not have been delivered. "
+        "It was not sent again; check with the customer before writing it again.",
+    ),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),
+    "in_progress": Notice(
+        "info", "The message is still being worked on; Retry is offered if it waits 10 minutes unanswered."
+    ),
     "busy": Notice("warning", "The message changed meanwhile; look at it again before retrying."),
     "queue_failed": Notice("danger", "The retry could not be queued; try again in a moment."),
     "not_found": Notice("warning", "That message or conversation no longer exists."),

@@ -5,6 +5,11 @@ tabs). Each reply form carries a one-time key; the send claims it (`store.outbou
 calling WhatsApp, so a second submission finds the claim and sends nothing. A resend of a failed
 message claims the failed message itself (a precondition on its update time) and points it at
 the new message afterwards.
+
+A send WhatsApp never answered (`OutcomeUnknown`: the request went out, the answer did not come
+back) may have reached the customer. It is kept as such, shown as "may not have been
+delivered", with the conversation flagged; its claim is kept, so no second click sends it again.
+Only a refusal WhatsApp stated gives the claim back.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from shared.dashboard.actions import FailedMessage
 from shared.dashboard.conversations import ConversationRow
 from shared.store.outbound import (
     add_operator_send_done,
+    add_operator_send_unknown,
     add_outbound,
+    add_unknown_send,
     claim_operator_send,
     release_operator_send,
     waiting_messages,
 )
 from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
 from shared.store.statuses import apply_parked_statuses
-from shared.whatsapp.errors import WhatsAppError
+from shared.whatsapp.errors import OutcomeUnknown, WhatsAppError
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,7 @@ class SendOutcome(StrEnum):
     EMPTY = "empty"
     TOO_LONG = "too_long"
     REFUSED = "refused"  # WhatsApp answered with an error
+    UNKNOWN = "unknown"  # WhatsApp did not answer: it may or may not have been delivered
     NOT_FAILED = "not_failed"
     BUSY = "busy"
 
@@ -85,6 +93,12 @@ def send_operator_reply(
         return SendResult(SendOutcome.DUPLICATE)
     try:
         wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, body)
+    except OutcomeUnknown as exc:
+        batch = db.batch()
+        _add_unknown(batch, db, conversation, f"unknown-{key}", body, SentBy.OPERATOR, operator, exc)
+        add_operator_send_unknown(batch, claim)
+        batch.commit(**CALL)
+        return SendResult(SendOutcome.UNKNOWN)
     except WhatsAppError as exc:
         log.warning(
             "WhatsApp refused the operator's message",
@@ -143,8 +157,16 @@ def resend_failed(
         )
     except gexc.FailedPrecondition:
         return SendResult(SendOutcome.BUSY)
+    sent_by = SentBy.OPERATOR if data.get("sent_by") == SentBy.OPERATOR else SentBy.AI
     try:
         wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, text)
+    except OutcomeUnknown as exc:
+        # The claim on the failed message stays (retry.state "unknown"): it is not resent again.
+        batch = db.batch()
+        _add_unknown(batch, db, conversation, f"unknown-{message.ref.id}", text, sent_by, operator, exc)
+        batch.update(message.ref, {"retry.state": "unknown"})
+        batch.commit(**CALL)
+        return SendResult(SendOutcome.UNKNOWN)
     except WhatsAppError as exc:
         message.ref.update({"retry": firestore.DELETE_FIELD}, **CALL)
         return SendResult(SendOutcome.REFUSED, error_code=exc.code)
@@ -155,7 +177,7 @@ def resend_failed(
         conversation_id=conversation.id,
         wamid=wamid,
         text=text,
-        sent_by=SentBy.OPERATOR if data.get("sent_by") == SentBy.OPERATOR else SentBy.AI,
+        sent_by=sent_by,
         to=conversation.wa_id,
         reply_to=data.get("reply_to") or None,
         ai_response_id=data.get("ai_response_id") or None,
@@ -169,3 +191,34 @@ def resend_failed(
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
     )
     return SendResult(SendOutcome.SENT, wamid)
+
+
+def _add_unknown(
+    batch: firestore.WriteBatch,
+    db: firestore.Client,
+    conversation: ConversationRow,
+    record_id: str,
+    text: str,
+    sent_by: SentBy,
+    operator: str,
+    exc: OutcomeUnknown,
+) -> None:
+    log.error(
+        "WhatsApp did not answer an operator's send; it may have been delivered and is not sent again",
+        extra={"conversation_id": conversation.id, "operator": operator, "error": str(exc)},
+    )
+    add_unknown_send(
+        batch,
+        db,
+        conversation_id=conversation.id,
+        record_id=record_id,
+        text=text,
+        sent_by=sent_by,
+        to=conversation.wa_id,
+        operator=operator,
+        error={
+            "code": "outcome_unknown",
+            "title": "The message may not have been delivered",
+            "detail": "WhatsApp did not answer in time. Check with the customer before writing it again.",
+        },
+    )

@@ -10,7 +10,7 @@ again with its attempts back at zero (`restart_job`): it is published again by t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,10 @@ UNSETTLED = frozenset({InboundStatus.RECEIVED.value, InboundStatus.READY.value})
 OPEN_REPLY_STATES = frozenset({"generating", "generated"})
 # Media failures a new attempt may cure: nothing about the file itself was refused.
 TRANSIENT_MEDIA_FAILURES = frozenset({"unavailable", "unfinished", "too_old"})
+# A message still unsettled this long after it arrived (or was last retried) is stuck: its job
+# is waiting out a backoff, dead-lettered or lost. Shorter, and a Retry would race a job still
+# working on it (a long video takes minutes); harmless, but pointless.
+STUCK_AFTER = timedelta(minutes=10)
 
 
 class JobKind(StrEnum):
@@ -118,6 +122,32 @@ def too_old_error(age_seconds: float) -> dict[str, Any]:
 # -- starting a job again --------------------------------------------------------------------------
 
 
+def _last_moved(data: dict[str, Any]) -> datetime | None:
+    """When the message last started on its way: it arrived, or an operator retried it."""
+    times = [t for t in (data.get("received_at"), data.get("retried_at")) if isinstance(t, datetime)]
+    return max(times, default=None)
+
+
+def is_stuck(data: dict[str, Any], now: datetime) -> bool:
+    """An inbound message unsettled for longer than any job of it takes when all goes well."""
+    if data.get("direction") == Direction.OUTBOUND or data.get("status") not in UNSETTLED:
+        return False
+    moved = _last_moved(data)
+    return moved is None or now - moved >= STUCK_AFTER
+
+
+def can_restart(data: dict[str, Any], now: datetime) -> bool:
+    """Whether an operator may start this message's job again: it failed, or it is stuck."""
+    if data.get("direction") == Direction.OUTBOUND:
+        return False
+    return data.get("status") == InboundStatus.FAILED or is_stuck(data, now)
+
+
+class Refused(StrEnum):
+    SETTLED = "settled"  # answered, ignored, outbound: no job to start again
+    IN_PROGRESS = "in_progress"  # unsettled, but not for long: its job is most likely still at it
+
+
 @dataclass(frozen=True)
 class Restart:
     kind: JobKind  # which topic the caller publishes to
@@ -131,21 +161,25 @@ def restart_job(
     conversation_id: str,
     *,
     operator: str,
-) -> Restart | None:
-    """Ready an inbound message's job for another run, its attempts at zero; None when it has none.
+    force: bool = False,
+) -> Restart | Refused:
+    """Ready an inbound message's job for another run, its attempts at zero.
 
     Media not prepared yet (or failed for a reason a new attempt may cure) goes back to the media
     function; otherwise the message goes to the reply function: a failed one as a deliberate
     retry (`retry_count`, so a new reply is written), a waiting one to the reply record already
     working on it, which keeps what it did (an answer stored, parts sent) and gets new attempts.
+    An unsettled message is restarted only once it is stuck, unless `force` (its job is known to
+    be dead: a dead letter being replayed).
 
     Raises FailedPrecondition when the message changed since `snapshot` was read.
     """
     data = snapshot.to_dict() or {}
-    if data.get("direction") == Direction.OUTBOUND or data.get("status") not in {*UNSETTLED, "failed"}:
-        return None
-    ref = snapshot.reference
     now = datetime.now(UTC)
+    if data.get("direction") == Direction.OUTBOUND or data.get("status") not in {*UNSETTLED, "failed"}:
+        return Refused.SETTLED
+    if not force and not can_restart(data, now):
+        return Refused.IN_PROGRESS
     media = data.get("media") if isinstance(data.get("media"), dict) else None
     fields: dict[str, Any] = {"retried_at": now, "retried_by": operator, "error": None}
     media_again = media is not None and (
@@ -165,13 +199,13 @@ def restart_job(
         }
         kind = JobKind.MEDIA
     else:
-        if data.get("status") == InboundStatus.RECEIVED:
-            return None  # media prepared but the message not passed on: it was, or is being
         fields["status"] = InboundStatus.READY.value
         if data.get("status") == InboundStatus.FAILED:
             fields["retry_count"] = firestore.Increment(1)
         kind = JobKind.REPLY
-    ref.update(fields, option=db.write_option(last_update_time=snapshot.update_time), timeout=CALL_TIMEOUT)
+    snapshot.reference.update(
+        fields, option=db.write_option(last_update_time=snapshot.update_time), timeout=CALL_TIMEOUT
+    )
     if kind is JobKind.REPLY and data.get("status") == InboundStatus.READY:
         _reset_open_replies(db, conversation_id, snapshot.id)
     return Restart(kind, conversation_id, snapshot.id)
@@ -189,7 +223,10 @@ def _reset_open_replies(db: firestore.Client, conversation_id: str, message_id: 
 
 def give_back(db: firestore.Client, restart: Restart, previous: dict[str, Any]) -> None:
     """The job could not be published: the message as it was, so the operator's button stays."""
-    fields: dict[str, Any] = {"status": previous.get("status")}
+    fields: dict[str, Any] = {
+        name: previous.get(name, firestore.DELETE_FIELD)
+        for name in ("status", "error", "retried_at", "retried_by", "retry_count")
+    }
     if restart.kind is JobKind.MEDIA and isinstance(previous.get("media"), dict):
         fields["media.status"] = previous["media"].get("status")
     message_ref(db, restart.conversation_id, restart.message_id).update(fields, **CALL)

@@ -39,7 +39,7 @@ def outbound_document(
     text: str,
     sent_by: SentBy,
     to: str,
-    status: DeliveryStatus,
+    status: DeliveryStatus | str,
     now: datetime,
     reply_to: str | None = None,
     ai_response_id: str | None = None,
@@ -53,8 +53,8 @@ def outbound_document(
         "text": text,
         "to": to,
         "sent_by": sent_by.value,
-        "status": status.value,
-        "status_times": {status.value: now},
+        "status": str(status),
+        "status_times": {str(status): now},
         "created_at": now,
         "reply_to": reply_to,
         "ai_response_id": ai_response_id,
@@ -145,6 +145,44 @@ def add_failed_send(
     stats.add_stat_increments(batch, db, now, stats.message_failed("outbound"), record_id)
 
 
+# An operator's send WhatsApp never answered: it may or may not have gone out, and nothing will
+# tell (its wamid never came back). Kept as such, never sent again by a second click.
+UNKNOWN_OUTCOME = "unknown"
+
+
+def add_unknown_send(
+    batch: firestore.WriteBatch,
+    db: firestore.Client,
+    *,
+    conversation_id: str,
+    record_id: str,
+    text: str,
+    sent_by: SentBy,
+    to: str,
+    error: dict[str, Any],
+    operator: str | None = None,
+) -> None:
+    """A send whose outcome is unknown, kept (without a wamid) with the conversation flagged, so an
+    operator checks with the customer instead of sending it again."""
+    now = datetime.now(UTC)
+    document = outbound_document(
+        wamid=None,
+        text=text,
+        sent_by=sent_by,
+        to=to,
+        status=UNKNOWN_OUTCOME,
+        now=now,
+        operator=operator,
+        error=error,
+    )
+    batch.set(message_ref(db, conversation_id, record_id), document)
+    batch.set(
+        conversation_ref(db, conversation_id),
+        {"needs_attention": True, "last_message_at": now},
+        merge=True,
+    )
+
+
 def waiting_messages(db: firestore.Client, conversation_id: str) -> list[firestore.DocumentReference]:
     """Inbound messages of the conversation still waiting for an answer."""
     query = messages(db, conversation_id).where(filter=FieldFilter("status", "==", InboundStatus.READY.value))
@@ -189,3 +227,8 @@ def add_operator_send_done(
 def release_operator_send(claim: firestore.DocumentReference) -> None:
     """WhatsApp refused the message, so it is known not sent: the operator may press Send again."""
     claim.delete(**CALL)
+
+
+def add_operator_send_unknown(batch: firestore.WriteBatch, claim: firestore.DocumentReference) -> None:
+    """The claimed send may have gone out: the claim stays, so the same form never sends again."""
+    batch.update(claim, {"outcome": UNKNOWN_OUTCOME})

@@ -119,8 +119,8 @@ def test_retrying_a_failed_inbound_message_makes_it_ready_and_queues_a_reply_job
     assert (stored["status"], stored["retry_count"], stored["retried_by"]) == ("ready", 1, "operator")
     jobs = topics.pull(REPLY_TOPIC, expect=1)
     assert [(j["conversation_id"], j["message_id"], j["reason"]) for j in jobs] == [(conv, wamid, "retry")]
-    again = operator.post(f"/conversations/{conv}/messages/{wamid}/retry")
-    assert "notice=not_failed" in again.headers["Location"]
+    again = operator.post(f"/conversations/{conv}/messages/{wamid}/retry")  # a second click
+    assert "notice=in_progress" in again.headers["Location"]
     assert topics.pull(REPLY_TOPIC, wait=0.5) == []
 
 

@@ -227,6 +227,7 @@ def test_an_operators_retry_of_a_failed_message_gets_it_answered(system: System)
         message,
         conversation_id=system.conversation_id,
         reply_topic=E2E_ENV["REPLY_TOPIC"],
+        media_topic=E2E_ENV["MEDIA_TOPIC"],
         bus=Clients(Settings(google_cloud_project=PROJECT)).bus,
         operator="ops@example.com",
     )

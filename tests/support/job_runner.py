@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(kind: str, conversation_id: str, message_id: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    return subprocess.Popen(
         [sys.executable, "-m", "tests.support.job_runner", kind, conversation_id, message_id],
         cwd=ROOT,
         env=env,
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     from shared.config import Settings
     from shared.log import setup_logging
 
-    kind, conversation_id, message_id = (argv + [""])[:3]
+    kind, conversation_id, message_id = [*argv, ""][:3]
     settings = Settings.from_env()
     setup_logging(settings.log_level)
     received = ReceivedJob(Job(conversation_id, message_id), f"runner-{kind}-{message_id}", datetime.now(UTC))

@@ -84,6 +84,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
         message,
         conversation_id=conversation_id,
         reply_topic=dashboard.config.reply_topic,
+        media_topic=dashboard.config.media_topic,
         bus=dashboard.clients.bus,
         operator=state.operator().name,
     )

@@ -185,6 +185,7 @@
     }
     const states = {
       failed: ["failed", ["alert-circle"]],
+      unknown: ["unknown", ["help-circle"]],
       read: ["read", ["check", "check"]],
       played: ["read", ["check", "check"]],
       delivered: ["delivered", ["check", "check"]],
@@ -192,7 +193,7 @@
     };
     const [name, icons] = states[view.status] || ["pending", ["clock"]];
     const span = el("span", `ticks ${name}`);
-    span.title = name === "pending" ? "accepted by WhatsApp" : name;
+    span.title = name === "pending" ? "accepted by WhatsApp" : name === "unknown" ? view.status_label : name;
     for (const iconName of icons) span.appendChild(icon(iconName));
     return span;
   }
