@@ -155,3 +155,116 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- dead letters ------------------------------------------------------------------------------------
+
+# What Pub/Sub adds to a message it dead-letters.
+DELIVERY_COUNT_ATTRIBUTE = "CloudPubSubDeadLetterSourceDeliveryCount"
+DEAD_LETTER_PULL_TIMEOUT = 10.0
+DEAD_LETTER_PULLS = 5  # pulls of one look: a pull may return only some of what waits
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A job Pub/Sub gave up delivering, as it waits on its dead-letter subscription."""
+
+    topic: str  # the job topic it was published to
+    pubsub_message_id: str
+    ack_id: str
+    job: Job | None  # None when the payload cannot be read
+    problem: str  # why not, when it cannot
+    dead_since: datetime | None  # when Pub/Sub moved it
+    deliveries: int | None  # how often Pub/Sub had tried it
+
+
+class DeadLetters:
+    """The dead letters of the job topics: looked at without taking them, or taken to be replayed.
+
+    Pulling a message leases it to the puller for the subscription's ack deadline; a look gives
+    every lease back at once, so a dead letter stays on its subscription (and the dead-letter
+    alert stays up) until it is replayed and acknowledged.
+    """
+
+    def __init__(self, subscriber: Callable[[], pubsub_v1.SubscriberClient], project: str) -> None:
+        self._subscriber = subscriber
+        self.project = project
+
+    def subscription_path(self, topic: str) -> str:
+        return f"projects/{self.project}/subscriptions/{dead_letter_subscription(topic)}"
+
+    def look(self, topic: str, limit: int = 100) -> list[DeadLetter]:
+        """The dead letters of `topic` (up to `limit`), left on their subscription."""
+        letters = self._pull(topic, limit)
+        self.give_back(topic, letters)
+        return letters
+
+    def take(self, topic: str, message_ids: set[str] | None, limit: int = 100) -> list[DeadLetter]:
+        """The dead letters with these Pub/Sub message ids (all, for None), leased to the caller,
+        who acknowledges (`done`) or gives back each one; the others are given back at once."""
+        letters = self._pull(topic, limit)
+        wanted = [d for d in letters if message_ids is None or d.pubsub_message_id in message_ids]
+        self.give_back(topic, [d for d in letters if d not in wanted])
+        return wanted
+
+    def done(self, topic: str, letters: list[DeadLetter]) -> None:
+        if letters:
+            self._subscriber().acknowledge(
+                request={
+                    "subscription": self.subscription_path(topic),
+                    "ack_ids": [d.ack_id for d in letters],
+                },
+                timeout=DEAD_LETTER_PULL_TIMEOUT,
+            )
+
+    def give_back(self, topic: str, letters: list[DeadLetter]) -> None:
+        if letters:
+            self._subscriber().modify_ack_deadline(
+                request={
+                    "subscription": self.subscription_path(topic),
+                    "ack_ids": [d.ack_id for d in letters],
+                    "ack_deadline_seconds": 0,
+                },
+                timeout=DEAD_LETTER_PULL_TIMEOUT,
+            )
+
+    def _pull(self, topic: str, limit: int) -> list[DeadLetter]:
+        subscriber = self._subscriber()
+        found: dict[str, DeadLetter] = {}
+        for _ in range(DEAD_LETTER_PULLS):
+            response = subscriber.pull(
+                request={
+                    "subscription": self.subscription_path(topic),
+                    "max_messages": max(limit - len(found), 1),
+                    "return_immediately": True,
+                },
+                timeout=DEAD_LETTER_PULL_TIMEOUT,
+            )
+            if not response.received_messages:
+                break
+            for received in response.received_messages:
+                found.setdefault(received.message.message_id, _dead_letter(topic, received))
+            if len(found) >= limit:
+                break
+        return list(found.values())
+
+
+def _dead_letter(topic: str, received: Any) -> DeadLetter:
+    message = received.message
+    attributes = dict(message.attributes)
+    try:
+        data = base64.b64encode(message.data).decode()
+        job, problem = read_job({"message": {"data": data}}).job, ""
+    except UnusableJob as exc:
+        job, problem = None, str(exc)
+    count = attributes.get(DELIVERY_COUNT_ATTRIBUTE)
+    published = message.publish_time
+    return DeadLetter(
+        topic=topic,
+        pubsub_message_id=message.message_id,
+        ack_id=received.ack_id,
+        job=job,
+        problem=problem,
+        dead_since=datetime.fromtimestamp(published.timestamp(), UTC) if published else None,
+        deliveries=int(count) if count and count.isdigit() else None,
+    )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1, storage
 
     from shared.bucket import MediaBucket
-    from shared.bus import JobBus
+    from shared.bus import DeadLetters, JobBus
     from shared.whatsapp.client import WhatsAppClient
 
 GEMINI_RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
@@ -67,6 +67,14 @@ class Clients:
         return self._get("bus")
 
     @property
+    def subscriber(self) -> pubsub_v1.SubscriberClient:
+        return self._get("subscriber")
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return self._get("dead_letters")
+
+    @property
     def storage(self) -> storage.Client:
         return self._get("storage")
 
@@ -103,6 +111,18 @@ def _bus(c: Clients) -> JobBus:
     from shared.bus import JobBus
 
     return JobBus(lambda: c.publisher, c.settings.google_cloud_project)
+
+
+def _subscriber(c: Clients) -> pubsub_v1.SubscriberClient:
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.SubscriberClient()
+
+
+def _dead_letters(c: Clients) -> DeadLetters:
+    from shared.bus import DeadLetters
+
+    return DeadLetters(lambda: c.subscriber, c.settings.google_cloud_project)
 
 
 def _storage(c: Clients) -> storage.Client:
@@ -170,6 +190,8 @@ _FACTORIES: dict[str, Callable[[Clients], Any]] = {
     "firestore": _firestore,
     "publisher": _publisher,
     "bus": _bus,
+    "subscriber": _subscriber,
+    "dead_letters": _dead_letters,
     "storage": _storage,
     "bucket": _bucket,
     "whatsapp": _whatsapp,

@@ -51,13 +51,15 @@ locals {
   pubsub_agent = "serviceAccount:${google_project_service_identity.pubsub.email}"
   iap_agent    = "serviceAccount:${google_project_service_identity.iap.email}"
 
-  # Who publishes where (the code's publish calls): webhook -> media and reply; the others ->
-  # reply (media when a file is ready, ai_reply to re-trigger itself, dashboard for retries).
+  # Who publishes where (the code's publish calls): webhook -> media and reply; media -> reply
+  # when a file is ready; ai_reply -> reply to re-trigger itself; the dashboard -> both, for an
+  # operator's retry and a dead letter's replay (a media job goes back to the media topic).
   topic_publishers = {
     "webhook:media"   = { function = "webhook", topic = "media" }
     "webhook:reply"   = { function = "webhook", topic = "reply" }
     "media:reply"     = { function = "media", topic = "reply" }
     "ai_reply:reply"  = { function = "ai_reply", topic = "reply" }
+    "dashboard:media" = { function = "dashboard", topic = "media" }
     "dashboard:reply" = { function = "dashboard", topic = "reply" }
   }
 
@@ -93,6 +95,17 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   topic   = google_pubsub_topic.jobs[each.value.topic].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.function[each.value.function].member
+}
+
+# The dashboard's dead-letter page pulls the dead letters to show them (giving each back at
+# once) and acknowledges the ones it replays: subscriber on exactly those subscriptions.
+resource "google_pubsub_subscription_iam_member" "dashboard_dead_letters" {
+  for_each = local.topics
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.dead_letter[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.function["dashboard"].member
 }
 
 resource "google_storage_bucket_iam_member" "media" {

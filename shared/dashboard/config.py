@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.config import ConfigError, Settings
+from shared.store.jobs import JobKind
 
 IAP_ISSUER = "https://cloud.google.com/iap"
 MIN_SESSION_SECRET_CHARS = 16
@@ -34,6 +35,10 @@ class DashboardConfig:
     media_bucket: str
     reply_topic: str
     media_topic: str
+
+    @property
+    def job_topics(self) -> dict[JobKind, str]:
+        return {JobKind.MEDIA: self.media_topic, JobKind.REPLY: self.reply_topic}
 
     def __repr__(self) -> str:  # never let the password or the secret reach a log line
         return f"DashboardConfig(auth_mode={self.auth_mode.value!r}, iap_audience={self.iap_audience!r})"

@@ -38,6 +38,14 @@ NOTICES = {
     "busy": Notice("warning", "The message changed meanwhile; look at it again before retrying."),
     "queue_failed": Notice("danger", "The retry could not be queued; try again in a moment."),
     "not_found": Notice("warning", "That message or conversation no longer exists."),
+    "replayed": Notice("success", "Published again with a fresh stamp: its message will be answered."),
+    "replayed_settled": Notice("info", "Its message needs nothing more; the dead letter was removed."),
+    "replay_gone": Notice(
+        "info", "That dead letter is no longer waiting: it was replayed or handled already."
+    ),
+    "replay_failed": Notice(
+        "danger", "It could not be published again and is still waiting; try again in a moment."
+    ),
 }
 
 

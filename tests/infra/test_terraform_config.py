@@ -287,8 +287,23 @@ def test_function_accounts_get_only_the_roles_their_code_uses(tf):
         ("webhook", "reply"),
         ("media", "reply"),
         ("ai_reply", "reply"),
+        ("dashboard", "media"),
         ("dashboard", "reply"),
     }
+    # The dead-letter page reads (and the replay acknowledges) the dead letters, nothing else.
+    subscribers = {
+        name: body
+        for name, body in tf.resources_of("google_pubsub_subscription_iam_member").items()
+        if "google_service_account.function" in body["member"]
+    }
+    assert set(subscribers) == {"dashboard_dead_letters"}
+    grant = subscribers["dashboard_dead_letters"]
+    assert grant["for_each"] == "${local.topics}"
+    assert grant["subscription"] == "${google_pubsub_subscription.dead_letter[each.key].name}"
+    assert (grant["role"], grant["member"]) == (
+        "roles/pubsub.subscriber",
+        '${google_service_account.function["dashboard"].member}',
+    )
     assert tf.locals["bucket_roles"] == {
         "media": "roles/storage.objectAdmin",
         "ai_reply": "roles/storage.objectViewer",

@@ -6,6 +6,7 @@ import flask
 
 from shared.dashboard import actions, state
 from shared.dashboard.conversations import get_conversation
+from shared.dashboard.dead_letters import replay
 from shared.dashboard.sending import SendOutcome, SendResult, resend_failed, send_operator_reply
 from shared.store.schema import Direction
 
@@ -89,3 +90,30 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
         operator=state.operator().name,
     )
     return _back(conversation_id, "retry_queued" if outcome is actions.Outcome.DONE else outcome.value)
+
+
+@operator_actions.post("/dead-letters/replay")
+def replay_dead_letters() -> flask.Response:
+    """Replay one dead letter (`message_id`, its Pub/Sub id) or, with `all`, every one waiting."""
+    dashboard = state.current()
+    form = flask.request.form
+    chosen = form.get("message_id", "")
+    if not form.get("all") and not chosen.isdigit():
+        flask.abort(400)
+    report = replay(
+        dashboard.db,
+        dashboard.clients.bus,
+        dashboard.clients.dead_letters,
+        dashboard.config.job_topics,
+        operator=state.operator().name,
+        message_ids=None if form.get("all") else {chosen},
+    )
+    if report.failed:
+        notice = "replay_failed"
+    elif report.replayed:
+        notice = "replayed"
+    elif report.settled:
+        notice = "replayed_settled"
+    else:
+        notice = "replay_gone"
+    return flask.redirect(flask.url_for("pages.dead_letters", notice=notice), code=303)

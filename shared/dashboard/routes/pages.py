@@ -1,4 +1,4 @@
-"""The pages: overview, conversations, one conversation, quarantine."""
+"""The pages: overview, conversations, one conversation, quarantine, dead letters."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from shared.dashboard.conversations import (
     search_conversations,
 )
 from shared.dashboard.cursors import BadCursor, Cursor
+from shared.dashboard.dead_letters import list_dead_letters
 from shared.dashboard.message_view import MediaUrl
 from shared.dashboard.notices import notice_from
 from shared.dashboard.overview import read_overview
@@ -96,6 +97,13 @@ def quarantine() -> str:
     return flask.render_template(
         "quarantine.html", page=page, next_cursor=page.next_cursor.encode() if page.next_cursor else None
     )
+
+
+@pages.get("/dead-letters")
+def dead_letters() -> str:
+    dashboard = state.current()
+    rows = list_dead_letters(dashboard.db, dashboard.clients.dead_letters, dashboard.config.job_topics)
+    return flask.render_template("dead_letters.html", rows=rows, notice=notice_from(flask.request.args))
 
 
 @pages.get("/quarantine/<entry_id>")
