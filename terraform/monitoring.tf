@@ -52,7 +52,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A job failed ${var.max_delivery_attempts} deliveries and was moved to a dead-letter topic (the incident names the subscription: one of ${join(", ", local.dead_letter_subscriptions)}). Read the jobs with `gcloud pubsub subscriptions pull <subscription> --limit=10` (add `--auto-ack` once handled), check the worker's logs, fix the cause, then republish the payloads to the job topic or retry from the dashboard. See docs/deploy.md, \"Dead letters\"."
+    content   = "A job failed ${var.max_delivery_attempts} deliveries and was moved to a dead-letter topic (the incident names the subscription: one of ${join(", ", local.dead_letter_subscriptions)}). The dashboard's Dead letters page lists each with its message and why it failed; check the worker's logs, fix the cause, then replay them there or with `python -m shared.dashboard.dead_letters replay --all` (never republish the raw payload: its old stamp makes the job too old at once). See docs/deploy.md, \"Dead letters\"."
   }
 
   notification_channels = local.notification_channels
