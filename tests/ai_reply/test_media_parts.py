@@ -185,3 +185,28 @@ def test_a_file_the_files_api_fails_is_described_to_the_model_instead(offline_mo
     parts = MediaParts(lambda uri: b"%PDF-1.4", files=FilesApi(client, 10), inline_bytes=0)
     (part,) = parts(media("document", 8, "application/pdf"))
     assert part.text.startswith("[This application/pdf file cannot be shown to you")
+
+
+def test_one_request_never_carries_more_inline_bytes_than_its_limit_however_many_media_it_has() -> None:
+    """A burst of many photos: each fits alone, together they would not; the request's inline
+    total stays under the limit and the rest goes through the Files API."""
+    uploads = Uploads()
+    limit = 10 * MB
+    parts = MediaParts(lambda uri: bytes(MB), files=uploads, inline_bytes=limit)
+    photos = [
+        ready(
+            "image",
+            model_source="derived",
+            derived_uri=f"gs://b/c/derived/{n}.jpg",
+            derived_size_bytes=MB,
+            model_mime_type="image/jpeg",
+        )
+        for n in range(20)
+    ]
+    built = [part for photo in photos for part in parts(photo)]
+    inline = [p for p in built if p.inline_data is not None]
+    assert sum(encoded_size(len(p.inline_data.data)) for p in inline) <= limit
+    assert len(inline) == limit // encoded_size(MB) == 7
+    assert len(uploads.mimes) == 20 - 7  # none dropped: the others are uploaded
+    # The default limit is the API's 100 MB of request, less room for the rest of the request.
+    assert MediaParts(lambda uri: b"")._inline_left == INLINE_REQUEST_BYTES - PROMPT_HEADROOM_BYTES
