@@ -64,11 +64,24 @@ class DeadLetterRow:
         return self.letter.dead_since
 
 
+@dataclass(frozen=True)
+class DeadLetterPage:
+    rows: list[DeadLetterRow]
+    missing: list[str]  # dead-letter subscriptions that do not exist: a deployment to fix
+
+
 def list_dead_letters(
     db: firestore.Client, dead_letters: DeadLetters, topics: Mapping[jobs.JobKind, str], limit: int = 100
-) -> list[DeadLetterRow]:
+) -> DeadLetterPage:
     """Every dead letter waiting (up to `limit` per topic), newest first, left where it waits."""
-    letters = [(kind, letter) for kind in KINDS for letter in dead_letters.look(topics[kind], limit)]
+    letters: list[tuple[jobs.JobKind, DeadLetter]] = []
+    missing = []
+    for kind in KINDS:
+        try:
+            letters += [(kind, letter) for letter in dead_letters.look(topics[kind], limit)]
+        except gexc.NotFound:
+            log.error("a dead-letter subscription does not exist", extra={"topic": topics[kind]})
+            missing.append(dead_letters.subscription_path(topics[kind]))
     refs = {
         letter.pubsub_message_id: message_ref(db, letter.job.conversation_id, letter.job.message_id)
         for _, letter in letters
@@ -99,7 +112,8 @@ def list_dead_letters(
                 reason=letter.problem or _reason(data, reply_error),
             )
         )
-    return sorted(rows, key=lambda r: r.dead_since.timestamp() if r.dead_since else 0.0, reverse=True)
+    rows.sort(key=lambda r: r.dead_since.timestamp() if r.dead_since else 0.0, reverse=True)
+    return DeadLetterPage(rows, missing)
 
 
 def _usable_ids(job: Job) -> bool:
@@ -250,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     clients = Clients(settings)
     topics = {jobs.JobKind.MEDIA: settings.media_topic, jobs.JobKind.REPLY: settings.reply_topic}
     if args.command == "list":
-        rows = list_dead_letters(clients.firestore, clients.dead_letters, topics)
+        page = list_dead_letters(clients.firestore, clients.dead_letters, topics)
+        for path in page.missing:
+            print(f"missing: {path} does not exist", file=sys.stderr)
+        rows = page.rows
         for row in rows:
             print(
                 f"{row.id}\t{row.kind.value}\t{row.dead_since.isoformat() if row.dead_since else '-'}\t"

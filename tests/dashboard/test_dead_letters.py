@@ -142,3 +142,9 @@ def test_the_command_lists_and_replays_a_media_job_with_a_fresh_stamp(firestore_
 
     gone = run_command("replay", letter)
     assert gone.returncode == 1 and "not waiting" in gone.stderr
+
+
+def test_a_missing_dead_letter_subscription_is_shown_not_a_server_error(operator, emulators) -> None:
+    page = operator.get("/dead-letters")
+    assert page.status_code == 200
+    assert "does not exist" in page.get_data(as_text=True)

@@ -102,8 +102,10 @@ def quarantine() -> str:
 @pages.get("/dead-letters")
 def dead_letters() -> str:
     dashboard = state.current()
-    rows = list_dead_letters(dashboard.db, dashboard.clients.dead_letters, dashboard.config.job_topics)
-    return flask.render_template("dead_letters.html", rows=rows, notice=notice_from(flask.request.args))
+    page = list_dead_letters(dashboard.db, dashboard.clients.dead_letters, dashboard.config.job_topics)
+    return flask.render_template(
+        "dead_letters.html", rows=page.rows, missing=page.missing, notice=notice_from(flask.request.args)
+    )
 
 
 @pages.get("/quarantine/<entry_id>")
