@@ -146,7 +146,7 @@ class StackOptions:
     functions: list[str] = field(default_factory=existing_functions)
     push_min_backoff_s: int = 1
     push_max_backoff_s: int = 10
-    max_delivery_attempts: int = 5
+    max_delivery_attempts: int = 10  # as Terraform's default
     ack_deadline_s: int = 120
     extra_function_env: dict[str, str] = field(default_factory=dict)
 
