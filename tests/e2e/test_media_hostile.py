@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_media import inbound_once_answered, last_model_turn_media, send_media
 from tests.support import hostile_media
+from tests.support.media_flow import inbound_once_answered, last_model_turn_media, send_media
 from tests.support.system import System
 
 
