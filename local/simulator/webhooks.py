@@ -40,9 +40,9 @@ class WebhookSender:
 
     # ---- building bodies ------------------------------------------------------------------
 
-    def envelope(self, **value: Any) -> Json:
+    def envelope(self, field: str = "messages", **value: Any) -> Json:
         cfg = self._state.config
-        return wire.envelope(cfg.waba_id, cfg.display_phone_number, cfg.phone_number_id, **value)
+        return wire.envelope(cfg.waba_id, cfg.display_phone_number, cfg.phone_number_id, field, **value)
 
     def encode(self, payload: Json) -> bytes:
         return wire.encode_body(payload, self._state.config.escape_non_ascii)

@@ -56,7 +56,10 @@ class BurstReply:
         self.clients = clients
         self.settings = settings
         self.conversation_id = conversation_id
-        self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+        # Whom replies go to: the phone when known (Meta's advice), else the BSUID (`recipient`).
+        self.wa_id = str(
+            conversation.get("wa_id") or conversation.get("user_id") or conversation_id.split("_", 1)[1]
+        )
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.wa = clients.whatsapp
@@ -121,8 +124,10 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
-            voice = voice_for(self.db, self.phone_number_id, self.settings)
+            # The number's settings are read while the context is built: no wait of their own.
+            voice_read = _BACKGROUND.submit(voice_for, self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            voice = voice_read.result()
             answer = generate(
                 self.clients.genai,
                 contents,
@@ -270,7 +275,7 @@ class BurstReply:
                 batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
             )
         batch.commit(**CALL)
-        apply_parked_statuses(self.db, self.phone_number_id, wamid, self.wa_id)
+        apply_parked_statuses(self.db, self.conversation_id, wamid)
 
     @staticmethod
     def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:

@@ -5,6 +5,7 @@ Read once per reply, so an operator's change on the Settings page applies to the
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from google.cloud import firestore
@@ -28,6 +29,11 @@ def system_instruction(number: BusinessNumber) -> str:
     return f"You answer on behalf of {number.business_name}.\n\n{number.system_instruction}"
 
 
+_SEEN = ThreadPoolExecutor(max_workers=1, thread_name_prefix="number-seen")
+
+
 def voice_for(db: firestore.Client, phone_number_id: str, settings: Settings) -> Voice:
-    number = business_numbers.for_reply(db, phone_number_id, Defaults.from_settings(settings))
+    number = business_numbers.for_reply(
+        db, phone_number_id, Defaults.from_settings(settings), later=_SEEN.submit
+    )
     return Voice(system_instruction(number), number.fallback_reply, number.business_name)

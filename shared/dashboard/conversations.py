@@ -63,10 +63,21 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
+    user_id: str = ""  # the BSUID
+    username: str = ""
 
     @property
     def title(self) -> str:
-        return self.display_name or f"+{self.wa_id}"
+        if self.display_name:
+            return self.display_name
+        if self.username:
+            return f"@{self.username}"
+        return f"+{self.wa_id}" if self.wa_id else self.user_id or self.id.split("_", 1)[-1]
+
+    @property
+    def address(self) -> str:
+        """Whom a message goes to: the phone when known, else the BSUID (`client.addressed`)."""
+        return self.wa_id or self.user_id or self.id.split("_", 1)[-1]
 
     @classmethod
     def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> ConversationRow:
@@ -90,6 +101,8 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            user_id=str(data.get("user_id") or ""),
+            username=str(data.get("username") or ""),
         )
 
     def cursor(self) -> Cursor | None:

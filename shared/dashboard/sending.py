@@ -92,7 +92,7 @@ def send_operator_reply(
     if claim is None:
         return SendResult(SendOutcome.DUPLICATE)
     try:
-        wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, body)
+        wamid = sender.send_text(conversation.phone_number_id, conversation.address, body)
     except OutcomeUnknown as exc:
         batch = db.batch()
         _add_unknown(batch, db, conversation, f"unknown-{key}", body, SentBy.OPERATOR, operator, exc)
@@ -115,13 +115,13 @@ def send_operator_reply(
         wamid=wamid,
         text=body,
         sent_by=SentBy.OPERATOR,
-        to=conversation.wa_id,
+        to=conversation.address,
         operator=operator,
         answers=waiting_messages(db, conversation.id),
     )
     add_operator_send_done(batch, claim, wamid)
     batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    apply_parked_statuses(db, conversation.id, wamid)
     log.info(
         "operator reply sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
@@ -159,7 +159,7 @@ def resend_failed(
         return SendResult(SendOutcome.BUSY)
     sent_by = SentBy.OPERATOR if data.get("sent_by") == SentBy.OPERATOR else SentBy.AI
     try:
-        wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, text)
+        wamid = sender.send_text(conversation.phone_number_id, conversation.address, text)
     except OutcomeUnknown as exc:
         # The claim on the failed message stays (retry.state "unknown"): it is not resent again.
         batch = db.batch()
@@ -178,14 +178,14 @@ def resend_failed(
         wamid=wamid,
         text=text,
         sent_by=sent_by,
-        to=conversation.wa_id,
+        to=conversation.address,
         reply_to=data.get("reply_to") or None,
         ai_response_id=data.get("ai_response_id") or None,
         operator=operator,
     )
     batch.update(message.ref, {"retried_as": wamid, "retry.state": "sent"})
     batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    apply_parked_statuses(db, conversation.id, wamid)
     log.info(
         "failed message sent again",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
@@ -214,7 +214,7 @@ def _add_unknown(
         record_id=record_id,
         text=text,
         sent_by=sent_by,
-        to=conversation.wa_id,
+        to=conversation.address,
         operator=operator,
         error={
             "code": "outcome_unknown",

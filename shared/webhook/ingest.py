@@ -45,13 +45,17 @@ class IngestReport:
     quarantined: list[str] = field(default_factory=list)
 
 
-def job_topic(message: InboundMessage, settings: Settings) -> str | None:
-    """Media goes to the media function first; other replyable messages straight to the reply one."""
+def job_topic(message: InboundMessage, settings: Settings) -> str:
+    """Media goes to the media function first; everything else to the reply one, which answers
+    what can be answered and records the rest (reactions, unsupported and system messages): its
+    consumer is who finds the user's conversation (shared/store/identity.py)."""
     if message.type in MEDIA_TYPES:
         return settings.media_topic
-    if message.type in REPLYABLE_TYPES:
-        return settings.reply_topic
-    return None  # reactions, unsupported and system messages are recorded, not answered
+    return settings.reply_topic
+
+
+def job_reason(message: InboundMessage) -> str:
+    return "inbound" if message.type in REPLYABLE_TYPES else "record"
 
 
 def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
@@ -99,6 +103,7 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
                             message,
                             job_topic=job_topic(message, settings),
                             retention_days=settings.retention_days,
+                            reason=job_reason(message),
                         )
                     except JobInFlight:
                         in_flight += 1
@@ -123,7 +128,7 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
 
 def _start_publish(bus: JobBus, job: PendingJob) -> Future[str]:
     try:
-        return bus.publish_async(job.topic, Job(job.conversation_id, job.message_id))
+        return bus.publish_async(job.topic, Job(job.conversation_id, job.message_id, job.reason))
     except Exception as exc:  # e.g. the publisher could not be created: fails like a publish would
         failed: Future[str] = Future()
         failed.set_exception(exc)

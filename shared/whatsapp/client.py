@@ -60,6 +60,20 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
 
 
+def is_user_id(address: str) -> bool:
+    """A business-scoped user id (`US.1349...`) rather than a phone number (digits, maybe "+")."""
+    return "." in address and address[:2].isalpha()
+
+
+def addressed(to: str) -> dict[str, str]:
+    """The send body's recipient: `to` for a phone number ("+" and digits, so it is never read as
+    a local one), `recipient` for a user known by their BSUID. Only one is ever sent: Meta reads
+    `to` first when both are there."""
+    if is_user_id(to):
+        return {"recipient": to}
+    return {"to": "+" + to.lstrip("+")}
+
+
 class WhatsAppClient:
     def __init__(
         self,
@@ -91,13 +105,14 @@ class WhatsAppClient:
         callback_data: str | None = None,
         deadline: Deadline | None = None,
     ) -> str:
-        """Send a text message; returns the wamid WhatsApp assigned to it."""
+        """Send a text message to `to` (a phone number, or a BSUID: see `addressed`); returns the
+        wamid WhatsApp assigned to it."""
         if meta_length(body) > TEXT_LIMIT:
             raise ValueError(f"text body of {meta_length(body)} UTF-16 units is over WhatsApp's {TEXT_LIMIT}")
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": "+" + to.lstrip("+"),  # with "+" the number is never read as a local one
+            **addressed(to),
             "type": "text",
             "text": {"body": body, "preview_url": False},
         }
