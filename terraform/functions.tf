@@ -43,7 +43,10 @@ locals {
   optional_env = var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url }
 
   function_env = {
-    webhook = {}
+    webhook = {
+      # An owner's message from the WhatsApp Business app pauses the assistant this long.
+      HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes)
+    }
     media = {
       # Each job's deadline (shared/deadline.py) ends inside the function's timeout.
       MEDIA_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["media"].timeout_seconds)
@@ -63,9 +66,10 @@ locals {
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
     }
     dashboard = {
-      BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
-      IAP_AUDIENCE    = local.iap_audience
-      OPERATOR_EMAILS = join(",", var.operator_emails)
+      BUSINESS_NAME             = var.business_name                       # shown as the default on the Settings page
+      HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes) # an operator's reply pauses it too
+      IAP_AUDIENCE              = local.iap_audience
+      OPERATOR_EMAILS           = join(",", var.operator_emails)
     }
   }
 

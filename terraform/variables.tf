@@ -62,6 +62,16 @@ variable "business_name" {
   default     = ""
 }
 
+variable "human_reply_pause_minutes" {
+  description = "Minutes the assistant stays quiet in a conversation after a human reply there, from the WhatsApp Business app or the dashboard (HUMAN_REPLY_PAUSE_MINUTES); it then resumes by itself. 0: a human reply pauses nothing. Default = shared/config.py."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.human_reply_pause_minutes >= 0
+    error_message = "human_reply_pause_minutes cannot be negative."
+  }
+}
+
 variable "gemini_model" {
   description = "Gemini model id (GEMINI_MODEL). Default = shared/config.py DEFAULT_GEMINI_MODEL."
   type        = string

@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from shared.ai_reply import resume
 from shared.ai_reply.budget import job_deadline, round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
 from shared.bus import Job, ReceivedJob, Redeliver
@@ -46,6 +47,10 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     # The job's arrival brings its message into the conversation's summary and the counters, and
     # tells a repeat delivery of the webhook that the job is out. It rides the lease transaction
     # below; a job that will not get there at once records it on its own first.
+    if job.reason == resume.SWEEP:
+        if received.age_seconds() <= settings.job_max_age_seconds:  # a later sweep does it anyway
+            resume.sweep(settings, clients)
+        return
     too_old = received.age_seconds() > settings.job_max_age_seconds
     conversation_id = job.conversation_id
     if job.reason == "record":

@@ -27,6 +27,7 @@ from google.cloud import firestore
 
 from shared.dashboard.actions import FailedMessage
 from shared.dashboard.conversations import ConversationRow
+from shared.store import pauses
 from shared.store.outbound import (
     add_operator_send_done,
     add_operator_send_unknown,
@@ -36,7 +37,7 @@ from shared.store.outbound import (
     release_operator_send,
     waiting_messages,
 )
-from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
+from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy, conversation_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import OutcomeUnknown, WhatsAppError
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
@@ -80,7 +81,10 @@ def send_operator_reply(
     key: str,
     operator: str,
     sender: TextSender,
+    pause_minutes: float = 0,
 ) -> SendResult:
+    """Send an operator's message; like the owner's from the Business app it pauses the assistant
+    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself."""
     body = text.strip()
     if not body:
         return SendResult(SendOutcome.EMPTY)
@@ -120,6 +124,11 @@ def send_operator_reply(
         answers=waiting_messages(db, conversation.id),
     )
     add_operator_send_done(batch, claim, wamid)
+    batch.set(
+        conversation_ref(db, conversation.id),
+        pauses.human_reply(datetime.now(UTC), pause_minutes, SentBy.OPERATOR),
+        merge=True,
+    )
     batch.commit(**CALL)
     apply_parked_statuses(db, conversation.id, wamid)
     log.info(

@@ -263,6 +263,10 @@ def plan_arrival(
         latest=not last_inbound or message["received_at"] >= last_inbound,
         identity=identity.summary_identity(here.identity, conversation),
     )
+    if (conversation or {}).get("contact_name"):
+        # The business named this contact in its app: that name stays (coexistence.py).
+        summary.pop("display_name", None)
+        summary.pop("display_name_lower", None)
     if here.conflicts:
         # The same user has another conversation too (they wrote from a new number before the
         # change was reported): an operator looks; the messages stay where they are.

@@ -32,7 +32,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store import identity, stats
+from shared.store import identity, pauses, stats
 from shared.store.inbound import add_arrival_counters, plan_arrival
 from shared.store.schema import (
     CALL,
@@ -53,6 +53,7 @@ class LeaseOutcome(StrEnum):
     BUSY = "busy"  # another instance is replying; it will answer this message too
     WAIT = "wait"  # busy, and this job watches the lease in case its holder died: redeliver it
     PAUSED = "paused"  # an operator paused the AI for this conversation
+    HUMAN = "human"  # a human replied lately: the assistant waits until their pause runs out
     MISSING = "missing"  # no such conversation
     MOVED = (
         "moved"  # the arriving message belongs to its user's conversation (`moved_to`): move it, ask there
@@ -147,6 +148,9 @@ def acquire_lease(
         elif (data or {}).get("ai_paused"):
             outcome = LeaseOutcome.PAUSED
             write["needs_attention"] = True
+        elif pauses.paused_by_human(data, now):
+            outcome = LeaseOutcome.HUMAN
+            write["resume_at"] = (data or {})["human_reply_until"]  # the sweep answers it then
         else:
             outcome = LeaseOutcome.ACQUIRED
             write.update(

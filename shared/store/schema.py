@@ -41,6 +41,7 @@ class InboundStatus(StrEnum):
     ANSWERED = "answered"
     FAILED = "failed"  # no reply will come without an operator's retry
     IGNORED = "ignored"  # recorded only: reactions, unsupported and system messages
+    HISTORY = "history"  # synced from the Business app's past chats: context, never answered
 
 
 class MediaStatus(StrEnum):
@@ -68,6 +69,7 @@ class SentBy(StrEnum):
 
     AI = "ai"
     OPERATOR = "operator"
+    BUSINESS_APP = "business_app"  # the owner, from the WhatsApp Business app (Coexistence echoes)
 
 
 # Transient errors are retried briefly inside a request; past that the caller answers 503 (or

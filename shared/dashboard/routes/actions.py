@@ -57,6 +57,7 @@ def reply(conversation_id: str) -> flask.Response:
         key=flask.request.form.get("send_key", ""),
         operator=state.operator().name,
         sender=dashboard.clients.whatsapp,
+        pause_minutes=dashboard.config.human_reply_pause_minutes,
     )
     return _sent_notice(conversation_id, result, "sent")
 
