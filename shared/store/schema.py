@@ -20,6 +20,7 @@ MESSAGES = "messages"  # under a conversation: inbound and outbound alike
 AI_RESPONSES = "ai_responses"  # under a conversation: one record per reply
 OPERATOR_SENDS = "operator_sends"  # under a conversation: one claim per operator send
 QUARANTINE = "quarantine"
+QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body when it does not fit
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
@@ -28,7 +29,15 @@ STATS_SHARDS = "stats_shards"
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
 # and per day.
 EXPIRING_COLLECTIONS = frozenset(
-    {MESSAGES, AI_RESPONSES, OPERATOR_SENDS, QUARANTINE, WEBHOOK_ERRORS, ORPHAN_STATUSES}
+    {
+        MESSAGES,
+        AI_RESPONSES,
+        OPERATOR_SENDS,
+        QUARANTINE,
+        QUARANTINE_BODY_CHUNKS,
+        WEBHOOK_ERRORS,
+        ORPHAN_STATUSES,
+    }
 )
 
 
@@ -138,6 +147,10 @@ def operator_send_ref(db: firestore.Client, conv_id: str, key: str) -> firestore
 
 def quarantine(db: firestore.Client) -> firestore.CollectionReference:
     return db.collection(QUARANTINE)
+
+
+def quarantine_body_chunks(db: firestore.Client, entry_id: str) -> firestore.CollectionReference:
+    return quarantine(db).document(entry_id).collection(QUARANTINE_BODY_CHUNKS)
 
 
 def webhook_errors(db: firestore.Client) -> firestore.CollectionReference:
