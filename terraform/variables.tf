@@ -56,6 +56,12 @@ variable "whatsapp_api_url" {
   default     = ""
 }
 
+variable "business_name" {
+  description = "Who the assistant answers for (BUSINESS_NAME), on every business number the dashboard's Settings page gives no name of its own. Empty: none."
+  type        = string
+  default     = ""
+}
+
 variable "gemini_model" {
   description = "Gemini model id (GEMINI_MODEL). Default = shared/config.py DEFAULT_GEMINI_MODEL."
   type        = string

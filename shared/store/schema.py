@@ -24,6 +24,7 @@ QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
@@ -159,6 +160,14 @@ def webhook_errors(db: firestore.Client) -> firestore.CollectionReference:
 
 def orphan_status_ref(db: firestore.Client, wamid: str) -> firestore.DocumentReference:
     return db.collection(ORPHAN_STATUSES).document(wamid)
+
+
+def business_numbers(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(BUSINESS_NUMBERS)
+
+
+def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore.DocumentReference:
+    return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
 
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
