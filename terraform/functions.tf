@@ -40,7 +40,11 @@ locals {
   }
 
   # Only set when overridden, so the code's default stays the single source otherwise.
-  optional_env = var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url }
+  optional_env = merge(
+    var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url },
+    local.waha ? { WAHA_URL = var.waha.url, WAHA_SESSION = var.waha.sessions } : {},
+  )
+  waha = var.waha.url != ""
 
   function_env = {
     webhook = {}
@@ -70,11 +74,12 @@ locals {
   }
 
   # Secret env vars per function: each function's service account can read only these.
+  # With WAHA, the webhook checks its signatures and the senders call its API.
   function_secrets = {
-    webhook   = ["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"]
-    media     = ["WHATSAPP_API_TOKEN"]
-    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"])
-    dashboard = ["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"]
+    webhook   = concat(["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"], local.waha ? ["WAHA_WEBHOOK_HMAC_KEY"] : [])
+    media     = concat(["WHATSAPP_API_TOKEN"], local.waha ? ["WAHA_API_KEY"] : [])
+    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], local.waha ? ["WAHA_API_KEY"] : [])
   }
 }
 

@@ -77,6 +77,7 @@ class SentBy(StrEnum):
 
     AI = "ai"
     OPERATOR = "operator"
+    BUSINESS_APP = "business_app"  # typed on the business's own phone or WhatsApp Web, not through us
 
 
 # Transient errors are retried briefly inside a request; past that the caller answers 503 (or
