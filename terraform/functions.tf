@@ -50,10 +50,13 @@ locals {
       JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
     }
     ai_reply = {
-      GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
-      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
+      # The knowledge base: questions are embedded with the model the documents were.
+      EMBEDDING_MODEL      = var.embedding_model
+      EMBEDDING_DIMENSIONS = tostring(var.embedding_dimensions)
+      GEMINI_MODEL         = var.gemini_model
+      JOB_MAX_AGE_SECONDS  = tostring(local.job_max_age_seconds)
       # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
       REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
@@ -63,6 +66,11 @@ locals {
     dashboard = {
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
+      # The Knowledge page embeds documents; the vector index is built for these dimensions.
+      GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
+      GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      EMBEDDING_MODEL           = var.embedding_model
+      EMBEDDING_DIMENSIONS      = tostring(var.embedding_dimensions)
     }
   }
 
@@ -71,7 +79,7 @@ locals {
     webhook   = ["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"]
     media     = ["WHATSAPP_API_TOKEN"]
     ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"])
-    dashboard = ["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"]
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], var.use_vertexai ? [] : ["GEMINI_API_KEY"])
   }
 }
 
