@@ -59,10 +59,17 @@ locals {
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
+      # Opt-out words and the texts sent without the model (empty: the built-in ones, in six languages).
+      OPT_OUT_KEYWORDS     = var.opt_out_keywords
+      OPT_IN_KEYWORDS      = var.opt_in_keywords
+      OPT_OUT_CONFIRMATION = var.opt_out_confirmation
+      OPT_IN_CONFIRMATION  = var.opt_in_confirmation
+      LIMIT_NOTICE         = var.limit_notice
     }
     dashboard = {
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
+      AUDIT_BUCKET    = google_storage_bucket.audit.name
     }
   }
 

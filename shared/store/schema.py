@@ -23,6 +23,10 @@ QUARANTINE = "quarantine"
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+BUSINESS_NUMBERS = "business_numbers"  # per-number settings, keyed by phone_number_id
+CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model tokens in the current windows
+NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
+ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
@@ -150,3 +154,19 @@ def orphan_status_ref(db: firestore.Client, wamid: str) -> firestore.DocumentRef
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
+
+
+def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore.DocumentReference:
+    return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
+
+
+def customer_usage_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:
+    return db.collection(CUSTOMER_USAGE).document(conv_id)
+
+
+def number_spend_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
+    return db.collection(NUMBER_SPEND).document(name)
+
+
+def erasure_ref(db: firestore.Client, erasure_id: str) -> firestore.DocumentReference:
+    return db.collection(ERASURES).document(erasure_id)
