@@ -22,8 +22,8 @@ from shared.ai_reply.keywords import Consent, Keyword, Keywords
 from shared.ai_reply.wording import Wording, guess_language, text_of
 from shared.config import Settings
 from shared.store import consent, usage
-from shared.store.limits import limits_for
-from shared.store.schema import CALL, conversation_ref
+from shared.store.limits import Limits, limits_in
+from shared.store.schema import CALL_TIMEOUT, business_number_ref, conversation_ref
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,30 @@ def before_model(
     reply_id: str,
     burst: list[dict[str, Any]],
 ) -> Verdict:
-    consent_verdict = _consent(settings, db, conversation_id, burst)
-    if consent_verdict is not None:
-        return consent_verdict
-    return _limits(settings, db, conversation_id, phone_number_id, reply_id, burst)
+    recorded = record_keyword(settings, db, conversation_id, burst)
+    if recorded is not None:
+        change, keyword = recorded
+        if change.confirm:
+            wording = Wording.OPT_OUT_CONFIRMATION if change.opted_out else Wording.OPT_IN_CONFIRMATION
+            return Verdict(Step.SAY, text_of(wording, keyword.language, settings), wording)
+        if change.opted_out:
+            return Verdict(Step.WITHHOLD, reason=OPTED_OUT_REASON)
+        # START from someone who never opted out: an ordinary message.
+    # What the checks need, in one batched read: the customer's consent, the number's limits
+    # and what the number spent today.
+    refs = [
+        conversation_ref(db, conversation_id),
+        business_number_ref(db, phone_number_id),
+        *usage.spend_refs(db, phone_number_id),
+    ]
+    snaps = {snap.reference.path: snap for snap in db.get_all(refs, timeout=CALL_TIMEOUT)}
+    conversation, number, *spend = (snaps[ref.path] for ref in refs)
+    if not consent.may_message(conversation.to_dict() if conversation.exists else None):
+        return Verdict(Step.WITHHOLD, reason=OPTED_OUT_REASON)
+    limits = limits_in(number.to_dict() if number.exists else None, settings)
+    return _limits(
+        settings, db, conversation_id, phone_number_id, reply_id, burst, limits, usage.spend_in(spend)
+    )
 
 
 def keyword_in(keywords: Keywords, burst: list[dict[str, Any]]) -> tuple[dict[str, Any], Keyword] | None:
@@ -102,24 +122,6 @@ def record_keyword(
     return change, keyword
 
 
-def _consent(
-    settings: Settings, db: firestore.Client, conversation_id: str, burst: list[dict[str, Any]]
-) -> Verdict | None:
-    recorded = record_keyword(settings, db, conversation_id, burst)
-    if recorded is not None:
-        change, keyword = recorded
-        if change.confirm:
-            wording = Wording.OPT_OUT_CONFIRMATION if change.opted_out else Wording.OPT_IN_CONFIRMATION
-            return Verdict(Step.SAY, text_of(wording, keyword.language, settings), wording)
-        if change.opted_out:
-            return Verdict(Step.WITHHOLD, reason=OPTED_OUT_REASON)
-        return None  # START from someone who never opted out: an ordinary message
-    conversation = conversation_ref(db, conversation_id).get(**CALL).to_dict()
-    if not consent.may_message(conversation):
-        return Verdict(Step.WITHHOLD, reason=OPTED_OUT_REASON)
-    return None
-
-
 def _limits(
     settings: Settings,
     db: firestore.Client,
@@ -127,9 +129,10 @@ def _limits(
     phone_number_id: str,
     reply_id: str,
     burst: list[dict[str, Any]],
+    limits: Limits,
+    spent: float,
 ) -> Verdict:
-    limits = limits_for(db, phone_number_id, settings)
-    cap = usage.over_spend_cap(db, phone_number_id, limits)
+    cap = usage.over_spend_cap(spent, limits)
     if cap is not None:
         log.error(
             "the business number reached its daily spend cap; the model is not called",

@@ -33,10 +33,6 @@ NOTICES = {
         "warning",
         "Not sent: the customer opted out (wrote STOP). You can write again once they write START.",
     ),
-    "limits_saved": Notice(
-        "success", "The limits were saved; the next message of each customer is held to them."
-    ),
-    "limits_invalid": Notice("danger", "Not saved: every limit is a number, 0 or more."),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),
@@ -51,6 +47,7 @@ NOTICES = {
     "replay_gone": Notice(
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
+    "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),

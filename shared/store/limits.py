@@ -56,7 +56,12 @@ class Limits:
 def limits_for(db: firestore.Client, phone_number_id: str, settings: Settings) -> Limits:
     """The limits in force for a business number (one read of its settings document)."""
     snap = business_number_ref(db, phone_number_id).get(**CALL)
-    chosen = (snap.to_dict() or {}).get(FIELD) if snap.exists else None
+    return limits_in(snap.to_dict() if snap.exists else None, settings)
+
+
+def limits_in(document: Mapping[str, Any] | None, settings: Settings) -> Limits:
+    """The limits a business number's settings document (as read) puts in force."""
+    chosen = (document or {}).get(FIELD)
     base = Limits.defaults(settings)
     return base.over(chosen) if isinstance(chosen, Mapping) else base
 

@@ -16,6 +16,7 @@ documents, read back by key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -217,25 +218,28 @@ def add_model_spend(
     )
 
 
-def spend_today(db: firestore.Client, phone_number_id: str, now: datetime | None = None) -> float:
-    """What the model cost the number this UTC day (its shards, read by key)."""
+def spend_refs(
+    db: firestore.Client, phone_number_id: str, now: datetime | None = None
+) -> list[firestore.DocumentReference]:
+    """The shard documents of the number's spend this UTC day, to read by key."""
     day = _day(now or datetime.now(UTC))
-    refs = [_spend_ref(db, phone_number_id, day, shard) for shard in range(SHARDS)]
-    return sum(
-        float((snap.to_dict() or {}).get("usd") or 0)
-        for snap in db.get_all(refs, timeout=CALL_TIMEOUT)
-        if snap.exists
-    )
+    return [_spend_ref(db, phone_number_id, day, shard) for shard in range(SHARDS)]
 
 
-def over_spend_cap(
-    db: firestore.Client, phone_number_id: str, limits: Limits, now: datetime | None = None
-) -> LimitHit | None:
-    """The number's cap, when today's spend has reached it."""
-    now = now or datetime.now(UTC)
-    if (
-        not limits.spend_cap_usd_per_day
-        or spend_today(db, phone_number_id, now) < limits.spend_cap_usd_per_day
-    ):
+def spend_in(snaps: Iterable[firestore.DocumentSnapshot]) -> float:
+    """The spend that shard documents (as read) add up to."""
+    return sum(float((snap.to_dict() or {}).get("usd") or 0) for snap in snaps if snap.exists)
+
+
+def spend_today(db: firestore.Client, phone_number_id: str, now: datetime | None = None) -> float:
+    """What the model cost the number this UTC day."""
+    return spend_in(db.get_all(spend_refs(db, phone_number_id, now), timeout=CALL_TIMEOUT))
+
+
+def over_spend_cap(spent: float, limits: Limits, now: datetime | None = None) -> LimitHit | None:
+    """The number's cap, when what it spent today has reached it."""
+    if not limits.spend_cap_usd_per_day or spent < limits.spend_cap_usd_per_day:
         return None
-    return LimitHit(LimitCode.SPEND_CAP, _end(LimitCode.SPEND_CAP, now), notice_due=False)
+    return LimitHit(
+        LimitCode.SPEND_CAP, _end(LimitCode.SPEND_CAP, now or datetime.now(UTC)), notice_due=False
+    )

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 
 import flask
 
 from shared.dashboard import state
 from shared.dashboard.audit import DAY, PAGE_SIZE, Action
-from shared.dashboard.conversations import latest_conversations
-from shared.dashboard.notices import notice_from
+from shared.dashboard.routes.settings import phone_number_id_from, render_settings
+from shared.dashboard.settings import Refused, saved
 from shared.store.limits import Limits, limits_for, save_limits
 from shared.store.usage import spend_today
 
 guardrails = flask.Blueprint("guardrails", __name__)
 
 AUDIT_DAYS = 7
-PHONE_NUMBER_ID = re.compile(r"^[0-9]{1,32}$")
 MAX_NOTICE_CHARS = 1000
 
 
@@ -52,50 +50,50 @@ def audit() -> str:
     )
 
 
-def _number(value: str | None) -> str:
-    if value and PHONE_NUMBER_ID.match(value):
-        return value
-    return ""
+@guardrails.app_context_processor
+def _limits_of() -> dict[str, object]:
+    """`limits_of(phone_number_id)` for the Settings page's limits section: the limits in force, the
+    environment's defaults and today's model spend."""
+
+    def limits_of(phone_number_id: str) -> dict[str, object]:
+        dashboard = state.current()
+        settings = dashboard.clients.settings
+        return {
+            "limits": limits_for(dashboard.db, phone_number_id, settings),
+            "defaults": Limits.defaults(settings),
+            "spent": spend_today(dashboard.db, phone_number_id),
+        }
+
+    return {"limits_of": limits_of}
 
 
-@guardrails.get("/settings/limits")
-def limits_page() -> str:
-    dashboard = state.current()
-    number = _number(flask.request.args.get("number"))
-    if not number:
-        latest = latest_conversations(dashboard.db, 1)
-        number = latest[0].phone_number_id if latest else ""
-    settings = dashboard.clients.settings
-    defaults = Limits.defaults(settings)
-    return flask.render_template(
-        "settings_limits.html",
-        number=number,
-        limits=limits_for(dashboard.db, number, settings) if number else defaults,
-        defaults=defaults,
-        spent=spend_today(dashboard.db, number) if number else 0.0,
-        notice=notice_from(flask.request.args),
-    )
+LIMIT_FIELDS = ("messages_per_minute", "messages_per_hour", "tokens_per_day", "spend_cap_usd_per_day")
 
 
 @guardrails.post("/settings/<phone_number_id>/limits")
-def save_limits_route(phone_number_id: str) -> flask.Response:
-    if not PHONE_NUMBER_ID.match(phone_number_id):
-        flask.abort(404)
+def save_limits_route(phone_number_id: str) -> flask.Response | tuple[str, int]:
+    phone_number_id = phone_number_id_from(phone_number_id)
     form = flask.request.form
-    try:
-        limits = Limits(
-            messages_per_minute=_whole(form.get("messages_per_minute")),
-            messages_per_hour=_whole(form.get("messages_per_hour")),
-            tokens_per_day=_whole(form.get("tokens_per_day")),
-            spend_cap_usd_per_day=round(_amount(form.get("spend_cap_usd_per_day")), 2),
-            notice=" ".join(form.get("notice", "").split())[:MAX_NOTICE_CHARS],
-        )
-    except ValueError:
-        return flask.redirect(
-            flask.url_for("guardrails.limits_page", number=phone_number_id, notice="limits_invalid"), code=303
-        )
-    dashboard = state.current()
-    save_limits(dashboard.db, phone_number_id, limits, operator=state.operator().name)
+    errors: dict[str, str] = {}
+    values: dict[str, float] = {}
+    for name in LIMIT_FIELDS:
+        try:
+            values[name] = (
+                _amount(form.get(name)) if name == "spend_cap_usd_per_day" else _whole(form.get(name))
+            )
+        except ValueError:
+            errors[name] = f"{name.replace('_', ' ').capitalize()} must be a number, 0 or more."
+    if errors:
+        sent = {name: form.get(name, "") for name in (*LIMIT_FIELDS, "notice")}
+        return render_settings(Refused(phone_number_id, "limits", sent, errors), 422)
+    limits = Limits(
+        messages_per_minute=int(values["messages_per_minute"]),
+        messages_per_hour=int(values["messages_per_hour"]),
+        tokens_per_day=int(values["tokens_per_day"]),
+        spend_cap_usd_per_day=round(values["spend_cap_usd_per_day"], 2),
+        notice=" ".join(form.get("notice", "").split())[:MAX_NOTICE_CHARS],
+    )
+    save_limits(state.current().db, phone_number_id, limits, operator=state.operator().name)
     state.audit(
         Action.SETTINGS,
         f"business number {phone_number_id}: limits",
@@ -104,9 +102,7 @@ def save_limits_route(phone_number_id: str) -> flask.Response:
             f"cap {limits.spend_cap_usd_per_day:.2f} USD/day"
         ),
     )
-    return flask.redirect(
-        flask.url_for("guardrails.limits_page", number=phone_number_id, notice="limits_saved"), code=303
-    )
+    return saved(phone_number_id, "limits")
 
 
 def _whole(raw: str | None) -> int:
