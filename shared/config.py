@@ -11,6 +11,7 @@ them down; nothing else reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -56,6 +57,13 @@ class Settings:
     whatsapp_app_secret: str = field(default="", repr=False)
     webhook_verify_token: str = field(default="", repr=False)
     webhook_max_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024  # Meta's 3 MB cap plus headroom
+    # WAHA, the self-hosted WhatsApp HTTP API (docs/providers.md): business numbers it serves are
+    # named by WAHA_SESSION, `session[=business_number_id]` separated by commas (see waha_sessions).
+    waha_url: str = ""
+    waha_api_key: str = field(default="", repr=False)
+    waha_session: str = ""
+    waha_webhook_hmac_key: str = field(default="", repr=False)
+    waha_allow_unsigned: bool = False  # only on a private network: WAHA's webhooks then prove nothing
     # Gemini
     gemini_api_key: str = field(default="", repr=False)
     gemini_model: str = DEFAULT_GEMINI_MODEL
@@ -76,6 +84,14 @@ class Settings:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    # Knowledge base: the business's documents as passages, embedded and searched per burst
+    embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = 768  # gemini-embedding-001 truncates its 3,072 (Matryoshka)
+    knowledge_max_passages: int = 4  # the closest passages a reply may be given
+    # Cosine similarity a passage needs to be given to the model (gemini-embedding-001 puts
+    # unrelated texts around 0.5 and a passage that answers the question well above 0.65).
+    knowledge_min_similarity: float = 0.6
+    knowledge_max_upload_bytes: int = 10 * 1024 * 1024
     # Reply loop
     reply_debounce_ms: int = 0
     reply_history_turns: int = 20
@@ -104,6 +120,24 @@ class Settings:
     operator_emails: str = ""
     # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
     retention_days: int = 365
+    # Opt-out (shared/ai_reply/keywords.py): comma-separated words replacing the built-in lists,
+    # and texts replacing the built-in confirmations in every language (empty = built-in)
+    opt_out_keywords: str = ""
+    opt_in_keywords: str = ""
+    opt_out_confirmation: str = ""
+    opt_in_confirmation: str = ""
+    # Limits checked before the model is called (defaults of each business number's settings page;
+    # 0 turns a limit off). Per customer: messages per minute and per hour, model tokens per UTC
+    # day; per business number: model spend per UTC day, priced from the tokens recorded.
+    limit_messages_per_minute: int = 12
+    limit_messages_per_hour: int = 60
+    limit_tokens_per_day: int = 200_000
+    spend_cap_usd_per_day: float = 25.0
+    model_input_usd_per_million_tokens: float = 0.50  # the model's list price (Google's rate card)
+    model_output_usd_per_million_tokens: float = 3.00  # thinking tokens are billed as output
+    limit_notice: str = ""  # replaces the built-in notice of a customer over a limit
+    # The operators' audit trail: a bucket the dashboard may only add objects to (terraform/audit.tf)
+    audit_bucket: str = ""
     # Logging
     log_level: str = "INFO"
 
@@ -129,10 +163,34 @@ class Settings:
                 f"GEMINI_THINKING_LEVEL={self.gemini_thinking_level!r} is not one of "
                 f"{', '.join(THINKING_LEVELS)}{hint}"
             )
-        positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
+        if parse_waha_sessions(self.waha_session) and not self.waha_url:
+            raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
+        positive = (
+            "gemini_max_output_tokens",
+            "gemini_timeout_seconds",
+            "gemini_max_attempts",
+            "embedding_dimensions",
+            "knowledge_max_passages",
+            "knowledge_max_upload_bytes",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be above 0")
+        if not 0.0 <= self.knowledge_min_similarity <= 1.0:
+            raise ConfigError(
+                f"KNOWLEDGE_MIN_SIMILARITY={self.knowledge_min_similarity!r} must be between 0 and 1"
+            )
+        limits = (
+            "limit_messages_per_minute",
+            "limit_messages_per_hour",
+            "limit_tokens_per_day",
+            "spend_cap_usd_per_day",
+            "model_input_usd_per_million_tokens",
+            "model_output_usd_per_million_tokens",
+        )
+        for name in limits:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be 0 (off) or more")
         return self
 
     def require(self, *names: str) -> Settings:
@@ -140,6 +198,15 @@ class Settings:
         missing = [_env_name(n) for n in names if not getattr(self, n)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        return self
+
+    def require_waha_signing(self) -> Settings:
+        """The webhook does not start for WAHA sessions whose deliveries it could not authenticate."""
+        if self.waha_sessions and not self.waha_webhook_hmac_key and not self.waha_allow_unsigned:
+            raise ConfigError(
+                "missing required setting: WAHA_WEBHOOK_HMAC_KEY (the key WAHA signs its webhooks "
+                "with) for WAHA_SESSION; only on a private network set WAHA_ALLOW_UNSIGNED=true instead"
+            )
         return self
 
     def require_model(self) -> Settings:
@@ -151,8 +218,40 @@ class Settings:
         return self
 
     @property
+    def waha_sessions(self) -> dict[str, str]:
+        """WAHA session name -> the business number id it is known by here (`waha-<session>`
+        unless given as `session=id`). The id takes the place of Meta's phone_number_id in
+        conversation ids, so it holds no `_`, and no digits-only id can be mistaken for Meta's."""
+        return parse_waha_sessions(self.waha_session)
+
+    @property
     def operator_allowlist(self) -> frozenset[str]:
         return frozenset(e.strip().lower() for e in self.operator_emails.split(",") if e.strip())
+
+
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BUSINESS_NUMBER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def parse_waha_sessions(raw: str) -> dict[str, str]:
+    """`default` or `default=waha-shop,sales=waha-sales` -> {session: business number id}."""
+    sessions: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        session, _, number_id = (p.strip() for p in item.partition("="))
+        number_id = number_id or "waha-" + session.replace("_", "-")
+        if not _SESSION_NAME.fullmatch(session):
+            raise ConfigError(f"WAHA_SESSION: {session!r} is not a WAHA session name")
+        if not _BUSINESS_NUMBER_ID.fullmatch(number_id) or number_id.isdigit():
+            raise ConfigError(
+                f"WAHA_SESSION: business number id {number_id!r} must be letters, digits and '-', "
+                "not digits only (those are Meta's phone number ids)"
+            )
+        if session in sessions or number_id in sessions.values():
+            raise ConfigError(f"WAHA_SESSION names {session!r} or {number_id!r} twice")
+        sessions[session] = number_id
+    return sessions
 
 
 def _convert(name: str, raw: str, kind: type) -> object:

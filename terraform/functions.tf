@@ -40,7 +40,11 @@ locals {
   }
 
   # Only set when overridden, so the code's default stays the single source otherwise.
-  optional_env = var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url }
+  optional_env = merge(
+    var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url },
+    local.waha ? { WAHA_URL = var.waha.url, WAHA_SESSION = var.waha.sessions } : {},
+  )
+  waha = var.waha.url != ""
 
   function_env = {
     webhook = {
@@ -55,30 +59,46 @@ locals {
     ai_reply = {
       # The default voice of every business number (the dashboard's Settings page sets a number's own).
       BUSINESS_NAME             = var.business_name
-      GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
-      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
+      # The knowledge base: questions are embedded with the model the documents were.
+      EMBEDDING_MODEL      = var.embedding_model
+      EMBEDDING_DIMENSIONS = tostring(var.embedding_dimensions)
+      GEMINI_MODEL         = var.gemini_model
+      JOB_MAX_AGE_SECONDS  = tostring(local.job_max_age_seconds)
       # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
       REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
+      # Opt-out words and the texts sent without the model (empty: the built-in ones, in six languages).
+      OPT_OUT_KEYWORDS     = var.opt_out_keywords
+      OPT_IN_KEYWORDS      = var.opt_in_keywords
+      OPT_OUT_CONFIRMATION = var.opt_out_confirmation
+      OPT_IN_CONFIRMATION  = var.opt_in_confirmation
+      LIMIT_NOTICE         = var.limit_notice
     }
     dashboard = {
       BUSINESS_NAME             = var.business_name                       # shown as the default on the Settings page
       HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes) # an operator's reply pauses it too
       IAP_AUDIENCE              = local.iap_audience
       OPERATOR_EMAILS           = join(",", var.operator_emails)
+      # The Knowledge page embeds documents; the vector index is built for these dimensions.
+      GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
+      GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      EMBEDDING_MODEL           = var.embedding_model
+      EMBEDDING_DIMENSIONS      = tostring(var.embedding_dimensions)
+      AUDIT_BUCKET              = google_storage_bucket.audit.name
     }
   }
 
   # Secret env vars per function: each function's service account can read only these.
+  # With WAHA, the webhook checks its signatures and the senders call its API.
   function_secrets = {
-    webhook   = ["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"]
-    media     = ["WHATSAPP_API_TOKEN"]
-    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"])
-    dashboard = ["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"]
+    webhook   = concat(["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"], local.waha ? ["WAHA_WEBHOOK_HMAC_KEY"] : [])
+    media     = concat(["WHATSAPP_API_TOKEN"], local.waha ? ["WAHA_API_KEY"] : [])
+    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
   }
 }
 

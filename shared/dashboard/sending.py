@@ -60,6 +60,7 @@ class SendOutcome(StrEnum):
     UNKNOWN = "unknown"  # WhatsApp did not answer: it may or may not have been delivered
     NOT_FAILED = "not_failed"
     BUSY = "busy"
+    OPTED_OUT = "opted_out"  # the customer wrote STOP: nothing is sent until they write START
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def send_operator_reply(
 ) -> SendResult:
     """Send an operator's message; like the owner's from the Business app it pauses the assistant
     for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
     if not body:
         return SendResult(SendOutcome.EMPTY)
@@ -147,6 +150,8 @@ def resend_failed(
     sender: TextSender,
 ) -> SendResult:
     """Send the text of a failed outbound message again, as a new message."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     data: dict[str, Any] = message.data
     text = str(data.get("text") or "")
     if (

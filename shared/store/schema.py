@@ -20,16 +20,32 @@ MESSAGES = "messages"  # under a conversation: inbound and outbound alike
 AI_RESPONSES = "ai_responses"  # under a conversation: one record per reply
 OPERATOR_SENDS = "operator_sends"  # under a conversation: one claim per operator send
 QUARANTINE = "quarantine"
+QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body when it does not fit
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model tokens in the current windows
+NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
+ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
 BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
+KNOWLEDGE_DOCUMENTS = "knowledge_documents"  # the business's documents an operator added
+KNOWLEDGE_PASSAGES = "knowledge_passages"  # their passages, each with its `embedding` vector
+# A knowledge document's `scope` when it serves every business number (otherwise its phone_number_id).
+ALL_NUMBERS = "all"
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
 # and per day.
 EXPIRING_COLLECTIONS = frozenset(
-    {MESSAGES, AI_RESPONSES, OPERATOR_SENDS, QUARANTINE, WEBHOOK_ERRORS, ORPHAN_STATUSES}
+    {
+        MESSAGES,
+        AI_RESPONSES,
+        OPERATOR_SENDS,
+        QUARANTINE,
+        QUARANTINE_BODY_CHUNKS,
+        WEBHOOK_ERRORS,
+        ORPHAN_STATUSES,
+    }
 )
 
 
@@ -59,6 +75,14 @@ class JobState(StrEnum):
     )
 
 
+class KnowledgeState(StrEnum):
+    """Where a knowledge document is; only a READY one's current passages are ever retrieved."""
+
+    INGESTING = "ingesting"  # its first passages are being embedded and written
+    READY = "ready"
+    REMOVING = "removing"  # its passages are being deleted, then the document itself
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
@@ -69,7 +93,7 @@ class SentBy(StrEnum):
 
     AI = "ai"
     OPERATOR = "operator"
-    BUSINESS_APP = "business_app"  # the owner, from the WhatsApp Business app (Coexistence echoes)
+    BUSINESS_APP = "business_app"  # typed on the business's own phone or WhatsApp Web, not through us
 
 
 # Transient errors are retried briefly inside a request; past that the caller answers 503 (or
@@ -143,6 +167,10 @@ def quarantine(db: firestore.Client) -> firestore.CollectionReference:
     return db.collection(QUARANTINE)
 
 
+def quarantine_body_chunks(db: firestore.Client, entry_id: str) -> firestore.CollectionReference:
+    return quarantine(db).document(entry_id).collection(QUARANTINE_BODY_CHUNKS)
+
+
 def webhook_errors(db: firestore.Client) -> firestore.CollectionReference:
     return db.collection(WEBHOOK_ERRORS)
 
@@ -159,5 +187,29 @@ def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore
     return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
 
 
+def knowledge_documents(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS)
+
+
+def knowledge_document_ref(db: firestore.Client, document_id: str) -> firestore.DocumentReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS).document(document_id)
+
+
+def knowledge_passages(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_PASSAGES)
+
+
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
+
+
+def customer_usage_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:
+    return db.collection(CUSTOMER_USAGE).document(conv_id)
+
+
+def number_spend_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
+    return db.collection(NUMBER_SPEND).document(name)
+
+
+def erasure_ref(db: firestore.Client, erasure_id: str) -> firestore.DocumentReference:
+    return db.collection(ERASURES).document(erasure_id)

@@ -55,6 +55,7 @@ class IngestReport:
     history: int = 0  # past messages a history sync stored
     contacts_named: int = 0
     quarantined: list[str] = field(default_factory=list)
+    ignored: int = 0  # events of chats or kinds the assistant never answers (WAHA: groups, broadcasts)
 
 
 def job_topic(message: InboundMessage, settings: Settings) -> str:
@@ -85,50 +86,68 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
         log.warning("webhook part quarantined", extra={"reason": part.reason, "path": part.path})
         report.quarantined.append(quarantine(db, body, reason=part.reason, path=part.path, part=part.raw))
 
+    values = []
+    for i, entry in enumerate(delivery.entries):
+        for j, change in enumerate(entry.changes):
+            if change.value is None:
+                log.info("webhook field ignored", extra={"field": change.field})
+            else:
+                values.append((f"entry[{i}].changes[{j}].value", change.value))
+    return store_values(body, values, settings, clients, report)
+
+
+def store_values(
+    body: bytes,
+    values: list[tuple[str, ChangeValue]],
+    settings: Settings,
+    clients: Clients,
+    report: IngestReport,
+) -> IngestReport:
+    """Store the messages and apply the statuses of each (path in `body`, value), whichever
+    provider's webhook they were parsed from, and publish the jobs they need."""
+    db = clients.firestore
     pending: list[tuple[PendingJob, Future[str]]] = []
     in_flight = 0
     try:
-        for i, entry in enumerate(delivery.entries):
-            for j, change in enumerate(entry.changes):
-                value = change.value
-                if value is None:
-                    log.info("webhook field ignored", extra={"field": change.field})
-                    continue
-                if value.errors:
-                    log.error(
-                        "WhatsApp reported errors",
-                        extra={
-                            "errors": [e.as_dict() for e in value.errors],
-                            "phone_number_id": value.phone_number_id,
-                        },
+        for path, value in values:
+            if value.errors:
+                log.error(
+                    "WhatsApp reported errors",
+                    extra={
+                        "errors": [e.as_dict() for e in value.errors],
+                        "phone_number_id": value.phone_number_id,
+                    },
+                )
+                record_webhook_errors(
+                    db,
+                    body,
+                    path=f"{path}.errors",
+                    phone_number_id=value.phone_number_id,
+                    errors=value.errors,
+                )
+            if value.field is not ChangeField.MESSAGES:
+                _record_coexistence(db, value, settings, report)
+                continue
+            for message in value.messages:
+                report.messages += 1
+                try:
+                    job = record_inbound(
+                        db,
+                        value,
+                        message,
+                        job_topic=job_topic(message, settings),
+                        retention_days=settings.retention_days,
+                        reason=job_reason(message),
                     )
-                    path = f"entry[{i}].changes[{j}].value.errors"
-                    record_webhook_errors(
-                        db, body, path=path, phone_number_id=value.phone_number_id, errors=value.errors
-                    )
-                if value.field is not ChangeField.MESSAGES:
-                    _record_coexistence(db, value, settings, report)
+                except JobInFlight:
+                    in_flight += 1
                     continue
-                for message in value.messages:
-                    report.messages += 1
-                    try:
-                        job = record_inbound(
-                            db,
-                            value,
-                            message,
-                            job_topic=job_topic(message, settings),
-                            retention_days=settings.retention_days,
-                            reason=job_reason(message),
-                        )
-                    except JobInFlight:
-                        in_flight += 1
-                        continue
-                    if job is not None:
-                        pending.append((job, _start_publish(clients.bus, job)))
-                for status in value.statuses:
-                    report.statuses += 1
-                    if not apply_status(db, value.phone_number_id, status):
-                        report.unknown_statuses += 1
+                if job is not None:
+                    pending.append((job, _start_publish(clients.bus, job)))
+            for status in value.statuses:
+                report.statuses += 1
+                if not apply_status(db, value.phone_number_id, status):
+                    report.unknown_statuses += 1
     finally:
         # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,9 +61,12 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
 
 
+_USER_ID = re.compile(r"[A-Z]{2}\.")
+
+
 def is_user_id(address: str) -> bool:
     """A business-scoped user id (`US.1349...`) rather than a phone number (digits, maybe "+")."""
-    return "." in address and address[:2].isalpha()
+    return bool(_USER_ID.match(address))
 
 
 def addressed(to: str) -> dict[str, str]:
