@@ -81,5 +81,6 @@ class StatusUpdates:
             if errors:
                 record["errors"].extend(errors)
             shared.changed.notify_all()
-        body = self._webhooks.encode(self._webhooks.envelope(statuses=[item]))
+        envelope = self._webhooks.envelope(phone_number_id=record.get("phone_number_id"), statuses=[item])
+        body = self._webhooks.encode(envelope)
         return self._webhooks.deliver("status", wamid, body, stop or shared.stop)

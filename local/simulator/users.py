@@ -43,7 +43,11 @@ class Users:
             if message["type"] != "system" and record["from"] not in seen:
                 seen.add(record["from"])
                 contacts.append(identities.contact(record["from"], record["name"]))
-        payload = self._webhooks.envelope(contacts=contacts or None, messages=[m for m, _ in built])
+        payload = self._webhooks.envelope(
+            phone_number_id=spec.get("phone_number_id"),  # which business number they write to
+            contacts=contacts or None,
+            messages=[m for m, _ in built],
+        )
         body = self._webhooks.encode(payload)
         state = self._state
         with state.lock:
