@@ -48,6 +48,23 @@ resource "google_firestore_index" "conversations_by_flag" {
   }
 }
 
+# The conversations list's first section: those the assistant handed to a person, latest first.
+resource "google_firestore_index" "conversations_waiting_for_a_person" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "conversations"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "handoff_waiting"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "handoff_at"
+    order      = "DESCENDING"
+  }
+}
+
 # The reply job's burst: a conversation's messages waiting for an answer, oldest first.
 resource "google_firestore_index" "messages_ready_by_age" {
   project     = var.project_id

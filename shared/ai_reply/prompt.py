@@ -37,11 +37,22 @@ def describe(message: MessageDoc) -> str:
     if kind == "contacts":
         cards = [_contact_card(c) for c in message.get("contacts") or []]
         return "[Shared contact" + ("s" if len(cards) > 1 else "") + ": " + "; ".join(cards) + "]"
+    if kind == "interactive" and message.get("direction") == "outbound":
+        return _offered(text, message.get("interactive"))
     if kind in ("interactive", "button"):
         return f"[Tapped: {text}]"
     if kind in ("image", "audio", "video", "document", "sticker"):
         return _describe_media(kind, message, text)
     return text
+
+
+def _offered(text: str, interactive: Any) -> str:
+    """The assistant's own message with choices: the choices as it wrote them, whole."""
+    options = (interactive or {}).get("options") if isinstance(interactive, Mapping) else None
+    titles = [
+        str(o.get("full_title") or o.get("title") or "") for o in options or () if isinstance(o, Mapping)
+    ]
+    return f"{text}\n[Offered choices: {' | '.join(t for t in titles if t)}]" if titles else text
 
 
 def _contact_card(card: Mapping[str, Any]) -> str:
@@ -98,8 +109,10 @@ def build_contents(
     burst: Sequence[MessageDoc],
     quotes: Mapping[str, str],
     media_parts: MediaParts = _no_media,
+    knowledge: types.Part | None = None,
 ) -> list[types.Content]:
-    """Turns for the model: history, then the burst of new messages as the last user turn."""
+    """Turns for the model: history, then the burst of new messages as the last user turn,
+    which `knowledge` (the passages retrieval found for it) leads when given."""
     turns: list[types.Content] = []
     new = {id(m) for m in burst}
     for message in [*history, *burst]:
@@ -115,4 +128,6 @@ def build_contents(
             turns.append(types.Content(role=role, parts=parts))
     while turns and turns[0].role != "user":
         turns.pop(0)  # a conversation the model sees starts with the customer
+    if knowledge is not None and turns and turns[-1].role == "user":
+        turns[-1].parts = [knowledge, *(turns[-1].parts or [])]
     return turns

@@ -63,6 +63,8 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
+    handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
+    handoff_reason: str = ""
 
     @property
     def title(self) -> str:
@@ -90,6 +92,10 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            handoff_waiting=bool(data.get("handoff_waiting")),
+            handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
+            if isinstance(data.get("handoff"), Mapping)
+            else "",
         )
 
     def cursor(self) -> Cursor | None:
@@ -125,6 +131,18 @@ def list_conversations(
     rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
     more = len(snaps) > page_size and rows and rows[-1].cursor()
     return ConversationPage(rows, rows[-1].cursor() if more else None)
+
+
+def waiting_for_a_person(db: firestore.Client, limit: int = PAGE_SIZE) -> list[ConversationRow]:
+    """Conversations the assistant handed over that no operator has resumed, latest handoff first:
+    the conversations list shows them above all others."""
+    query = (
+        conversations(db)
+        .where(filter=FieldFilter("handoff_waiting", "==", True))
+        .order_by("handoff_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    return [ConversationRow.from_snapshot(s) for s in query.stream(**CALL)]
 
 
 def latest_conversations(db: firestore.Client, limit: int) -> list[ConversationRow]:

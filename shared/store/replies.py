@@ -23,6 +23,7 @@ recording, and the part is never sent again (see docs/reply-guarantees.md).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -313,9 +314,20 @@ def record_error(record: ReplyRecord, error: str) -> None:
     record.data["error"] = {"title": error[:500]}
 
 
-def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:
-    """The model's answer, before anything is sent: a redelivery sends it without asking again."""
+def save_answer(
+    db: firestore.Client,
+    record: ReplyRecord,
+    fields: dict[str, Any],
+    parts: list[str],
+    *,
+    also: Callable[[firestore.WriteBatch], None] | None = None,
+) -> None:
+    """The model's answer, before anything is sent: a redelivery sends it without asking again.
+
+    `also` adds writes that take effect with the answer (a handoff's pause), in the same batch."""
     batch = db.batch()
+    if also is not None:
+        also(batch)
     batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
@@ -326,6 +338,7 @@ def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any
     )
     stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
     batch.commit(**CALL)
+    record.data.update(fields)
     record.parts = parts
     record.state = ReplyState.GENERATED
 

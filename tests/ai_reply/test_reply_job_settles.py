@@ -130,7 +130,9 @@ def test_a_reply_killed_mid_work_counts_its_attempt_and_ends_failed_and_flagged_
         while not counted():
             assert time.monotonic() < deadline, "the attempt was never counted"
             time.sleep(0.05)
-        time.sleep(0.3)  # the model is thinking
+        while not services["model"].requests():  # the model is thinking (for 60 s)
+            assert time.monotonic() < deadline, "the model was never asked"
+            time.sleep(0.05)
         assert process.poll() is None
     finally:
         os.kill(process.pid, signal.SIGKILL)
