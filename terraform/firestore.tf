@@ -13,7 +13,7 @@ locals {
   # Passage fields read, never filtered on (retrieval uses the vector index).
   knowledge_passage_unindexed = ["text", "embedding"]
 
-  ttl_collections = ["messages", "ai_responses", "quarantine", "webhook_errors", "orphan_statuses", "operator_sends"]
+  ttl_collections = ["messages", "ai_responses", "quarantine", "body_chunks", "webhook_errors", "orphan_statuses", "operator_sends"]
 }
 
 resource "google_firestore_database" "main" {

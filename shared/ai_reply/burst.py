@@ -19,10 +19,10 @@ from shared.ai_reply import envelope, handoff
 from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
 from shared.ai_reply.grounding import Grounding, ground
-from shared.ai_reply.instruction import system_instruction
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents
 from shared.ai_reply.shaping import shape_reply
+from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded
@@ -125,6 +125,7 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
+            voice = voice_for(self.db, self.phone_number_id, self.settings)
             grounding = ground(
                 self.clients,
                 self.settings,
@@ -137,7 +138,7 @@ class BurstReply:
                 self.clients.genai,
                 contents,
                 settings=self.settings,
-                system_instruction=self._instruction(),
+                system_instruction=voice.system_instruction,
                 response_schema=envelope.SCHEMA,
                 deadline=self.deadline,
             )
@@ -170,8 +171,8 @@ class BurstReply:
         shaped = shape_reply(
             model_text,
             read.choices,
-            fallback=self.settings.fallback_reply,
-            handoff_message=self.settings.handoff_message if handing_over else None,
+            fallback=voice.fallback_reply,
+            handoff_message=voice.handoff_message if handing_over else None,
         )
         fields = {
             "model": answer.model,
@@ -205,9 +206,6 @@ class BurstReply:
             )
         replies.save_answer(self.db, record, fields, shaped.parts, also=batch_extra)
         return answer
-
-    def _instruction(self) -> str:
-        return system_instruction(self.settings.system_instruction, "")
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
         for number, transcript in transcripts.items():

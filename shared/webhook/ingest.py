@@ -25,7 +25,7 @@ from shared.config import Settings
 from shared.store.inbound import JobInFlight, PendingJob, mark_job_published, record_inbound, release_job
 from shared.store.quarantine import quarantine, record_webhook_errors
 from shared.store.statuses import apply_status
-from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, InboundMessage
+from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, ChangeValue, InboundMessage
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class IngestReport:
     statuses: int = 0
     unknown_statuses: int = 0
     quarantined: list[str] = field(default_factory=list)
+    ignored: int = 0  # events of chats or kinds the assistant never answers (WAHA: groups, broadcasts)
 
 
 def job_topic(message: InboundMessage, settings: Settings) -> str | None:
@@ -69,46 +70,64 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
         log.warning("webhook part quarantined", extra={"reason": part.reason, "path": part.path})
         report.quarantined.append(quarantine(db, body, reason=part.reason, path=part.path, part=part.raw))
 
+    values = []
+    for i, entry in enumerate(delivery.entries):
+        for j, change in enumerate(entry.changes):
+            if change.value is None:
+                log.info("webhook field ignored", extra={"field": change.field})
+            else:
+                values.append((f"entry[{i}].changes[{j}].value", change.value))
+    return store_values(body, values, settings, clients, report)
+
+
+def store_values(
+    body: bytes,
+    values: list[tuple[str, ChangeValue]],
+    settings: Settings,
+    clients: Clients,
+    report: IngestReport,
+) -> IngestReport:
+    """Store the messages and apply the statuses of each (path in `body`, value), whichever
+    provider's webhook they were parsed from, and publish the jobs they need."""
+    db = clients.firestore
     pending: list[tuple[PendingJob, Future[str]]] = []
     in_flight = 0
     try:
-        for i, entry in enumerate(delivery.entries):
-            for j, change in enumerate(entry.changes):
-                value = change.value
-                if value is None:
-                    log.info("webhook field ignored", extra={"field": change.field})
+        for path, value in values:
+            if value.errors:
+                log.error(
+                    "WhatsApp reported errors",
+                    extra={
+                        "errors": [e.as_dict() for e in value.errors],
+                        "phone_number_id": value.phone_number_id,
+                    },
+                )
+                record_webhook_errors(
+                    db,
+                    body,
+                    path=f"{path}.errors",
+                    phone_number_id=value.phone_number_id,
+                    errors=value.errors,
+                )
+            for message in value.messages:
+                report.messages += 1
+                try:
+                    job = record_inbound(
+                        db,
+                        value,
+                        message,
+                        job_topic=job_topic(message, settings),
+                        retention_days=settings.retention_days,
+                    )
+                except JobInFlight:
+                    in_flight += 1
                     continue
-                if value.errors:
-                    log.error(
-                        "WhatsApp reported errors",
-                        extra={
-                            "errors": [e.as_dict() for e in value.errors],
-                            "phone_number_id": value.phone_number_id,
-                        },
-                    )
-                    path = f"entry[{i}].changes[{j}].value.errors"
-                    record_webhook_errors(
-                        db, body, path=path, phone_number_id=value.phone_number_id, errors=value.errors
-                    )
-                for message in value.messages:
-                    report.messages += 1
-                    try:
-                        job = record_inbound(
-                            db,
-                            value,
-                            message,
-                            job_topic=job_topic(message, settings),
-                            retention_days=settings.retention_days,
-                        )
-                    except JobInFlight:
-                        in_flight += 1
-                        continue
-                    if job is not None:
-                        pending.append((job, _start_publish(clients.bus, job)))
-                for status in value.statuses:
-                    report.statuses += 1
-                    if not apply_status(db, value.phone_number_id, status):
-                        report.unknown_statuses += 1
+                if job is not None:
+                    pending.append((job, _start_publish(clients.bus, job)))
+            for status in value.statuses:
+                report.statuses += 1
+                if not apply_status(db, value.phone_number_id, status):
+                    report.unknown_statuses += 1
     finally:
         # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.

@@ -24,6 +24,7 @@ SAMPLE_ARGUMENTS = {
     "entry_id": "abc",
     "filename": "css/dashboard.css",
     "document_id": "doc123",
+    "phone_number_id": "100000000000001",
 }
 
 
