@@ -18,9 +18,9 @@ from typing import Any
 from shared.ai_reply import envelope, handoff
 from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
-from shared.ai_reply.grounding import Grounding, ground
+from shared.ai_reply.grounding import KNOWLEDGE_SECONDS, awaited, ground
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
-from shared.ai_reply.prompt import bound_history, build_contents
+from shared.ai_reply.prompt import bound_history, build_contents, lead_with
 from shared.ai_reply.shaping import shape_reply
 from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
@@ -125,15 +125,19 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
-            voice = voice_for(self.db, self.phone_number_id, self.settings)
-            grounding = ground(
-                self.clients,
-                self.settings,
-                self.phone_number_id,
-                burst,
-                last_attempt=record.attempts >= self.settings.reply_max_job_attempts,
+            last_attempt = record.attempts >= self.settings.reply_max_job_attempts
+            search = _BACKGROUND.submit(
+                ground, self.clients, self.settings, self.phone_number_id, burst, last_attempt=last_attempt
             )
-            contents = self._contents(burst, media_parts, grounding)  # may upload media to the Files API
+            voice = voice_for(self.db, self.phone_number_id, self.settings)
+            contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            grounding = awaited(
+                search,
+                self.deadline.share(KNOWLEDGE_SECONDS, "the knowledge search"),
+                last_attempt=last_attempt,
+            )
+            if (knowledge := grounding.part()) is not None:
+                lead_with(contents, knowledge)
             answer = generate(
                 self.clients.genai,
                 contents,
@@ -214,9 +218,7 @@ class BurstReply:
                     {"media.transcript": transcript}, **CALL
                 )
 
-    def _contents(
-        self, burst: list[dict[str, Any]], media_parts: MediaParts, grounding: Grounding
-    ) -> list[Any]:
+    def _contents(self, burst: list[dict[str, Any]], media_parts: MediaParts) -> list[Any]:
         history_limit = self.settings.reply_history_turns + len(burst)
         recent = replies.recent_messages(self.db, self.conversation_id, history_limit)
         burst_ids = {m["id"] for m in burst}
@@ -228,7 +230,7 @@ class BurstReply:
         quotes = replies.quoted_texts(
             self.db, self.conversation_id, {m["reply_to"] for m in burst if m.get("reply_to")}
         )
-        return build_contents(history, burst, quotes, media_parts, knowledge=grounding.part())
+        return build_contents(history, burst, quotes, media_parts)
 
     def _show_typing(self, last: dict[str, Any]) -> None:
         """Blue ticks and '...typing' while the model works; a failure here must not cost the reply."""

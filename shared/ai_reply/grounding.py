@@ -4,8 +4,10 @@ The question is what the customer wrote in the burst (words, the text of documen
 is not a question). The passages go first in the burst's turn, each with its number and source,
 so the model can cite them (`sources` in its answer) and operators see which it was given. When
 the number has documents but none matches, the model is told so: it should say it does not
-know instead of guessing. A retrieval that fails is retried with the job; the last attempt
-answers without knowledge rather than not at all, and the reply records why.
+know instead of guessing. A retrieval that fails (or takes more than KNOWLEDGE_SECONDS) is
+retried with the job; the last attempt answers without knowledge rather than not at all, and the
+reply records why. The search runs while the reply reads the conversation's history, so a reply
+waits only for what it takes beyond that read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +27,8 @@ from shared.config import Settings
 from shared.knowledge.retrieval import RetrievalFailed, Retrieved, retrieve
 
 log = logging.getLogger(__name__)
+
+KNOWLEDGE_SECONDS = 10.0  # the search's share of a reply (shared/ai_reply/budget.py: the rest of the reply)
 
 NO_MATCH = (
     "[No passage of the business's documents matches this message. If it asks for facts about "
@@ -84,3 +90,15 @@ def ground(
             "knowledge retrieval failed on the last attempt; answering without it", extra={"error": str(exc)}
         )
         return Grounding(Retrieved(), error=str(exc))
+
+
+def awaited(search: Future[Grounding], seconds: float, *, last_attempt: bool) -> Grounding:
+    """The search's result within `seconds`; past them, like a failed search."""
+    try:
+        return search.result(timeout=seconds)
+    except FutureTimeout:
+        search.cancel()
+        if not last_attempt:
+            raise RetrievalFailed(f"the knowledge search took more than {seconds:g} s") from None
+        log.error("knowledge search out of time on the last attempt; answering without it")
+        return Grounding(Retrieved(), error=f"the knowledge search took more than {seconds:g} s")

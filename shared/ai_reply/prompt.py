@@ -109,10 +109,8 @@ def build_contents(
     burst: Sequence[MessageDoc],
     quotes: Mapping[str, str],
     media_parts: MediaParts = _no_media,
-    knowledge: types.Part | None = None,
 ) -> list[types.Content]:
-    """Turns for the model: history, then the burst of new messages as the last user turn,
-    which `knowledge` (the passages retrieval found for it) leads when given."""
+    """Turns for the model: history, then the burst of new messages as the last user turn."""
     turns: list[types.Content] = []
     new = {id(m) for m in burst}
     for message in [*history, *burst]:
@@ -128,6 +126,11 @@ def build_contents(
             turns.append(types.Content(role=role, parts=parts))
     while turns and turns[0].role != "user":
         turns.pop(0)  # a conversation the model sees starts with the customer
-    if knowledge is not None and turns and turns[-1].role == "user":
-        turns[-1].parts = [knowledge, *(turns[-1].parts or [])]
     return turns
+
+
+def lead_with(turns: list[types.Content], part: types.Part) -> None:
+    """Put `part` first in the burst's turn (the last, the customer's): what the model is told
+    about the burst before reading it, such as the knowledge passages found for it."""
+    if turns and turns[-1].role == "user":
+        turns[-1].parts = [part, *(turns[-1].parts or [])]
