@@ -6,7 +6,8 @@ status updates, the two-step media download with expiring URLs.
 
 Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N`` version):
   POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
-                                         link, reaction, location, contacts, interactive, template),
+                                         link, reaction, location, contacts, interactive (Meta's
+                                         button and list limits, refused with 131009), template),
                                          mark read, typing indicator; to ``"to"`` (a phone) or
                                          ``"recipient"`` (a BSUID; ``to`` wins when both are given);
                                          131062 for a BSUID send of a type in ``refuse_user_id_types``
@@ -48,8 +49,9 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``identities`` (BSUIDs, usernames, hidden phones), ``coexistence`` (the Business app's
-echoes and history sync), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``faults`` (error switches), ``wire`` (Meta's formats), ``simulator`` (the parts
+echoes and history sync), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake),
+``media`` (the media host), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire``
+(Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """
 

@@ -102,9 +102,7 @@ def test_two_business_numbers_answer_one_customer_each_with_its_own_voice(system
             "".join(p["text"] for p in r["body"]["systemInstruction"]["parts"])
             for r in system.model_requests()
         ]
-        assert instructions == [
-            "You answer on behalf of Acme Sales.\n\nSell.",
-            "You answer on behalf of Acme Support.\n\nHelp.",
-        ]
+        assert instructions[0].startswith("You answer on behalf of Acme Sales.\n\nSell.")
+        assert instructions[1].startswith("You answer on behalf of Acme Support.\n\nHelp.")
     finally:
         simulator.configure({"extra_phone_number_ids": []})
