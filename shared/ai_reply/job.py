@@ -92,6 +92,8 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
         context["conversation_id"] = target
     else:
         raise RuntimeError(f"the conversation of {job.message_id} kept moving")
+    if conversation.get("other_conversations"):
+        identity.merge_others(db, job.conversation_id, conversation)  # before its messages are read
     if outcome is LeaseOutcome.WAIT:
         log.info("reply lease taken; this job watches it until its holder lets go", extra=context)
         raise Redeliver("another instance holds the conversation's reply lease")

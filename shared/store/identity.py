@@ -33,8 +33,9 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store.schema import CALL, JobState, conversation_id, conversation_ref, message_ref
+from shared.store.schema import CALL, JobState, conversation_id, conversation_ref, conversations, message_ref
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +213,85 @@ def add_links(writes: Any, db: firestore.Client, links: Sequence[str], target: s
     """Create a link at each of `links` (read just before: nothing there) pointing at `target`."""
     for link in links:
         writes.create(conversation_ref(db, link), link_document(target, now))
+
+
+# -- two conversations of one user -----------------------------------------------------------------
+
+MERGE_PAGE = 200  # messages moved per batch (two writes each, under Firestore's 500)
+_LATEST = ("last_message_at", "last_inbound_at", "created_at")
+_FLAGS = ("needs_attention", "has_failure")
+
+
+def merge_into(db: firestore.Client, target: str, source: str) -> bool:
+    """Move every message (and reply record) of conversation `source` into `target`, both the same
+    user's, and leave `source` a link to `target`; False when `source` is replying right now (its
+    holder would write into it) and is left for an operator, flagged.
+
+    It happens when a user had two conversations before anything could tell they were one: a
+    phone-less conversation and one from before BSUIDs, or a new number that wrote before its
+    change was reported. Idempotent: a message moved before is a stub and is skipped.
+    """
+    now = datetime.now(UTC)
+    src_ref, dst_ref = conversation_ref(db, source), conversation_ref(db, target)
+    snap = src_ref.get(**CALL)
+    data = snap.to_dict() if snap.exists else None
+    if data is None or linked_to(data):
+        return True
+    lease = data.get("reply_lease") or {}
+    if lease.get("until") and lease["until"] > now:
+        dst_ref.set({"needs_attention": True, "other_conversations": [source]}, merge=True, **CALL)
+        return False
+    moved = 0
+    for collection in ("messages", "ai_responses"):
+        last = None
+        while True:
+            query = src_ref.collection(collection).order_by("__name__").limit(MERGE_PAGE)
+            page = list((query.start_after(last) if last is not None else query).stream(**CALL))
+            if not page:
+                break
+            last = page[-1]
+            # Moved before (a relocated message, an earlier merge): skipped.
+            waiting = [item for item in page if not linked_to(item.to_dict())]
+            if not waiting:
+                continue
+            batch = db.batch()
+            for item in waiting:
+                batch.set(dst_ref.collection(collection).document(item.id), item.to_dict() or {})
+                batch.set(item.reference, {LINK: target}, merge=True)
+            batch.commit(**CALL)
+            moved += len(waiting) if collection == "messages" else 0
+    target_data = dst_ref.get(**CALL).to_dict() or {}
+    summary: dict[str, Any] = {"message_count": int(target_data.get("message_count") or 0) + moved}
+    for name in _LATEST:
+        values = [v for v in (target_data.get(name), data.get(name)) if isinstance(v, datetime)]
+        if values:
+            summary[name] = min(values) if name == "created_at" else max(values)
+    if (data.get("last_message_at") or now) > (target_data.get("last_message_at") or now):
+        summary["last_message_preview"] = data.get("last_message_preview", "")
+    for name in _FLAGS:
+        summary[name] = bool(target_data.get(name) or data.get(name))
+    for name in (*IDENTITY_FIELDS, "display_name", "display_name_lower"):
+        if not target_data.get(name) and data.get(name):
+            summary[name] = data[name]
+    summary["other_conversations"] = firestore.DELETE_FIELD
+    summary["merged_from"] = firestore.ArrayUnion([source])
+    batch = db.batch()
+    batch.set(dst_ref, summary, merge=True)
+    batch.set(src_ref, link_document(target, now))  # replaces the summary: never listed again
+    # Links to `source` (its other identifiers) lead straight to `target` from now on.
+    pointing = conversations(db).where(filter=FieldFilter(LINK, "==", source)).limit(MERGE_PAGE)
+    for link in pointing.stream(**CALL):
+        batch.update(link.reference, {LINK: target})
+    batch.commit(**CALL)
+    log.info(
+        "two conversations of one user merged",
+        extra={"conversation_id": target, "from": source, "messages": moved},
+    )
+    return True
+
+
+def merge_others(db: firestore.Client, conversation_id: str, conversation: Doc | None) -> None:
+    """Merge into this conversation the user's others its last arrival found."""
+    for other in (conversation or {}).get("other_conversations") or []:
+        if other != conversation_id:
+            merge_into(db, conversation_id, str(other))

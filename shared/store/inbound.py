@@ -354,6 +354,8 @@ def record_job_arrival(
             batch.commit(**CALL)
         except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
             continue  # the message or the conversation changed under us: read both again
+        if arrival.conversation.get("other_conversations"):
+            identity.merge_others(db, conv_id, arrival.conversation)
         message = {**arrival.message, "job": {**arrival.message["job"], "state": JobState.PUBLISHED.value}}
         return JobArrival(conv_id, message)
     raise gexc.Aborted(f"the arrival of {message_id}'s job kept racing other writes")

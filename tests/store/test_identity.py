@@ -134,3 +134,42 @@ def test_a_new_user_costs_one_conversation_per_business_number(firestore_db) -> 
     )
     assert arrive(firestore_db, a, wa) != arrive(firestore_db, b, wb)
     assert doc(firestore_db, PHONE)["phone_number_id"] == PHONE_NUMBER_ID
+
+
+def test_a_phone_less_conversation_and_one_from_before_bsuids_become_one(firestore_db) -> None:
+    # Before the upgrade: a conversation by phone. After it, the user first writes without it.
+    old, wamid = store_inbound(firestore_db, wa_id=PHONE, text="from 2025", job_topic="whatsapp-reply")
+    arrive(firestore_db, old, wamid)
+    filed, phoneless = store_identified(firestore_db, user_id=BSUID, username="maya", text="no phone")
+    assert arrive(firestore_db, filed, phoneless) == conv(BSUID)  # nothing could tell yet
+    # Then a message with both: the two are one user, and become one conversation.
+    filed, both = store_identified(firestore_db, phone=PHONE, user_id=BSUID, text="both ids")
+    assert arrive(firestore_db, filed, both) == conv(PHONE)
+    assert texts(firestore_db, PHONE) == ["both ids", "from 2025", "no phone"]
+    summary = doc(firestore_db, PHONE)
+    assert (summary["message_count"], summary["username"], summary["merged_from"]) == (
+        3,
+        "maya",
+        [conv(BSUID)],
+    )
+    assert "other_conversations" not in summary
+    assert doc(firestore_db, BSUID) == {
+        "moved_to": conv(PHONE),
+        "linked_at": doc(firestore_db, BSUID)["linked_at"],
+    }
+    # The user writes without the phone again: straight into the one conversation.
+    filed, later = store_identified(firestore_db, user_id=BSUID, username="maya", text="again")
+    assert arrive(firestore_db, filed, later) == conv(PHONE)
+
+
+def test_a_new_number_that_wrote_before_its_change_was_reported_is_merged_in(firestore_db) -> None:
+    filed, wamid = store_identified(firestore_db, phone=PHONE, user_id=BSUID, text="old number")
+    arrive(firestore_db, filed, wamid)
+    filed, early = store_identified(firestore_db, phone=NEW_PHONE, user_id=NEW_BSUID, text="new number")
+    assert arrive(firestore_db, filed, early) == conv(NEW_PHONE)
+    change = {"body": "changed", "type": "user_changed_number", "wa_id": NEW_PHONE, "user_id": NEW_BSUID}
+    filed, system = store_identified(firestore_db, phone=PHONE, user_id=BSUID, system=change)
+    assert arrive(firestore_db, filed, system) == conv(PHONE)
+    assert texts(firestore_db, PHONE) == ["changed", "new number", "old number"]
+    assert doc(firestore_db, NEW_PHONE)["moved_to"] == conv(PHONE)
+    assert doc(firestore_db, NEW_BSUID)["moved_to"] == conv(PHONE)  # no chain of links
