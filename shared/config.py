@@ -10,6 +10,7 @@ them down; nothing else reads the environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -162,7 +163,7 @@ class Settings:
             )
         return self
 
-    @property
+    @functools.cached_property
     def waha_sessions(self) -> dict[str, str]:
         """WAHA session name -> the business number id it is known by here (`waha-<session>`
         unless given as `session=id`). The id takes the place of Meta's phone_number_id in

@@ -56,7 +56,7 @@ def reply(conversation_id: str) -> flask.Response:
         flask.request.form.get("text", ""),
         key=flask.request.form.get("send_key", ""),
         operator=state.operator().name,
-        sender=dashboard.clients.whatsapp,
+        sender=dashboard.clients.provider(conversation.phone_number_id),
     )
     return _sent_notice(conversation_id, result, "sent")
 
@@ -77,7 +77,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
             conversation,
             message,
             operator=state.operator().name,
-            sender=dashboard.clients.whatsapp,
+            sender=dashboard.clients.provider(conversation.phone_number_id),
         )
         return _sent_notice(conversation_id, result, "resent")
     outcome = actions.retry_inbound(
