@@ -80,6 +80,9 @@ class Settings:
     gemini_timeout_seconds: float = 60.0
     gemini_max_attempts: int = 3
     gemini_files_timeout_seconds: float = 30.0  # Files API uploads of one reply, until usable (ACTIVE)
+    # The voice of every business number an operator has not given one of its own on the
+    # dashboard's Settings page (shared/store/business_numbers.py).
+    business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
     # Reply loop

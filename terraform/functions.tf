@@ -54,6 +54,8 @@ locals {
       JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
     }
     ai_reply = {
+      # The default voice of every business number (the dashboard's Settings page sets a number's own).
+      BUSINESS_NAME             = var.business_name
       GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
@@ -65,6 +67,7 @@ locals {
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
     }
     dashboard = {
+      BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
     }

@@ -56,6 +56,12 @@ variable "whatsapp_api_url" {
   default     = ""
 }
 
+variable "business_name" {
+  description = "Who the assistant answers for (BUSINESS_NAME), on every business number the dashboard's Settings page gives no name of its own. Empty: none."
+  type        = string
+  default     = ""
+}
+
 variable "waha" {
   description = "A WAHA server (self-hosted WhatsApp HTTP API) serving some business numbers (docs/providers.md): its url (WAHA_URL, reachable from the functions) and sessions (WAHA_SESSION, `session[=business_number_id]` comma-separated). Empty url = no WAHA; its API key and webhook HMAC key are secrets."
   type = object({

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.config import ConfigError, Settings
+from shared.store.business_numbers import Defaults
 from shared.store.jobs import JobKind
 
 IAP_ISSUER = "https://cloud.google.com/iap"
@@ -35,6 +36,7 @@ class DashboardConfig:
     media_bucket: str
     reply_topic: str
     media_topic: str
+    number_defaults: Defaults  # what a business number without settings of its own uses
 
     @property
     def job_topics(self) -> dict[JobKind, str]:
@@ -72,4 +74,5 @@ class DashboardConfig:
             media_bucket=settings.media_bucket,
             reply_topic=settings.reply_topic,
             media_topic=settings.media_topic,
+            number_defaults=Defaults.from_settings(settings),
         )

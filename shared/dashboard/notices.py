@@ -43,6 +43,7 @@ NOTICES = {
     "replay_gone": Notice(
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
+    "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),
