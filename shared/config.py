@@ -158,6 +158,12 @@ class Settings:
             )
         return self
 
+    def require_waha_api_key(self) -> Settings:
+        """A function that calls WAHA (sends, seen, typing, files) does not start without its key."""
+        if self.waha_sessions and not self.waha_api_key:
+            raise ConfigError("missing required setting: WAHA_API_KEY (WAHA's API key) for WAHA_SESSION")
+        return self
+
     def require_model(self) -> Settings:
         """Gemini needs an API key, a custom endpoint, or Vertex AI with the service account."""
         if not (self.gemini_api_key or self.gemini_base_url or self.google_genai_use_vertexai):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import requests
 
 from local.stack import LOCAL_WAHA
 from shared.whatsapp.waha.signature import ALGORITHM, ALGORITHM_HEADER, HEADER, sign
 from tests.support import media_samples
+from tests.support.cloud import ARTIFACTS
 from tests.support.payloads import load_waha
 from tests.support.system import System
 
@@ -135,3 +137,32 @@ def test_the_cloud_api_number_still_answers_beside_it(system: System) -> None:
     system.say("hello over the Cloud API")
     (reply,) = system.replies(1)
     assert reply.get("provider", "cloud") == "cloud" and reply["to"] == "+" + system.customer
+
+
+@pytest.mark.browser
+def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there(system: System) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    from tests.dashboard.test_browser import CHROMIUM_ARGS
+    from tests.support.chromium import CHROMIUM
+
+    customer = WahaCustomer(system)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(system.simulator.url + "/")
+            page.fill("#wa-id", customer.number)
+            page.dispatch_event("#wa-id", "change")
+            page.wait_for_selector("#business-choice:not([hidden])")
+            page.select_option("#business", "waha")
+            page.fill("#text", "hello from the chat page")
+            page.click("#send-button")
+            page.wait_for_function(
+                "document.querySelector('#thread').textContent.includes('[offline model]')", timeout=30_000
+            )
+            page.screenshot(path=str(ARTIFACTS / "screenshots" / "simulator-chat-waha.png"))
+        finally:
+            browser.close()
+    (reply,) = customer.replies(1)
+    assert reply["provider"] == "waha" and "hello from the chat page" in reply["text"]
+    assert customer.conversation()["phone_number_id"] == NUMBER
