@@ -12,8 +12,8 @@ import pytest
 from local.servers import RunningServer
 from local.simulator import WhatsAppSimulator, start_simulator, waha_api_url
 from local.simulator.config import DEFAULT_WAHA_API_KEY
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.download import download_media
-from shared.media.errors import MediaRejected, RejectCode
 from shared.whatsapp.client import RetryPolicy
 from shared.whatsapp.errors import AuthenticationFailed, InvalidRequest, OutcomeUnknown, ServiceUnavailable
 from shared.whatsapp.waha.client import WahaClient, sent_message_id
