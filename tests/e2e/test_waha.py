@@ -166,3 +166,14 @@ def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there
     (reply,) = customer.replies(1)
     assert reply["provider"] == "waha" and "hello from the chat page" in reply["text"]
     assert customer.conversation()["phone_number_id"] == NUMBER
+
+
+def test_a_send_waha_fails_with_a_5xx_is_retried_and_delivered_once(system: System) -> None:
+    customer = WahaCustomer(system)
+    system.fault(target="waha_send", http_status=500, count=1)
+    customer.say_spec({"type": "text", "text": "are you open?"})
+    (reply,) = customer.replies(1)
+    assert reply["text"].endswith('You said: "are you open?"')
+    settle()
+    assert len(system.simulator.state.outbox(customer.number)) == 1
+    assert [e["status"] for e in system.simulator.state.events("waha_send")][-2:] == [500, 201]

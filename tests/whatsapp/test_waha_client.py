@@ -183,3 +183,12 @@ def test_a_file_waha_did_not_keep_is_refused_for_good(server, simulator, tmp_pat
         with pytest.raises(MediaRejected) as caught:
             download_media(client(server), media, tmp_path / "photo", cap=1024, noun="photo")
         assert caught.value.code == RejectCode.DAMAGED
+
+
+def test_each_business_number_is_sent_through_its_own_session(server, simulator) -> None:
+    waha = WahaClient(waha_api_url(server), DEFAULT_WAHA_API_KEY, {"default": NUMBER, "sales": "waha-sales"})
+    assert waha.serves("waha-sales") and not waha.serves("100000000000001")
+    waha.send_text(NUMBER, CUSTOMER, "from the default session")
+    with pytest.raises(InvalidRequest, match="does not exist"):  # the simulator runs `default` only
+        waha.send_text("waha-sales", CUSTOMER, "from sales")
+    assert [m["request"]["session"] for m in simulator.outbox(CUSTOMER)] == ["default"]
