@@ -20,6 +20,7 @@ from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorState
 from local.simulator.statuses import StatusUpdates
 from local.simulator.users import Users
+from local.simulator.waha import WahaServer
 from local.simulator.webhooks import WebhookSender
 from local.simulator.wire import Json
 
@@ -36,6 +37,7 @@ class WhatsAppSimulator:
         self.users = Users(self.shared, self.media_host, self.webhooks)
         self.identities = Identities(self.shared)
         self.business_app = BusinessApp(self.shared, self.webhooks)
+        self.waha = WahaServer(self.shared, self.media_host)
 
     # ---- lifecycle and settings -----------------------------------------------------------
 
@@ -54,6 +56,7 @@ class WhatsAppSimulator:
             self.shared.restart()
             self.media_host.clear()
             self.webhooks.clear()
+            self.waha.clear()
 
     def close(self) -> None:
         self.shared.stop.set()
@@ -81,8 +84,8 @@ class WhatsAppSimulator:
     def deliveries(self) -> list[Json]:
         return self.webhooks.deliveries()
 
-    def conversation(self, wa_id: str) -> Json:
-        return self.shared.conversation(wa_id)
+    def conversation(self, wa_id: str, provider: str = "cloud") -> Json:
+        return self.shared.conversation(wa_id, provider)
 
     def record_event(self, kind: str, status: int, payload: Any = None, **extra: Any) -> None:
         self.shared.record_event(kind, status, payload, **extra)
@@ -118,6 +121,9 @@ class WhatsAppSimulator:
     # ---- the users' side and the webhook --------------------------------------------------
 
     def send_inbound(self, spec: Json, base_url: str = "") -> Json:
+        """A user writes to the Cloud API number, or with ``"provider": "waha"`` to the WAHA one."""
+        if spec.get("provider") == "waha":
+            return self.waha.send_inbound(spec, base_url)
         return self.users.send(spec, base_url)
 
     def set_user(self, wa_id: str, changes: Json) -> Json:
@@ -131,6 +137,12 @@ class WhatsAppSimulator:
 
     def replay_history(self, spec: Json | None = None) -> Json:
         return self.business_app.replay_history(spec)
+
+    def business_echo(self, spec: Json) -> Json:
+        return self.waha.business_echo(spec)
+
+    def waha_deliveries(self) -> list[Json]:
+        return self.waha.deliveries()
 
     def redeliver(self, wamid: str) -> Json:
         return self.webhooks.redeliver(wamid)

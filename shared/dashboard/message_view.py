@@ -313,6 +313,8 @@ def message_view(
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)
     details, link_label, link_url = _details(kind, data)
+    if data.get("revoked"):
+        details = ["deleted for everyone by its sender", *details]  # kept here for the record
     text = _text(data.get("text"))
     if kind == "button" and not text and isinstance(data.get("button"), Mapping):
         text = _text(data["button"].get("text"))

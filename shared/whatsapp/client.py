@@ -79,6 +79,8 @@ def addressed(to: str) -> dict[str, str]:
 
 
 class WhatsAppClient:
+    refreshes_media_urls = True  # GET /{media-id} gives a fresh download url (shared/whatsapp/provider.py)
+
     def __init__(
         self,
         base_url: str,
