@@ -149,6 +149,29 @@ class MediaBucket:
     def uri(self, name: str) -> str:
         return f"gs://{self.bucket_name}/{name}"
 
+    # --- a customer's objects (erasure) ---------------------------------------------------------
+
+    def conversation_objects(self, conversation_id: str, *, page_size: int = 200) -> list[str]:
+        """Names of up to `page_size` objects of one conversation (erase them, then ask again)."""
+        prefix = f"{ROOT}/{conversation_id}/"
+        if not _CONVERSATION_ID.match(conversation_id) or conversation_id in (".", ".."):
+            raise ValueError(f"unusable conversation id for an object name: {conversation_id!r}")
+        blobs = self._client.list_blobs(
+            self._bucket, prefix=prefix, max_results=page_size, timeout=self._timeout
+        )
+        return [blob.name for blob in blobs]
+
+    def delete(self, name: str) -> bool:
+        """Delete one object of the media tree; False when it was already gone."""
+        from google.api_core.exceptions import NotFound
+
+        self._own_object(self.uri(name))
+        try:
+            self._bucket.blob(name).delete(timeout=self._timeout)
+        except NotFound:
+            return False
+        return True
+
     # --- helpers --------------------------------------------------------------------------------
 
     def _within(self, deadline: Deadline | None) -> float:

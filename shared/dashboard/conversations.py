@@ -68,6 +68,7 @@ class ConversationRow:
     has_failure: bool
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
+    erasure_id: str = ""  # an erasure of this customer's data started and has not finished
 
     @property
     def title(self) -> str:
@@ -97,6 +98,7 @@ class ConversationRow:
             has_failure=bool(data.get("has_failure")),
             opted_out=not may_message(data),
             limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
+            erasure_id=str(data.get("erasure_id") or ""),
         )
 
     def cursor(self) -> Cursor | None:

@@ -308,7 +308,7 @@ def test_function_accounts_get_only_the_roles_their_code_uses(tf):
     assert tf.locals["bucket_roles"] == {
         "media": "roles/storage.objectAdmin",
         "ai_reply": "roles/storage.objectViewer",
-        "dashboard": "roles/storage.objectViewer",
+        "dashboard": "roles/storage.objectUser",  # reads media and deletes a customer's on erasure
     }
     project_roles = {
         name: body["role"]
