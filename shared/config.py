@@ -84,6 +84,14 @@ class Settings:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    # Knowledge base: the business's documents as passages, embedded and searched per burst
+    embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = 768  # gemini-embedding-001 truncates its 3,072 (Matryoshka)
+    knowledge_max_passages: int = 4  # the closest passages a reply may be given
+    # Cosine similarity a passage needs to be given to the model (gemini-embedding-001 puts
+    # unrelated texts around 0.5 and a passage that answers the question well above 0.65).
+    knowledge_min_similarity: float = 0.6
+    knowledge_max_upload_bytes: int = 10 * 1024 * 1024
     # Reply loop
     reply_debounce_ms: int = 0
     reply_history_turns: int = 20
@@ -153,10 +161,21 @@ class Settings:
             )
         if parse_waha_sessions(self.waha_session) and not self.waha_url:
             raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
-        positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
+        positive = (
+            "gemini_max_output_tokens",
+            "gemini_timeout_seconds",
+            "gemini_max_attempts",
+            "embedding_dimensions",
+            "knowledge_max_passages",
+            "knowledge_max_upload_bytes",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be above 0")
+        if not 0.0 <= self.knowledge_min_similarity <= 1.0:
+            raise ConfigError(
+                f"KNOWLEDGE_MIN_SIMILARITY={self.knowledge_min_similarity!r} must be between 0 and 1"
+            )
         limits = (
             "limit_messages_per_minute",
             "limit_messages_per_hour",

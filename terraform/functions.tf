@@ -56,10 +56,13 @@ locals {
     ai_reply = {
       # The default voice of every business number (the dashboard's Settings page sets a number's own).
       BUSINESS_NAME             = var.business_name
-      GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
-      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
+      # The knowledge base: questions are embedded with the model the documents were.
+      EMBEDDING_MODEL      = var.embedding_model
+      EMBEDDING_DIMENSIONS = tostring(var.embedding_dimensions)
+      GEMINI_MODEL         = var.gemini_model
+      JOB_MAX_AGE_SECONDS  = tostring(local.job_max_age_seconds)
       # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
       REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
@@ -76,7 +79,12 @@ locals {
       BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
-      AUDIT_BUCKET    = google_storage_bucket.audit.name
+      # The Knowledge page embeds documents; the vector index is built for these dimensions.
+      GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
+      GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      EMBEDDING_MODEL           = var.embedding_model
+      EMBEDDING_DIMENSIONS      = tostring(var.embedding_dimensions)
+      AUDIT_BUCKET              = google_storage_bucket.audit.name
     }
   }
 
@@ -86,7 +94,7 @@ locals {
     webhook   = concat(["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"], local.waha ? ["WAHA_WEBHOOK_HMAC_KEY"] : [])
     media     = concat(["WHATSAPP_API_TOKEN"], local.waha ? ["WAHA_API_KEY"] : [])
     ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
-    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], local.waha ? ["WAHA_API_KEY"] : [])
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
   }
 }
 

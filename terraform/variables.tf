@@ -86,8 +86,25 @@ variable "gemini_model" {
   default     = "gemini-3.8-flash"
 }
 
+variable "embedding_model" {
+  description = "Gemini embedding model of the knowledge base (EMBEDDING_MODEL). Default = shared/config.py."
+  type        = string
+  default     = "gemini-embedding-001"
+}
+
+variable "embedding_dimensions" {
+  description = "Dimensions of the knowledge base's vectors (EMBEDDING_DIMENSIONS); the vector index is built for exactly this many, so changing it means re-adding the documents."
+  type        = number
+  default     = 768
+
+  validation {
+    condition     = var.embedding_dimensions >= 1 && var.embedding_dimensions <= 2048
+    error_message = "Firestore vector indexes take 1 to 2048 dimensions."
+  }
+}
+
 variable "use_vertexai" {
-  description = "true: ai_reply calls Gemini through Vertex AI with its service account (roles/aiplatform.user) and no API key secret exists; false: Gemini Developer API with the GEMINI_API_KEY secret."
+  description = "true: ai_reply (answers) and the dashboard (knowledge embeddings) call Gemini through Vertex AI with their service accounts (roles/aiplatform.user) and no API key secret exists; false: Gemini Developer API with the GEMINI_API_KEY secret."
   type        = bool
   default     = false
 }

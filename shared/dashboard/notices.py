@@ -51,6 +51,12 @@ NOTICES = {
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
     "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
+    "knowledge_added": Notice("success", "The document was added: the assistant answers from it now."),
+    "knowledge_replaced": Notice(
+        "success", "The document was replaced: the assistant answers from the new one."
+    ),
+    "knowledge_removed": Notice("success", "The document and its passages were removed."),
+    "knowledge_too_large": Notice("warning", "That file is larger than the knowledge base takes."),
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),

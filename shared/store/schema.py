@@ -28,6 +28,10 @@ CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model to
 NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
 ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
 BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
+KNOWLEDGE_DOCUMENTS = "knowledge_documents"  # the business's documents an operator added
+KNOWLEDGE_PASSAGES = "knowledge_passages"  # their passages, each with its `embedding` vector
+# A knowledge document's `scope` when it serves every business number (otherwise its phone_number_id).
+ALL_NUMBERS = "all"
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
@@ -68,6 +72,14 @@ class JobState(StrEnum):
     PUBLISHED = (
         "published"  # known to be in Pub/Sub: its consumer received it, or a redelivery saw it accepted
     )
+
+
+class KnowledgeState(StrEnum):
+    """Where a knowledge document is; only a READY one's current passages are ever retrieved."""
+
+    INGESTING = "ingesting"  # its first passages are being embedded and written
+    READY = "ready"
+    REMOVING = "removing"  # its passages are being deleted, then the document itself
 
 
 class Direction(StrEnum):
@@ -172,6 +184,18 @@ def business_numbers(db: firestore.Client) -> firestore.CollectionReference:
 
 def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore.DocumentReference:
     return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
+
+
+def knowledge_documents(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS)
+
+
+def knowledge_document_ref(db: firestore.Client, document_id: str) -> firestore.DocumentReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS).document(document_id)
+
+
+def knowledge_passages(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_PASSAGES)
 
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
