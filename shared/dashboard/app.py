@@ -23,8 +23,8 @@ from shared.dashboard.auth.throttle import LoginThrottle
 from shared.dashboard.config import DashboardConfig
 from shared.dashboard.routes.actions import operator_actions
 from shared.dashboard.routes.auth import auth
-from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.guardrails import guardrails
+from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
 from shared.dashboard.routes.pages import pages
