@@ -144,7 +144,9 @@ def erase_conversation_documents(db: firestore.Client, erasure: Erasure, conv_id
         _drain(db, erasure, collection.select([]), collection.id)
     parked = db.collection(ORPHAN_STATUSES).where(filter=FieldFilter("conversation_id", "==", conv_id))
     _drain(db, erasure, parked.select([]), "parked_statuses")
-    _delete_page(db, erasure, [customer_usage_ref(db, conv_id)], "usage_counters")
+    usage = customer_usage_ref(db, conv_id)
+    if usage.get(**CALL).exists:
+        _delete_page(db, erasure, [usage], "usage_counters")
 
     snap = conv.get(**CALL)
     batch = db.batch()
