@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from shared.bucket import MediaBucket
     from shared.bus import DeadLetters, JobBus
+    from shared.knowledge.scopes import KnowledgeScopes
     from shared.whatsapp.client import WhatsAppClient
 
 GEMINI_RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
@@ -100,6 +101,11 @@ class Clients:
     def genai(self) -> genai.Client:
         return self._get("genai")
 
+    @property
+    def knowledge_scopes(self) -> KnowledgeScopes:
+        """Not a client: what this instance remembers of which numbers have documents."""
+        return self._get("knowledge_scopes")
+
 
 def _firestore(c: Clients) -> firestore.Client:
     from google.cloud import firestore
@@ -157,6 +163,12 @@ def _genai(c: Clients) -> genai.Client:
     return make_genai_client(c.settings)
 
 
+def _knowledge_scopes(c: Clients) -> KnowledgeScopes:
+    from shared.knowledge.scopes import KnowledgeScopes
+
+    return KnowledgeScopes()
+
+
 def make_genai_client(s: Settings, *, credentials: Any = None) -> genai.Client:
     """Gemini through the Developer API key, Vertex AI, or a custom endpoint (the offline model).
 
@@ -206,4 +218,5 @@ _FACTORIES: dict[str, Callable[[Clients], Any]] = {
     "bucket": _bucket,
     "whatsapp": _whatsapp,
     "genai": _genai,
+    "knowledge_scopes": _knowledge_scopes,
 }

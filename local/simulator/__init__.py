@@ -6,7 +6,8 @@ status updates, the two-step media download with expiring URLs.
 
 Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N`` version):
   POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
-                                         link, reaction, location, contacts, interactive, template),
+                                         link, reaction, location, contacts, interactive (Meta's
+                                         button and list limits, refused with 131009), template),
                                          mark read, typing indicator
   POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
   GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
@@ -36,7 +37,7 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``faults`` (error switches), ``wire`` (Meta's formats), ``simulator`` (the parts
+(the media host), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire`` (Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """
 

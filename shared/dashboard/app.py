@@ -24,6 +24,7 @@ from shared.dashboard.config import DashboardConfig
 from shared.dashboard.routes.actions import operator_actions
 from shared.dashboard.routes.auth import auth
 from shared.dashboard.routes.guardrails import guardrails
+from shared.dashboard.routes.handoff import handoff_settings
 from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
@@ -62,7 +63,17 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
     templating.install(app)
     app.before_request(_upload_limit)  # before the guard reads the form
     guard.install(app)
-    for blueprint in (auth, pages, operator_actions, live, media, settings_pages, knowledge, guardrails):
+    for blueprint in (
+        auth,
+        pages,
+        operator_actions,
+        live,
+        media,
+        settings_pages,
+        knowledge,
+        handoff_settings,
+        guardrails,
+    ):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(413, _too_large)

@@ -69,6 +69,8 @@ class ConversationRow:
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
     erasure_id: str = ""  # an erasure of this customer's data started and has not finished
+    handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
+    handoff_reason: str = ""
 
     @property
     def title(self) -> str:
@@ -99,6 +101,10 @@ class ConversationRow:
             opted_out=not may_message(data),
             limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
             erasure_id=str(data.get("erasure_id") or ""),
+            handoff_waiting=bool(data.get("handoff_waiting")),
+            handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
+            if isinstance(data.get("handoff"), Mapping)
+            else "",
         )
 
     def cursor(self) -> Cursor | None:
@@ -134,6 +140,18 @@ def list_conversations(
     rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
     more = len(snaps) > page_size and rows and rows[-1].cursor()
     return ConversationPage(rows, rows[-1].cursor() if more else None)
+
+
+def waiting_for_a_person(db: firestore.Client, limit: int = PAGE_SIZE) -> list[ConversationRow]:
+    """Conversations the assistant handed over that no operator has resumed, latest handoff first:
+    the conversations list shows them above all others."""
+    query = (
+        conversations(db)
+        .where(filter=FieldFilter("handoff_waiting", "==", True))
+        .order_by("handoff_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    return [ConversationRow.from_snapshot(s) for s in query.stream(**CALL)]
 
 
 def latest_conversations(db: firestore.Client, limit: int) -> list[ConversationRow]:

@@ -23,7 +23,7 @@ recording, and the part is never sent again (see docs/reply-guarantees.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -321,17 +321,17 @@ def save_answer(
     fields: dict[str, Any],
     parts: list[str],
     *,
-    spend: Callable[[firestore.WriteBatch], None] | None = None,
+    also: Sequence[Callable[[firestore.WriteBatch], None]] = (),
 ) -> None:
     """The model's answer, before anything is sent: a redelivery sends it without asking again.
 
-    `spend` adds the answer's cost to the limits' counters (`usage.add_model_spend`) in the same
-    batch, so a cost is counted exactly when its answer is stored.
+    `also` adds writes that take effect exactly when the answer is stored, in the same batch: the
+    answer's cost on the limits' counters (`usage.add_model_spend`), a handoff's pause.
     """
     batch = db.batch()
+    for write in also:
+        write(batch)
     batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
-    if spend is not None:
-        spend(batch)
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),
@@ -341,6 +341,7 @@ def save_answer(
     )
     stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
     batch.commit(**CALL)
+    record.data.update(fields)
     record.parts = parts
     record.state = ReplyState.GENERATED
 
