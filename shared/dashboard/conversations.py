@@ -68,6 +68,7 @@ class ConversationRow:
     has_failure: bool
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
+    erasure_id: str = ""  # an erasure of this customer's data started and has not finished
     handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
     handoff_reason: str = ""
 
@@ -99,6 +100,7 @@ class ConversationRow:
             has_failure=bool(data.get("has_failure")),
             opted_out=not may_message(data),
             limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
+            erasure_id=str(data.get("erasure_id") or ""),
             handoff_waiting=bool(data.get("handoff_waiting")),
             handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
             if isinstance(data.get("handoff"), Mapping)
