@@ -139,6 +139,24 @@ class Settings:
     operator_emails: str = ""
     # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
     retention_days: int = 365
+    # Opt-out (shared/ai_reply/keywords.py): comma-separated words replacing the built-in lists,
+    # and texts replacing the built-in confirmations in every language (empty = built-in)
+    opt_out_keywords: str = ""
+    opt_in_keywords: str = ""
+    opt_out_confirmation: str = ""
+    opt_in_confirmation: str = ""
+    # Limits checked before the model is called (defaults of each business number's settings page;
+    # 0 turns a limit off). Per customer: messages per minute and per hour, model tokens per UTC
+    # day; per business number: model spend per UTC day, priced from the tokens recorded.
+    limit_messages_per_minute: int = 12
+    limit_messages_per_hour: int = 60
+    limit_tokens_per_day: int = 200_000
+    spend_cap_usd_per_day: float = 25.0
+    model_input_usd_per_million_tokens: float = 0.50  # the model's list price (Google's rate card)
+    model_output_usd_per_million_tokens: float = 3.00  # thinking tokens are billed as output
+    limit_notice: str = ""  # replaces the built-in notice of a customer over a limit
+    # The operators' audit trail: a bucket the dashboard may only add objects to (terraform/audit.tf)
+    audit_bucket: str = ""
     # Logging
     log_level: str = "INFO"
 
@@ -181,6 +199,17 @@ class Settings:
             raise ConfigError(
                 f"KNOWLEDGE_MIN_SIMILARITY={self.knowledge_min_similarity!r} must be between 0 and 1"
             )
+        limits = (
+            "limit_messages_per_minute",
+            "limit_messages_per_hour",
+            "limit_tokens_per_day",
+            "spend_cap_usd_per_day",
+            "model_input_usd_per_million_tokens",
+            "model_output_usd_per_million_tokens",
+        )
+        for name in limits:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be 0 (off) or more")
         return self
 
     def require(self, *names: str) -> Settings:

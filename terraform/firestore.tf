@@ -5,7 +5,7 @@ locals {
   firestore_location = var.firestore_location != "" ? var.firestore_location : var.region
 
   # Equality on a flag + newest first: the dashboard's filtered conversation lists.
-  conversation_filters = ["needs_attention", "ai_paused", "has_failure"]
+  conversation_filters = ["needs_attention", "ai_paused", "has_failure", "opted_out"]
 
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are

@@ -18,6 +18,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard.cursors import Cursor
+from shared.store.consent import may_message
 from shared.store.schema import CALL, conversations, name_key
 
 PAGE_SIZE = 25
@@ -33,6 +34,7 @@ class ConversationFilter(StrEnum):
     NEEDS_ATTENTION = "attention"
     AI_PAUSED = "paused"
     FAILED = "failed"
+    OPTED_OUT = "opted_out"
 
     @property
     def field(self) -> str | None:
@@ -40,6 +42,7 @@ class ConversationFilter(StrEnum):
             ConversationFilter.NEEDS_ATTENTION: "needs_attention",
             ConversationFilter.AI_PAUSED: "ai_paused",
             ConversationFilter.FAILED: "has_failure",
+            ConversationFilter.OPTED_OUT: "opted_out",
         }.get(self)
 
     @classmethod
@@ -65,6 +68,8 @@ class ConversationRow:
     has_failure: bool
     handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
     handoff_reason: str = ""
+    opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
+    limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
 
     @property
     def title(self) -> str:
@@ -96,6 +101,8 @@ class ConversationRow:
             handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
             if isinstance(data.get("handoff"), Mapping)
             else "",
+            opted_out=not may_message(data),
+            limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
         )
 
     def cursor(self) -> Cursor | None:
