@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from shared.bucket import MediaBucket
     from shared.bus import DeadLetters, JobBus
+    from shared.knowledge.scopes import KnowledgeScopes
     from shared.whatsapp.client import WhatsAppClient
     from shared.whatsapp.provider import Provider
     from shared.whatsapp.waha.client import WahaClient
@@ -112,6 +113,11 @@ class Clients:
     def genai(self) -> genai.Client:
         return self._get("genai")
 
+    @property
+    def knowledge_scopes(self) -> KnowledgeScopes:
+        """Not a client: what this instance remembers of which numbers have documents."""
+        return self._get("knowledge_scopes")
+
 
 def _firestore(c: Clients) -> firestore.Client:
     from google.cloud import firestore
@@ -175,6 +181,12 @@ def _genai(c: Clients) -> genai.Client:
     return make_genai_client(c.settings)
 
 
+def _knowledge_scopes(c: Clients) -> KnowledgeScopes:
+    from shared.knowledge.scopes import KnowledgeScopes
+
+    return KnowledgeScopes()
+
+
 def make_genai_client(s: Settings, *, credentials: Any = None) -> genai.Client:
     """Gemini through the Developer API key, Vertex AI, or a custom endpoint (the offline model).
 
@@ -225,4 +237,5 @@ _FACTORIES: dict[str, Callable[[Clients], Any]] = {
     "whatsapp": _whatsapp,
     "waha": _waha,
     "genai": _genai,
+    "knowledge_scopes": _knowledge_scopes,
 }

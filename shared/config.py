@@ -18,15 +18,36 @@ from dataclasses import dataclass, field, fields
 
 DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
+# Scoped to the business, as Meta's terms require since 15 January 2026 (general-purpose AI
+# assistants are barred from the WhatsApp Business Platform; see README "Scoped to the business").
+# {business} is the number's business name. The rules of the answer's form (JSON envelope,
+# knowledge, choices, handoff) are added to every instruction by shared/ai_reply/instruction.py.
 DEFAULT_SYSTEM_INSTRUCTION = (
-    "You are a helpful assistant for a business, answering customers on WhatsApp. "
-    "Always answer in the language the customer writes in. Keep answers short and friendly, "
-    "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables. "
-    "If you cannot open a file the customer sent, say so and ask them to send it again."
+    "You are the WhatsApp assistant of {business}. You help its customers with questions about "
+    "{business}: its products and services, prices, opening hours, orders, bookings, delivery and "
+    "policies, from what the business told you and the knowledge passages given with a message.\n"
+    "- Only help with {business}. Decline anything else (general questions, homework, code, "
+    "other companies, news, opinions) in one short, friendly sentence and offer help with "
+    "{business} instead.\n"
+    "- Never make up facts about the business (prices, times, stock, policies): when the "
+    "passages do not hold the answer, say you don't know and offer to pass the question to a "
+    "person from the team.\n"
+    "- You are an automated assistant: never claim to be a person, and say so when asked.\n"
+    "- Do not give medical, legal or financial advice, and do not make promises (refunds, "
+    "exceptions, delivery dates) the passages do not state.\n"
+    "- Always answer in the language the customer writes in. Keep answers short and friendly, "
+    "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables.\n"
+    "- If you cannot open a file the customer sent, say so and ask them to send it again."
 )
+# How a business is named when neither BUSINESS_NAME nor the number's settings name it.
+UNNAMED_BUSINESS = "this business"
 DEFAULT_FALLBACK_REPLY = (
     "Sorry, I can't answer that one. Could you rephrase it, or ask something else? "
     "A person from our team can also help."
+)
+DEFAULT_HANDOFF_MESSAGE = (
+    "Thank you for your patience. I have asked a person from our team to take over this "
+    "conversation; they will answer you here as soon as they can."
 )
 
 
@@ -85,6 +106,8 @@ class Settings:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    # Sent once when the assistant hands a conversation over to a person (editable per number).
+    handoff_message: str = DEFAULT_HANDOFF_MESSAGE
     # Knowledge base: the business's documents as passages, embedded and searched per burst
     embedding_model: str = "gemini-embedding-001"
     embedding_dimensions: int = 768  # gemini-embedding-001 truncates its 3,072 (Matryoshka)
@@ -117,6 +140,24 @@ class Settings:
     operator_emails: str = ""
     # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
     retention_days: int = 365
+    # Opt-out (shared/ai_reply/keywords.py): comma-separated words replacing the built-in lists,
+    # and texts replacing the built-in confirmations in every language (empty = built-in)
+    opt_out_keywords: str = ""
+    opt_in_keywords: str = ""
+    opt_out_confirmation: str = ""
+    opt_in_confirmation: str = ""
+    # Limits checked before the model is called (defaults of each business number's settings page;
+    # 0 turns a limit off). Per customer: messages per minute and per hour, model tokens per UTC
+    # day; per business number: model spend per UTC day, priced from the tokens recorded.
+    limit_messages_per_minute: int = 12
+    limit_messages_per_hour: int = 60
+    limit_tokens_per_day: int = 200_000
+    spend_cap_usd_per_day: float = 25.0
+    model_input_usd_per_million_tokens: float = 0.50  # the model's list price (Google's rate card)
+    model_output_usd_per_million_tokens: float = 3.00  # thinking tokens are billed as output
+    limit_notice: str = ""  # replaces the built-in notice of a customer over a limit
+    # The operators' audit trail: a bucket the dashboard may only add objects to (terraform/audit.tf)
+    audit_bucket: str = ""
     # Logging
     log_level: str = "INFO"
 
@@ -159,6 +200,17 @@ class Settings:
             raise ConfigError(
                 f"KNOWLEDGE_MIN_SIMILARITY={self.knowledge_min_similarity!r} must be between 0 and 1"
             )
+        limits = (
+            "limit_messages_per_minute",
+            "limit_messages_per_hour",
+            "limit_tokens_per_day",
+            "spend_cap_usd_per_day",
+            "model_input_usd_per_million_tokens",
+            "model_output_usd_per_million_tokens",
+        )
+        for name in limits:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be 0 (off) or more")
         return self
 
     def require(self, *names: str) -> Settings:

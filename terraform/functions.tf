@@ -68,6 +68,12 @@ locals {
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
+      # Opt-out words and the texts sent without the model (empty: the built-in ones, in six languages).
+      OPT_OUT_KEYWORDS     = var.opt_out_keywords
+      OPT_IN_KEYWORDS      = var.opt_in_keywords
+      OPT_OUT_CONFIRMATION = var.opt_out_confirmation
+      OPT_IN_CONFIRMATION  = var.opt_in_confirmation
+      LIMIT_NOTICE         = var.limit_notice
     }
     dashboard = {
       BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
@@ -78,6 +84,7 @@ locals {
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
       EMBEDDING_MODEL           = var.embedding_model
       EMBEDDING_DIMENSIONS      = tostring(var.embedding_dimensions)
+      AUDIT_BUCKET              = google_storage_bucket.audit.name
     }
   }
 

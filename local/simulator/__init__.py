@@ -6,7 +6,8 @@ status updates, the two-step media download with expiring URLs.
 
 Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N`` version):
   POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
-                                         link, reaction, location, contacts, interactive, template),
+                                         link, reaction, location, contacts, interactive (Meta's
+                                         button and list limits, refused with 131009), template),
                                          mark read, typing indicator
   POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
   GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
@@ -44,7 +45,8 @@ GET /_sim/waha/deliveries lists its webhook attempts; ``/_sim/conversation?provi
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``wire`` (Meta's formats), ``simulator`` (the parts
+(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button and list
+checks), ``wire`` (Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """
 

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from local.simulator import wire
+from local.simulator.interactive import INVALID_PARAMETER, interactive_problem
 from local.simulator.media import MediaHost
 from local.simulator.state import SimulatorState, digits
 from local.simulator.statuses import StatusUpdates
@@ -168,6 +169,8 @@ def _send_problem(body: Json) -> tuple[int, str] | None:
         return 131008, f"Param {kind} must contain one of id or link."
     if kind == "reaction" and not content.get("message_id"):
         return 100, "The parameter reaction['message_id'] is required."
+    if kind == "interactive" and (problem := interactive_problem(content)):
+        return INVALID_PARAMETER, problem
     context = body.get("context")
     if context is not None and (not isinstance(context, dict) or not context.get("message_id")):
         return 100, "The parameter context['message_id'] is required."

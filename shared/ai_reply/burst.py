@@ -11,25 +11,30 @@ Every slow step draws from the job's one deadline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ai_reply import envelope, guard, handoff
 from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
+from shared.ai_reply.grounding import KNOWLEDGE_SECONDS, awaited, ground
+from shared.ai_reply.guard import Step
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
-from shared.ai_reply.prompt import bound_history, build_contents
+from shared.ai_reply.prompt import bound_history, build_contents, lead_with
+from shared.ai_reply.shaping import shape_reply
 from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded
-from shared.store import replies, stats
+from shared.store import replies, stats, usage
 from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.replies import ReplyRecord, ReplyState
-from shared.store.schema import CALL, InboundStatus, SentBy, message_ref
+from shared.store.schema import CALL, InboundStatus, SentBy, conversation_ref, message_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, WhatsAppError
-from shared.whatsapp.text import split_message
+from shared.whatsapp.interactive import FittedChoices
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class BurstReply:
         self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
+        self.conversation = dict(conversation)  # as the lease transaction read it
         self.wa = clients.provider(self.phone_number_id)  # the Cloud API or this number's WAHA session
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
@@ -72,6 +78,10 @@ class BurstReply:
                 self.db, self.conversation_id, record, record.state, error=record.data.get("error")
             )
             return
+        if record.state is ReplyState.WITHHELD:
+            # Withheld before a crash that came ahead of settling the messages: settle them now.
+            replies.withhold(self.db, self.conversation_id, record, record.data.get("withheld") or {})
+            return
         if record.in_flight_part is not None:
             self._outcome_unknown(record, "an earlier attempt stopped while sending this reply")
             return
@@ -81,10 +91,14 @@ class BurstReply:
             return
         try:
             if record.state is ReplyState.GENERATING:
-                answer = self._generate(record, burst)
-                if answer is None:
+                step = self._guard(record, burst)
+                if step is Step.WITHHOLD:
                     return
-                log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
+                if step is Step.ANSWER:
+                    answer = self._generate(record, burst)
+                    if answer is None:
+                        return
+                    log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
             self._send(record, burst)
         except (LeaseLost, AuthenticationFailed):
             raise
@@ -113,6 +127,38 @@ class BurstReply:
             },
         )
 
+    # -- before the model --------------------------------------------------------------------
+
+    def _guard(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> Step:
+        """Opt-out, opt-in and limits (`guard.before_model`), acted on: the burst withheld, a fixed
+        text stored to be sent instead of an answer, or nothing done and the model to be asked."""
+        verdict = guard.before_model(
+            self.settings,
+            self.db,
+            conversation_id=self.conversation_id,
+            phone_number_id=self.phone_number_id,
+            reply_id=record.id,
+            burst=burst,
+        )
+        if verdict.step is Step.WITHHOLD:
+            replies.withhold(
+                self.db, self.conversation_id, record, verdict.reason or {}, conversation=verdict.conversation
+            )
+            return verdict.step
+        if verdict.step is Step.SAY:
+            replies.save_canned(
+                self.db,
+                record,
+                verdict.text,
+                str(verdict.wording),
+                conversation_id=self.conversation_id,
+                reason=verdict.reason,
+            )
+        if verdict.conversation and (verdict.conversation.get("limited") or self.conversation.get("limited")):
+            conversation_ref(self.db, self.conversation_id).update(verdict.conversation, **CALL)
+            self.conversation.update(verdict.conversation)
+        return verdict.step
+
     # -- generating --------------------------------------------------------------------------
 
     def _generate(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> ModelAnswer | None:
@@ -121,13 +167,25 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
+            last_attempt = record.attempts >= self.settings.reply_max_job_attempts
+            search = _BACKGROUND.submit(
+                ground, self.clients, self.settings, self.phone_number_id, burst, last_attempt=last_attempt
+            )
             voice = voice_for(self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            grounding = awaited(
+                search,
+                self.deadline.share(KNOWLEDGE_SECONDS, "the knowledge search"),
+                last_attempt=last_attempt,
+            )
+            if (knowledge := grounding.part()) is not None:
+                lead_with(contents, knowledge)
             answer = generate(
                 self.clients.genai,
                 contents,
                 settings=self.settings,
                 system_instruction=voice.system_instruction,
+                response_schema=envelope.SCHEMA,
                 deadline=self.deadline,
             )
         except ModelUnavailable as exc:
@@ -147,28 +205,68 @@ class BurstReply:
                 {"code": "model_rejected", "title": "The model refused the request", "detail": str(exc)},
             )
             return None
-        transcripts, model_text = take_transcripts(answer.text or "")
+        read = envelope.read_envelope(answer.text or "")
+        if not read.parsed:
+            log.warning(
+                "the model's answer was not the JSON envelope; sent as plain text",
+                extra={"conversation_id": self.conversation_id, "error": read.error},
+            )
+        transcripts, model_text = take_transcripts(read.text)
         self._store_transcripts(transcripts, media_parts)
-        text = model_text or voice.fallback_reply
-        replies.save_answer(
-            self.db,
-            record,
-            {
-                "model": answer.model,
-                "text": text,
-                "model_text": answer.text,
-                "fallback": not model_text,
-                "finish_reason": answer.finish_reason,
-                "block_reason": answer.block_reason,
-                "input_tokens": answer.input_tokens,
-                "output_tokens": answer.output_tokens,
-                "thinking_tokens": answer.thinking_tokens,
-                "cached_tokens": answer.cached_tokens,
-                "thinking_level": self.settings.gemini_thinking_level.lower(),
-                "latency_ms": answer.latency_ms,
-            },
-            split_message(text),
+        handing_over = read.handoff_reason is not None and handoff.honoured(self.conversation, burst)
+        shaped = shape_reply(
+            model_text,
+            read.choices,
+            fallback=voice.fallback_reply,
+            handoff_message=voice.handoff_message if handing_over else None,
         )
+        fields = {
+            "model": answer.model,
+            "text": shaped.text,
+            "model_text": answer.text,
+            "fallback": shaped.fallback,
+            "finish_reason": answer.finish_reason,
+            "block_reason": answer.block_reason,
+            "input_tokens": answer.input_tokens,
+            "output_tokens": answer.output_tokens,
+            "thinking_tokens": answer.thinking_tokens,
+            "cached_tokens": answer.cached_tokens,
+            "thinking_level": self.settings.gemini_thinking_level.lower(),
+            "latency_ms": answer.latency_ms,
+            "envelope_error": read.error,
+            "choices": shaped.choices.as_record() if shaped.choices else None,
+            "handoff": {"reason": read.handoff_reason, "honoured": handing_over}
+            if read.handoff_reason
+            else None,
+            **grounding.record(read.sources),
+        }
+        spend = usage.ModelSpend.of(
+            self.settings,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            thinking_tokens=answer.thinking_tokens,
+        )
+        also: list[Callable[[Any], None]] = [
+            lambda batch: usage.add_model_spend(
+                batch,
+                self.db,
+                conversation_id=self.conversation_id,
+                phone_number_id=self.phone_number_id,
+                spend=spend,
+                shard_key=record.id,
+            )
+        ]
+        if handing_over:
+            reason = read.handoff_reason or ""
+            also.append(
+                lambda batch: handoff.add_handoff(
+                    batch, self.db, self.conversation_id, reason=reason, reply_id=record.id
+                )
+            )
+            log.info(
+                "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
+            )
+        replies.save_answer(self.db, record, fields, shaped.parts, also=also)
         return answer
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
@@ -210,6 +308,8 @@ class BurstReply:
         if self._typing is not None:
             self._typing.result()
         last = burst[-1]
+        choices = record.data.get("choices")
+        fitted = FittedChoices.from_record(choices) if isinstance(choices, dict) else None
         for index, part in enumerate(record.parts):
             if f"p{index}" in record.sent_wamids:
                 continue
@@ -217,15 +317,9 @@ class BurstReply:
             self.deadline.check(f"sending part {index + 1} of the reply", needs=SEND_SECONDS)
             if not replies.begin_part(self.db, record, self.conversation_id, self.holder, index):
                 raise LeaseLost(record.id)
+            interactive = fitted if fitted is not None and index == len(record.parts) - 1 else None
             try:
-                wamid = self.wa.send_text(
-                    self.phone_number_id,
-                    self.wa_id,
-                    part,
-                    reply_to=last["id"] if index == 0 else None,
-                    callback_data=f"{record.id}:{index}",
-                    deadline=self.deadline,
-                )
+                wamid = self._send_part(part, interactive, index, record, last)
             except OutcomeUnknown as exc:
                 self._outcome_unknown(record, str(exc))
                 return
@@ -242,13 +336,48 @@ class BurstReply:
                     raise
                 self._refused(record, index, part, exc)
                 return
-            self._record_part(record, index, wamid, part, burst)
+            self._record_part(record, index, wamid, part, burst, interactive)
         if record.state is not ReplyState.SENT:
             # Every part went out in an earlier delivery that stopped before closing the reply.
             replies.settle(self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst))
 
+    def _send_part(
+        self,
+        part: str,
+        interactive: FittedChoices | None,
+        index: int,
+        record: ReplyRecord,
+        last: dict[str, Any],
+    ) -> str:
+        """One part out: the last one carries the choices as buttons or a list, when there are any."""
+        reply_to = last["id"] if index == 0 else None
+        callback = f"{record.id}:{index}"
+        if interactive is not None:
+            return self.wa.send_interactive(
+                self.phone_number_id,
+                self.wa_id,
+                interactive.payload(part),
+                reply_to=reply_to,
+                callback_data=callback,
+                deadline=self.deadline,
+            )
+        return self.wa.send_text(
+            self.phone_number_id,
+            self.wa_id,
+            part,
+            reply_to=reply_to,
+            callback_data=callback,
+            deadline=self.deadline,
+        )
+
     def _record_part(
-        self, record: ReplyRecord, index: int, wamid: str, part: str, burst: list[dict[str, Any]]
+        self,
+        record: ReplyRecord,
+        index: int,
+        wamid: str,
+        part: str,
+        burst: list[dict[str, Any]],
+        interactive: FittedChoices | None = None,
     ) -> None:
         """Part `index` went out as `wamid`: its outbound message, the record's progress and, on the
         last part, the reply's close, in one batch."""
@@ -263,6 +392,7 @@ class BurstReply:
             to=self.wa_id,
             reply_to=burst[-1]["id"] if index == 0 else None,
             ai_response_id=record.id,
+            interactive=interactive.as_record() if interactive is not None else None,
         )
         replies.add_part_sent(batch, record, index, wamid)
         if index == len(record.parts) - 1:

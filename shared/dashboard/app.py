@@ -16,12 +16,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.clients import Clients
 from shared.config import Settings
 from shared.dashboard import templating
+from shared.dashboard.audit import AuditTrail
 from shared.dashboard.auth import guard
 from shared.dashboard.auth.operators import Authenticator
 from shared.dashboard.auth.throttle import LoginThrottle
 from shared.dashboard.config import DashboardConfig
 from shared.dashboard.routes.actions import operator_actions
 from shared.dashboard.routes.auth import auth
+from shared.dashboard.routes.guardrails import guardrails
+from shared.dashboard.routes.handoff import handoff_settings
 from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
@@ -55,11 +58,22 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
         auth=Authenticator(config),
         throttle=LoginThrottle(),
         clients=clients,
+        audit=AuditTrail(lambda: clients.storage, settings.audit_bucket),
     )
     templating.install(app)
     app.before_request(_upload_limit)  # before the guard reads the form
     guard.install(app)
-    for blueprint in (auth, pages, operator_actions, live, media, settings_pages, knowledge):
+    for blueprint in (
+        auth,
+        pages,
+        operator_actions,
+        live,
+        media,
+        settings_pages,
+        knowledge,
+        handoff_settings,
+        guardrails,
+    ):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(413, _too_large)

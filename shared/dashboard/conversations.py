@@ -18,6 +18,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard.cursors import Cursor
+from shared.store.consent import may_message
 from shared.store.schema import CALL, conversations, name_key
 
 PAGE_SIZE = 25
@@ -33,6 +34,7 @@ class ConversationFilter(StrEnum):
     NEEDS_ATTENTION = "attention"
     AI_PAUSED = "paused"
     FAILED = "failed"
+    OPTED_OUT = "opted_out"
 
     @property
     def field(self) -> str | None:
@@ -40,6 +42,7 @@ class ConversationFilter(StrEnum):
             ConversationFilter.NEEDS_ATTENTION: "needs_attention",
             ConversationFilter.AI_PAUSED: "ai_paused",
             ConversationFilter.FAILED: "has_failure",
+            ConversationFilter.OPTED_OUT: "opted_out",
         }.get(self)
 
     @classmethod
@@ -63,6 +66,10 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
+    opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
+    limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
+    handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
+    handoff_reason: str = ""
 
     @property
     def title(self) -> str:
@@ -90,6 +97,12 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            opted_out=not may_message(data),
+            limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
+            handoff_waiting=bool(data.get("handoff_waiting")),
+            handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
+            if isinstance(data.get("handoff"), Mapping)
+            else "",
         )
 
     def cursor(self) -> Cursor | None:
@@ -125,6 +138,18 @@ def list_conversations(
     rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
     more = len(snaps) > page_size and rows and rows[-1].cursor()
     return ConversationPage(rows, rows[-1].cursor() if more else None)
+
+
+def waiting_for_a_person(db: firestore.Client, limit: int = PAGE_SIZE) -> list[ConversationRow]:
+    """Conversations the assistant handed over that no operator has resumed, latest handoff first:
+    the conversations list shows them above all others."""
+    query = (
+        conversations(db)
+        .where(filter=FieldFilter("handoff_waiting", "==", True))
+        .order_by("handoff_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    return [ConversationRow.from_snapshot(s) for s in query.stream(**CALL)]
 
 
 def latest_conversations(db: firestore.Client, limit: int) -> list[ConversationRow]:

@@ -83,6 +83,28 @@ class MediaView:
 
 
 @dataclass(frozen=True)
+class SourceView:
+    """A knowledge passage the reply was given, as the record keeps it."""
+
+    source: str  # "document › heading"
+    text: str
+    similarity: float | None
+    cited: bool  # the answer says it relied on it
+
+    @classmethod
+    def from_value(cls, value: Any) -> SourceView | None:
+        if not isinstance(value, Mapping):
+            return None
+        title, heading = _text(value.get("title")), _text(value.get("heading"))
+        return cls(
+            source=f"{title} › {heading}" if heading else title or "document",
+            text=_text(value.get("text")),
+            similarity=_number(value.get("similarity")),
+            cited=bool(value.get("cited")),
+        )
+
+
+@dataclass(frozen=True)
 class AiDetails:
     model: str
     input_tokens: int | None
@@ -91,6 +113,9 @@ class AiDetails:
     finish_reason: str
     error: str
     thinking_tokens: int | None = None  # billed as output, apart from the answer's
+    sources: tuple[SourceView, ...] = ()  # the knowledge it was given, cited ones first
+    handoff: str = ""  # why the assistant handed the conversation to a person
+    envelope_error: str = ""  # why its answer was read as plain text
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any]) -> AiDetails:
@@ -99,7 +124,19 @@ class AiDetails:
             return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
         error = data.get("error")
+        knowledge = data.get("knowledge")
+        sources = (
+            [v for v in (SourceView.from_value(k) for k in knowledge or ()) if v]
+            if isinstance(knowledge, list)
+            else []
+        )
+        handoff = data.get("handoff")
         return cls(
+            sources=tuple(sorted(sources, key=lambda v: not v.cited)),
+            handoff=_text(handoff.get("reason"))
+            if isinstance(handoff, Mapping) and handoff.get("honoured")
+            else "",
+            envelope_error=_text(data.get("envelope_error")),
             model=str(data.get("model") or ""),
             input_tokens=number("input_tokens"),
             output_tokens=number("output_tokens"),
@@ -220,6 +257,8 @@ def _details(kind: str, data: Mapping[str, Any]) -> tuple[list[str], str, str]:
     if kind == "button" and isinstance(button := data.get("button"), Mapping):
         return ["tapped a button"] if button.get("text") else [], "", ""
     if kind == "interactive" and isinstance(reply := data.get("interactive"), Mapping):
+        if isinstance(options := reply.get("options"), list):  # choices the assistant offered
+            return [f"▸ {_text(o.get('title'))}" for o in options if isinstance(o, Mapping)], "", ""
         return [s for s in (_text(reply.get("description")),) if s], "", ""
     return [], "", ""
 
@@ -268,7 +307,8 @@ def message_view(
         retried = False
         # Failed, or stuck unanswered (its job lost, dead-lettered or out of attempts).
         can_retry = can_restart(dict(data), now or datetime.now(UTC))
-    error = ErrorView.from_value(data.get("error"))
+    # A burst withheld on purpose (opt-out, a limit) says why, the way a failure does.
+    error = ErrorView.from_value(data.get("error") or data.get("withheld"))
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)
     details, link_label, link_url = _details(kind, data)

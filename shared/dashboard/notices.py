@@ -29,6 +29,10 @@ NOTICES = {
         "WhatsApp did not answer in time: the message may or may not have been delivered. "
         "It was not sent again; check with the customer before writing it again.",
     ),
+    "opted_out": Notice(
+        "warning",
+        "Not sent: the customer opted out (wrote STOP). You can write again once they write START.",
+    ),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),

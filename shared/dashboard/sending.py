@@ -59,6 +59,7 @@ class SendOutcome(StrEnum):
     UNKNOWN = "unknown"  # WhatsApp did not answer: it may or may not have been delivered
     NOT_FAILED = "not_failed"
     BUSY = "busy"
+    OPTED_OUT = "opted_out"  # the customer wrote STOP: nothing is sent until they write START
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def send_operator_reply(
     operator: str,
     sender: TextSender,
 ) -> SendResult:
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
     if not body:
         return SendResult(SendOutcome.EMPTY)
@@ -138,6 +141,8 @@ def resend_failed(
     sender: TextSender,
 ) -> SendResult:
     """Send the text of a failed outbound message again, as a new message."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     data: dict[str, Any] = message.data
     text = str(data.get("text") or "")
     if (

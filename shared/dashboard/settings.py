@@ -23,7 +23,11 @@ class Section:
     template: str  # functions/dashboard/templates/_settings_<topic>.html
 
 
-NUMBER_SECTIONS: tuple[Section, ...] = (Section("voice", "Voice", "_settings_voice.html"),)
+NUMBER_SECTIONS: tuple[Section, ...] = (
+    Section("voice", "Voice", "_settings_voice.html"),
+    Section("limits", "Limits", "_settings_limits.html"),  # shared/dashboard/routes/guardrails.py
+    Section("handoff", "Handoff to a person", "_settings_handoff.html"),  # routes/handoff.py
+)
 PAGE_SECTIONS: tuple[Section, ...] = ()
 
 

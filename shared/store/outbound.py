@@ -45,11 +45,12 @@ def outbound_document(
     ai_response_id: str | None = None,
     operator: str | None = None,
     error: dict[str, Any] | None = None,
+    interactive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "wamid": wamid,
         "direction": Direction.OUTBOUND.value,
-        "type": "text",
+        "type": "interactive" if interactive else "text",
         "text": text,
         "to": to,
         "sent_by": sent_by.value,
@@ -62,6 +63,8 @@ def outbound_document(
     }
     if operator:
         doc["operator"] = operator
+    if interactive:
+        doc["interactive"] = interactive  # the choices as sent (shared/whatsapp/interactive.py)
     return doc
 
 
@@ -78,6 +81,7 @@ def add_outbound(
     ai_response_id: str | None = None,
     operator: str | None = None,
     answers: list[firestore.DocumentReference] = (),  # type: ignore[assignment]
+    interactive: dict[str, Any] | None = None,
 ) -> None:
     """A message WhatsApp accepted, its conversation's summary and counters, as writes of `batch`.
 
@@ -96,6 +100,7 @@ def add_outbound(
         reply_to=reply_to,
         ai_response_id=ai_response_id,
         operator=operator,
+        interactive=interactive,
     )
     batch.set(message_ref(db, conversation_id, wamid), document)
     batch.set(

@@ -24,6 +24,9 @@ QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model tokens in the current windows
+NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
+ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
 BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
 KNOWLEDGE_DOCUMENTS = "knowledge_documents"  # the business's documents an operator added
 KNOWLEDGE_PASSAGES = "knowledge_passages"  # their passages, each with its `embedding` vector
@@ -197,3 +200,15 @@ def knowledge_passages(db: firestore.Client) -> firestore.CollectionReference:
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
+
+
+def customer_usage_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:
+    return db.collection(CUSTOMER_USAGE).document(conv_id)
+
+
+def number_spend_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
+    return db.collection(NUMBER_SPEND).document(name)
+
+
+def erasure_ref(db: firestore.Client, erasure_id: str) -> firestore.DocumentReference:
+    return db.collection(ERASURES).document(erasure_id)

@@ -96,12 +96,40 @@ class WhatsAppClient:
         """Send a text message; returns the wamid WhatsApp assigned to it."""
         if meta_length(body) > TEXT_LIMIT:
             raise ValueError(f"text body of {meta_length(body)} UTF-16 units is over WhatsApp's {TEXT_LIMIT}")
+        content = {"body": body, "preview_url": False}
+        return self._send_message(phone_number_id, to, "text", content, reply_to, callback_data, deadline)
+
+    def send_interactive(
+        self,
+        phone_number_id: str,
+        to: str,
+        interactive: dict[str, Any],
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+        deadline: Deadline | None = None,
+    ) -> str:
+        """Send reply buttons or a list (`interactive.FittedChoices.payload`); returns the wamid."""
+        return self._send_message(
+            phone_number_id, to, "interactive", interactive, reply_to, callback_data, deadline
+        )
+
+    def _send_message(
+        self,
+        phone_number_id: str,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        reply_to: str | None,
+        callback_data: str | None,
+        deadline: Deadline | None,
+    ) -> str:
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": "+" + to.lstrip("+"),  # with "+" the number is never read as a local one
-            "type": "text",
-            "text": {"body": body, "preview_url": False},
+            "type": kind,
+            kind: content,
         }
         if reply_to:
             payload["context"] = {"message_id": reply_to}

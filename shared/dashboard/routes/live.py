@@ -49,6 +49,8 @@ def _row_json(row: ConversationRow) -> dict[str, object]:
         "ai_paused": row.ai_paused,
         "needs_attention": row.needs_attention,
         "has_failure": row.has_failure,
+        "handoff_waiting": row.handoff_waiting,
+        "handoff_reason": row.handoff_reason,
     }
 
 

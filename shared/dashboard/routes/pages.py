@@ -11,6 +11,7 @@ from shared.dashboard.conversations import (
     ConversationFilter,
     list_conversations,
     search_conversations,
+    waiting_for_a_person,
 )
 from shared.dashboard.cursors import BadCursor, Cursor
 from shared.dashboard.dead_letters import list_dead_letters
@@ -55,14 +56,20 @@ def conversations() -> str:
     query = " ".join(args.get("q", "").split())[:64]
     only = ConversationFilter.parse(args.get("filter"))
     db = state.current().db
+    waiting = []
     if query:
         rows, next_cursor = search_conversations(db, query), None
     else:
         page = list_conversations(db, only=only, after=_cursor("after"))
         rows, next_cursor = page.rows, page.next_cursor
+        if only is ConversationFilter.ALL and not args.get("after"):
+            waiting = waiting_for_a_person(db)  # handed over by the assistant: first, always
+            pinned = {row.id for row in waiting}
+            rows = [row for row in rows if row.id not in pinned]
     return flask.render_template(
         "conversations.html",
         rows=rows,
+        waiting=waiting,
         query=query,
         only=only,
         filters=list(ConversationFilter),
