@@ -45,8 +45,8 @@ GET /_sim/waha/deliveries lists its webhook attempts; ``/_sim/conversation?provi
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button and list
-checks), ``wire`` (Meta's formats), ``simulator`` (the parts
+(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire``
+(Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """
 
