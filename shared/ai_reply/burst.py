@@ -61,7 +61,10 @@ class BurstReply:
         self.clients = clients
         self.settings = settings
         self.conversation_id = conversation_id
-        self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+        # Whom replies go to: the phone when known (Meta's advice), else the BSUID (`recipient`).
+        self.wa_id = str(
+            conversation.get("wa_id") or conversation.get("user_id") or conversation_id.split("_", 1)[1]
+        )
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.conversation = dict(conversation)  # as the lease transaction read it
@@ -171,8 +174,10 @@ class BurstReply:
             search = _BACKGROUND.submit(
                 ground, self.clients, self.settings, self.phone_number_id, burst, last_attempt=last_attempt
             )
-            voice = voice_for(self.db, self.phone_number_id, self.settings)
+            # The number's settings are read while the context is built: no wait of their own.
+            voice_read = _BACKGROUND.submit(voice_for, self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            voice = voice_read.result()
             grounding = awaited(
                 search,
                 self.deadline.share(KNOWLEDGE_SECONDS, "the knowledge search"),
@@ -402,7 +407,7 @@ class BurstReply:
                 batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
             )
         batch.commit(**CALL)
-        apply_parked_statuses(self.db, self.phone_number_id, wamid, self.wa_id)
+        apply_parked_statuses(self.db, self.conversation_id, wamid)
 
     @staticmethod
     def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:
