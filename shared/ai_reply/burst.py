@@ -65,7 +65,7 @@ class BurstReply:
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.conversation = dict(conversation)  # as the lease transaction read it
-        self.wa = clients.whatsapp
+        self.wa = clients.provider(self.phone_number_id)  # the Cloud API or this number's WAHA session
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
 
