@@ -170,6 +170,14 @@ def test_the_erasure_command_erases_on_every_number(
     assert mentions(firestore_db, gcs_client, ERASED) == []
 
 
+def test_the_typed_confirmation_is_the_customers_id_however_it_is_written() -> None:
+    assert erasure.confirms("+1 555 000 4444", "15550004444")
+    assert erasure.confirms("15550004444", "15550004444")
+    assert not erasure.confirms("1555000444", "15550004444")
+    assert not erasure.confirms("", "")
+    assert erasure.confirms("lid.123456", "lid.123456") and not erasure.confirms("123456", "lid.123456")
+
+
 def open_zip(chunks) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
 
