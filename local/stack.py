@@ -65,6 +65,14 @@ LOCAL_SECRETS = {
 }
 
 
+# The simulator's WAHA session (local/simulator/waha.py), served here as business number `waha-default`.
+LOCAL_WAHA = {
+    "WAHA_SESSION": "default",
+    "WAHA_API_KEY": "local-waha-api-key",
+    "WAHA_WEBHOOK_HMAC_KEY": "local-waha-hmac-key",
+}
+
+
 class EmulatorUnreachable(RuntimeError):
     """A `*_EMULATOR_HOST` names an emulator nobody answers for; the message says what to do."""
 
@@ -259,17 +267,28 @@ class LocalStack:
             self.env["GEMINI_BASE_URL"] = model.url
             self.urls["offline model"] = model.url
         if self.simulated_whatsapp:
-            from local.simulator import graph_api_url, start_simulator
+            from local.simulator import graph_api_url, start_simulator, waha_api_url
 
+            # Beside the Cloud API number, a WAHA session (the chat page picks the number), unless
+            # the user points WAHA_URL at a WAHA server of their own.
+            waha = not self.options.user_env.get("WAHA_URL")
+            if waha:
+                self.env.update({k: v for k, v in LOCAL_WAHA.items() if not self.options.user_env.get(k)})
+            webhook = f"http://127.0.0.1:{self.port('WEBHOOK_PORT')}"
             simulator = start_simulator(
                 port=self.port("SIMULATOR_PORT"),
-                webhook_url=f"http://127.0.0.1:{self.port('WEBHOOK_PORT')}/webhook/whatsapp",
+                webhook_url=f"{webhook}/webhook/whatsapp",
                 app_secret=self.env["WHATSAPP_APP_SECRET"],
                 access_token=self.env["WHATSAPP_API_TOKEN"],
                 verify_token=self.env["WEBHOOK_VERIFY_TOKEN"],
+                waha_webhook_url=f"{webhook}/webhook/waha" if waha else None,
+                waha_api_key=self.env.get("WAHA_API_KEY") or LOCAL_WAHA["WAHA_API_KEY"],
+                waha_hmac_key=self.env.get("WAHA_WEBHOOK_HMAC_KEY") or LOCAL_WAHA["WAHA_WEBHOOK_HMAC_KEY"],
             )
             self.servers["simulator"] = simulator
             self.env["WHATSAPP_API_URL"] = graph_api_url(simulator)
+            if waha:
+                self.env["WAHA_URL"] = waha_api_url(simulator)
             self.urls["WhatsApp simulator (chat as a customer)"] = simulator.url + "/"
 
     def _start_functions(self) -> None:

@@ -10,6 +10,7 @@ them down; nothing else reads the environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -228,6 +229,12 @@ class Settings:
             )
         return self
 
+    def require_waha_api_key(self) -> Settings:
+        """A function that calls WAHA (sends, seen, typing, files) does not start without its key."""
+        if self.waha_sessions and not self.waha_api_key:
+            raise ConfigError("missing required setting: WAHA_API_KEY (WAHA's API key) for WAHA_SESSION")
+        return self
+
     def require_model(self) -> Settings:
         """Gemini needs an API key, a custom endpoint, or Vertex AI with the service account."""
         if not (self.gemini_api_key or self.gemini_base_url or self.google_genai_use_vertexai):
@@ -236,7 +243,7 @@ class Settings:
             )
         return self
 
-    @property
+    @functools.cached_property
     def waha_sessions(self) -> dict[str, str]:
         """WAHA session name -> the business number id it is known by here (`waha-<session>`
         unless given as `session=id`). The id takes the place of Meta's phone_number_id in

@@ -34,14 +34,23 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
   GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
   GET  /_sim/health           {"ok": true} once the server answers
 
+WAHA mode (``waha_webhook_url`` set): a second business number served as a WAHA session, with
+WAHA's API on the same server (``X-Api-Key``): POST /api/sendText, /api/sendSeen, /api/startTyping,
+/api/stopTyping, GET /api/files/<session>/<file>; ``/_sim/inbound`` with ``"provider": "waha"``
+writes to it (signed ``message`` and ``message.any`` webhooks to ``waha_webhook_url``), every send
+is followed by ``message.any`` (fromMe) and ``message.ack`` SERVER, DEVICE, READ webhooks;
+POST /_sim/waha/business-echo {"to","text"} is the business typing on its own phone;
+GET /_sim/waha/deliveries lists its webhook attempts; ``/_sim/conversation?provider=waha``.
+
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire`` (Meta's formats), ``simulator`` (the parts
+(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire``
+(Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """
 
-from local.simulator.app import create_app, graph_api_url, start_simulator
+from local.simulator.app import create_app, graph_api_url, start_simulator, waha_api_url
 from local.simulator.config import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_API_VERSION,
@@ -79,4 +88,5 @@ __all__ = [
     "create_app",
     "graph_api_url",
     "start_simulator",
+    "waha_api_url",
 ]

@@ -21,6 +21,11 @@ DEFAULT_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
 DEFAULT_USER_WA_ID = "15551234567"
 DEFAULT_USER_NAME = "Test User"
 DEFAULT_PORT = 8090
+# WAHA mode (local/simulator/waha.py): the session, its phone and its keys.
+DEFAULT_WAHA_SESSION = "default"
+DEFAULT_WAHA_PHONE_NUMBER = "15550009999"
+DEFAULT_WAHA_API_KEY = "local-waha-api-key"
+DEFAULT_WAHA_HMAC_KEY = "local-waha-hmac-key"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,12 @@ class SimulatorConfig:
     enforce_service_window: bool = False
     escape_non_ascii: bool = True
     include_pricing: bool = True
+    # WAHA mode: a second business number, served as a WAHA session, when its webhook url is set.
+    waha_webhook_url: str | None = None
+    waha_session: str = DEFAULT_WAHA_SESSION
+    waha_phone_number: str = DEFAULT_WAHA_PHONE_NUMBER
+    waha_api_key: str = DEFAULT_WAHA_API_KEY
+    waha_hmac_key: str = DEFAULT_WAHA_HMAC_KEY  # empty: webhooks go out unsigned
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SimulatorConfig:
@@ -92,6 +103,10 @@ _ENV_NAMES = {
     "status_delay_seconds": "SIMULATOR_STATUS_DELAY_SECONDS",
     "auto_read": "SIMULATOR_AUTO_READ",
     "media_url_ttl_seconds": "SIMULATOR_MEDIA_URL_TTL_SECONDS",
+    "waha_webhook_url": "SIMULATOR_WAHA_WEBHOOK_URL",
+    "waha_session": "SIMULATOR_WAHA_SESSION",
+    "waha_api_key": "WAHA_API_KEY",
+    "waha_hmac_key": "WAHA_WEBHOOK_HMAC_KEY",
 }
 
 

@@ -143,4 +143,13 @@ def add_control_routes(app: Flask, sim: WhatsAppSimulator) -> None:
 
     @app.get("/_sim/conversation")
     def conversation() -> Response:
-        return jsonify(sim.conversation(request.args.get("wa_id", DEFAULT_USER_WA_ID)))
+        provider = request.args.get("provider", "cloud")
+        return jsonify(sim.conversation(request.args.get("wa_id", DEFAULT_USER_WA_ID), provider))
+
+    @app.post("/_sim/waha/business-echo")
+    def business_echo() -> Response:
+        return jsonify(sim.business_echo(_control_body()))
+
+    @app.get("/_sim/waha/deliveries")
+    def waha_deliveries() -> Response:
+        return jsonify({"deliveries": sim.waha_deliveries()})

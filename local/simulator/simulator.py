@@ -18,6 +18,7 @@ from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorState
 from local.simulator.statuses import StatusUpdates
 from local.simulator.users import Users
+from local.simulator.waha import WahaServer
 from local.simulator.webhooks import WebhookSender
 from local.simulator.wire import Json
 
@@ -32,6 +33,7 @@ class WhatsAppSimulator:
         self.statuses = StatusUpdates(self.shared, self.webhooks, self.media_host)
         self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses)
         self.users = Users(self.shared, self.media_host, self.webhooks)
+        self.waha = WahaServer(self.shared, self.media_host)
 
     # ---- lifecycle and settings -----------------------------------------------------------
 
@@ -50,6 +52,7 @@ class WhatsAppSimulator:
             self.shared.restart()
             self.media_host.clear()
             self.webhooks.clear()
+            self.waha.clear()
 
     def close(self) -> None:
         self.shared.stop.set()
@@ -77,8 +80,8 @@ class WhatsAppSimulator:
     def deliveries(self) -> list[Json]:
         return self.webhooks.deliveries()
 
-    def conversation(self, wa_id: str) -> Json:
-        return self.shared.conversation(wa_id)
+    def conversation(self, wa_id: str, provider: str = "cloud") -> Json:
+        return self.shared.conversation(wa_id, provider)
 
     def record_event(self, kind: str, status: int, payload: Any = None, **extra: Any) -> None:
         self.shared.record_event(kind, status, payload, **extra)
@@ -114,7 +117,16 @@ class WhatsAppSimulator:
     # ---- the users' side and the webhook --------------------------------------------------
 
     def send_inbound(self, spec: Json, base_url: str = "") -> Json:
+        """A user writes to the Cloud API number, or with ``"provider": "waha"`` to the WAHA one."""
+        if spec.get("provider") == "waha":
+            return self.waha.send_inbound(spec, base_url)
         return self.users.send(spec, base_url)
+
+    def business_echo(self, spec: Json) -> Json:
+        return self.waha.business_echo(spec)
+
+    def waha_deliveries(self) -> list[Json]:
+        return self.waha.deliveries()
 
     def redeliver(self, wamid: str) -> Json:
         return self.webhooks.redeliver(wamid)

@@ -65,7 +65,7 @@ class BurstReply:
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.conversation = dict(conversation)  # as the lease transaction read it
-        self.wa = clients.whatsapp
+        self.wa = clients.provider(self.phone_number_id)  # the Cloud API or this number's WAHA session
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
 
@@ -240,10 +240,25 @@ class BurstReply:
             else None,
             **grounding.record(read.sources),
         }
-        with_answer = [self._spend(record, answer)]
+        spend = usage.ModelSpend.of(
+            self.settings,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            thinking_tokens=answer.thinking_tokens,
+        )
+        also: list[Callable[[Any], None]] = [
+            lambda batch: usage.add_model_spend(
+                batch,
+                self.db,
+                conversation_id=self.conversation_id,
+                phone_number_id=self.phone_number_id,
+                spend=spend,
+                shard_key=record.id,
+            )
+        ]
         if handing_over:
             reason = read.handoff_reason or ""
-            with_answer.append(
+            also.append(
                 lambda batch: handoff.add_handoff(
                     batch, self.db, self.conversation_id, reason=reason, reply_id=record.id
                 )
@@ -251,25 +266,8 @@ class BurstReply:
             log.info(
                 "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
             )
-        replies.save_answer(self.db, record, fields, shaped.parts, with_answer=with_answer)
+        replies.save_answer(self.db, record, fields, shaped.parts, also=also)
         return answer
-
-    def _spend(self, record: ReplyRecord, answer: ModelAnswer) -> Callable[[Any], None]:
-        """The answer's cost on the limits' counters (`usage.add_model_spend`), with the answer."""
-        spend = usage.ModelSpend.of(
-            self.settings,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            thinking_tokens=answer.thinking_tokens,
-        )
-        return lambda batch: usage.add_model_spend(
-            batch,
-            self.db,
-            conversation_id=self.conversation_id,
-            phone_number_id=self.phone_number_id,
-            spend=spend,
-            shard_key=record.id,
-        )
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
         for number, transcript in transcripts.items():

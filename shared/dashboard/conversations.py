@@ -66,10 +66,10 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
-    handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
-    handoff_reason: str = ""
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
+    handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
+    handoff_reason: str = ""
 
     @property
     def title(self) -> str:
@@ -97,12 +97,12 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            opted_out=not may_message(data),
+            limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
             handoff_waiting=bool(data.get("handoff_waiting")),
             handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
             if isinstance(data.get("handoff"), Mapping)
             else "",
-            opted_out=not may_message(data),
-            limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
         )
 
     def cursor(self) -> Cursor | None:

@@ -153,7 +153,7 @@ class AiDetails:
 class MessageView:
     id: str
     direction: str  # inbound | outbound
-    author: str  # customer | ai | operator
+    author: str  # customer | ai | operator (a person of the business, here or on its own phone)
     author_label: str
     type: str
     icon: str
@@ -288,10 +288,13 @@ def message_view(
         else None
     )
     if direction == "outbound":
-        author = "operator" if data.get("sent_by") == "operator" else "ai"
+        sent_by = data.get("sent_by")
+        author = "operator" if sent_by in ("operator", "business_app") else "ai"
         # Behind IAP the operator is an email worth showing; the local login has one shared name.
         operator_name = _text(data.get("operator"))
         named = f"Operator ({operator_name})" if "@" in operator_name else "Operator"
+        if sent_by == "business_app":
+            named = "The business's phone"  # typed there, not on this dashboard
         author_label = "AI" if author == "ai" else named
         final = status in FINAL_OUTBOUND
         status_label = "may not have been delivered" if status == "unknown" else status or "accepted"
@@ -309,6 +312,8 @@ def message_view(
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)
     details, link_label, link_url = _details(kind, data)
+    if data.get("revoked"):
+        details = ["deleted for everyone by its sender", *details]  # kept here for the record
     text = _text(data.get("text"))
     if kind == "button" and not text and isinstance(data.get("button"), Mapping):
         text = _text(data["button"].get("text"))

@@ -31,9 +31,9 @@ from shared.media.kinds import max_bytes, noun_for
 from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
 from shared.store import jobs
 from shared.store.inbound import record_job_arrival
-from shared.store.schema import CALL, InboundStatus, MediaStatus, message_ref
-from shared.whatsapp.client import WhatsAppClient
+from shared.store.schema import CALL, InboundStatus, MediaStatus, business_number, message_ref
 from shared.whatsapp.errors import AuthenticationFailed
+from shared.whatsapp.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients
         _settle_given_up(clients, settings, job, message, fields)
         return
     try:
-        fields = _process(message, job.conversation_id, clients.bucket, clients.whatsapp, settings, deadline)
+        provider = clients.provider(business_number(job.conversation_id))
+        fields = _process(message, job.conversation_id, clients.bucket, provider, settings, deadline)
     except MediaRejected as exc:
         log.warning("media refused", extra={**extra, "reason": exc.reason, "code": exc.code})
         fields = {
@@ -182,7 +183,7 @@ def _process(
     message: dict[str, Any],
     conversation_id: str,
     bucket: MediaBucket,
-    wa: WhatsAppClient,
+    wa: Provider,
     settings: Settings,
     deadline: Deadline,
 ) -> dict[str, Any]:

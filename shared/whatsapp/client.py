@@ -61,6 +61,8 @@ class RetryPolicy:
 
 
 class WhatsAppClient:
+    refreshes_media_urls = True  # GET /{media-id} gives a fresh download url (shared/whatsapp/provider.py)
+
     def __init__(
         self,
         base_url: str,

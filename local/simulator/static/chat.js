@@ -8,13 +8,19 @@ const POLL_MS = 1000;
 const state = { replyTo: null, lastJson: "", recorder: null, chunks: [], busy: false };
 
 function identity() {
-  return { from: $("wa-id").value.replace(/\D/g, ""), name: $("user-name").value.trim() || "Test User" };
+  return {
+    from: $("wa-id").value.replace(/\D/g, ""),
+    name: $("user-name").value.trim() || "Test User",
+    provider: $("business").value, // which business number: the Cloud API's or the WAHA session's
+  };
 }
 
 function remember() {
   localStorage.setItem("sim.wa_id", $("wa-id").value);
   localStorage.setItem("sim.name", $("user-name").value);
+  localStorage.setItem("sim.business", $("business").value);
   state.lastJson = "";
+  clearReply();
 }
 
 function showNotice(message) {
@@ -281,6 +287,12 @@ function renderMessage(message, byId) {
 }
 
 function render(conversation) {
+  const waha = (conversation.providers || []).includes("waha");
+  $("business-choice").hidden = !waha;
+  if (!waha && $("business").value !== "cloud") {
+    $("business").value = "cloud"; // no WAHA session in this simulator
+    remember();
+  }
   $("business-name").textContent = conversation.business.name || conversation.business.display_phone_number;
   $("peer-status").textContent = conversation.typing ? "typing…" : `+${conversation.business.display_phone_number}`;
   const thread = $("thread");
@@ -302,7 +314,8 @@ async function refresh() {
   const waId = identity().from;
   if (!waId) return;
   try {
-    const response = await fetch(`/_sim/conversation?wa_id=${encodeURIComponent(waId)}`);
+    const provider = encodeURIComponent(identity().provider);
+    const response = await fetch(`/_sim/conversation?wa_id=${encodeURIComponent(waId)}&provider=${provider}`);
     const json = await response.text();
     if (json === state.lastJson) return; // unchanged: keep the DOM (and media players) as they are
     state.lastJson = json;
@@ -363,6 +376,8 @@ function init() {
   $("user-name").value = localStorage.getItem("sim.name") || $("user-name").value;
   $("wa-id").addEventListener("change", remember);
   $("user-name").addEventListener("change", remember);
+  $("business").value = localStorage.getItem("sim.business") || "cloud";
+  $("business").addEventListener("change", remember);
   $("composer").addEventListener("submit", sendText);
   $("text").addEventListener("input", autoGrow);
   $("text").addEventListener("keydown", (event) => {
