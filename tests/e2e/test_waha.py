@@ -160,6 +160,7 @@ def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there
             page.wait_for_function(
                 "document.querySelector('#thread').textContent.includes('[offline model]')", timeout=30_000
             )
+            (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "screenshots" / "simulator-chat-waha.png"))
         finally:
             browser.close()
