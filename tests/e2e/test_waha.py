@@ -114,7 +114,7 @@ def test_what_the_business_types_on_its_phone_is_recorded_and_never_answered(sys
     settle()
     assert len(system.simulator.state.outbox(customer.number)) == 2  # the AI's first reply and Ana's
     conversation = customer.conversation()
-    assert conversation["ai_paused"] is True
+    assert conversation["human_reply_by"] == "business_app"  # paused as a Coexistence echo pauses it
     echoed = next(m for m in customer.messages() if m["id"] == echo["wamid"])
     assert (echoed["direction"], echoed["sent_by"], echoed["text"]) == (
         "outbound",
