@@ -245,25 +245,10 @@ class BurstReply:
             else None,
             **grounding.record(read.sources),
         }
-        spend = usage.ModelSpend.of(
-            self.settings,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            thinking_tokens=answer.thinking_tokens,
-        )
-        also: list[Callable[[Any], None]] = [
-            lambda batch: usage.add_model_spend(
-                batch,
-                self.db,
-                conversation_id=self.conversation_id,
-                phone_number_id=self.phone_number_id,
-                spend=spend,
-                shard_key=record.id,
-            )
-        ]
+        with_answer = [self._spend(record, answer)]
         if handing_over:
             reason = read.handoff_reason or ""
-            also.append(
+            with_answer.append(
                 lambda batch: handoff.add_handoff(
                     batch, self.db, self.conversation_id, reason=reason, reply_id=record.id
                 )
@@ -271,8 +256,25 @@ class BurstReply:
             log.info(
                 "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
             )
-        replies.save_answer(self.db, record, fields, shaped.parts, also=also)
+        replies.save_answer(self.db, record, fields, shaped.parts, with_answer=with_answer)
         return answer
+
+    def _spend(self, record: ReplyRecord, answer: ModelAnswer) -> Callable[[Any], None]:
+        """The answer's cost on the limits' counters (`usage.add_model_spend`), with the answer."""
+        spend = usage.ModelSpend.of(
+            self.settings,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            thinking_tokens=answer.thinking_tokens,
+        )
+        return lambda batch: usage.add_model_spend(
+            batch,
+            self.db,
+            conversation_id=self.conversation_id,
+            phone_number_id=self.phone_number_id,
+            spend=spend,
+            shard_key=record.id,
+        )
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
         for number, transcript in transcripts.items():

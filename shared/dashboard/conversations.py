@@ -81,6 +81,7 @@ class ConversationRow:
     human_reply_until: datetime | None = None  # the assistant waits until then
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
+    erasure_id: str = ""  # an erasure of this customer's data started and has not finished
     handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
     handoff_reason: str = ""
 
@@ -145,6 +146,7 @@ class ConversationRow:
             human_reply_until=when("human_reply_until"),
             opted_out=not may_message(data),
             limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
+            erasure_id=str(data.get("erasure_id") or ""),
             handoff_waiting=bool(data.get("handoff_waiting")),
             handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
             if isinstance(data.get("handoff"), Mapping)

@@ -342,17 +342,17 @@ def save_answer(
     fields: dict[str, Any],
     parts: list[str],
     *,
-    also: Sequence[Callable[[firestore.WriteBatch], None]] = (),
+    with_answer: Sequence[Callable[[firestore.WriteBatch], None]] = (),
 ) -> None:
     """The model's answer, before anything is sent: a redelivery sends it without asking again.
 
-    `also` adds writes that take effect exactly when the answer is stored, in the same batch: the
-    answer's cost on the limits' counters (`usage.add_model_spend`), a handoff's pause.
+    `with_answer` adds writes that take effect exactly when the answer is stored, in its batch:
+    its cost on the limits' counters (`usage.add_model_spend`), a handoff's pause.
     """
     batch = db.batch()
-    for write in also:
-        write(batch)
     batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
+    for add in with_answer:
+        add(batch)
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),

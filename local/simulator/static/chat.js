@@ -278,17 +278,26 @@ function quoteFor(message, byId) {
 
 function renderButtons(message) {
   const interactive = message.interactive || null;
-  if (!interactive || !interactive.action || !Array.isArray(interactive.action.buttons)) return null;
+  const action = (interactive && interactive.action) || null;
+  if (!action) return null;
+  // Reply buttons, or a list's rows (all its sections), each tapped as WhatsApp sends the tap back.
+  const choices = Array.isArray(action.buttons)
+    ? action.buttons.map((b) => ({ kind: "button_reply", ...(b.reply || {}) }))
+    : (action.sections || []).flatMap((section) => (section.rows || []).map((row) => ({ kind: "list_reply", ...row })));
+  if (!choices.length) return null;
   const box = element("div", "buttons");
-  for (const button of interactive.action.buttons) {
-    const reply = button.reply || {};
-    const node = element("button", "", reply.title || reply.id || "?");
+  if (!Array.isArray(action.buttons) && action.button) box.append(element("div", "list-label", action.button));
+  for (const choice of choices) {
+    const node = element("button", "", choice.title || choice.id || "?");
     node.type = "button";
     node.dir = "auto";
+    if (choice.description) node.title = choice.description;
     node.addEventListener("click", (event) => {
       event.stopPropagation();
       state.replyTo = { wamid: message.wamid };
-      sendInbound({ type: "interactive", interactive: { type: "button_reply", button_reply: { id: reply.id, title: reply.title } } });
+      const reply = { id: choice.id, title: choice.title };
+      if (choice.kind === "list_reply" && choice.description) reply.description = choice.description;
+      sendInbound({ type: "interactive", interactive: { type: choice.kind, [choice.kind]: reply } });
     });
     box.append(node);
   }

@@ -56,6 +56,7 @@ def _row_json(row: ConversationRow) -> dict[str, object]:
         "ai_paused": row.ai_paused,
         "needs_attention": row.needs_attention,
         "has_failure": row.has_failure,
+        "opted_out": row.opted_out,
         "handoff_waiting": row.handoff_waiting,
         "handoff_reason": row.handoff_reason,
     }

@@ -448,6 +448,7 @@
     if (row.needs_attention) badges.appendChild(el("span", "badge text-bg-warning", "attention"));
     if (row.ai_paused) badges.appendChild(el("span", "badge text-bg-secondary", "AI paused"));
     if (row.has_failure) badges.appendChild(el("span", "badge text-bg-danger", "failed"));
+    if (row.opted_out) badges.appendChild(el("span", "badge text-bg-light", "opted out"));
     side.append(time, answering, badges);
     top.append(who, side);
     const preview = el("div", "small text-body-secondary text-truncate preview", row.preview);
