@@ -124,6 +124,10 @@ class Settings:
         300  # the ai_reply function's timeout (Terraform sets it from its sizing)
     )
     reply_lease_seconds: int = 300  # at least as long as one job may run
+    # A human reply (the owner from the WhatsApp Business app, or an operator from the dashboard)
+    # pauses the assistant in that conversation this long; it then resumes by itself and answers
+    # what is still waiting (0: a human reply pauses nothing).
+    human_reply_pause_minutes: float = 60.0
     reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
     # A job older than this is settled as failed instead of done. It must outlast every delivery
     # Pub/Sub may still make (Terraform sets it from the subscriptions' attempts, timeouts and
@@ -185,6 +189,8 @@ class Settings:
             )
         if parse_waha_sessions(self.waha_session) and not self.waha_url:
             raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
+        if self.waha_url and not re.fullmatch(r"https?://[^/\s?#@]+(/[^\s?#]*)?", self.waha_url):
+            raise ConfigError(f"WAHA_URL={self.waha_url!r} is not an http(s) address of a WAHA server")
         positive = (
             "gemini_max_output_tokens",
             "gemini_timeout_seconds",

@@ -33,6 +33,9 @@ NOTICES = {
         "warning",
         "Not sent: the customer opted out (wrote STOP). You can write again once they write START.",
     ),
+    "erase_unconfirmed": Notice(
+        "warning", "Nothing was deleted: type the customer's number exactly as shown to confirm."
+    ),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),

@@ -175,7 +175,8 @@ def test_a_message_typed_on_the_business_phone_is_outbound_and_pauses_the_ai(
         "I'll bring it over myself, Kerry!",
     )
     conv = conversation(firestore_db)
-    assert conv["ai_paused"] is True and conv["ai_paused_by"] == "the business's phone"
+    # Paused as a Coexistence echo pauses it: HUMAN_REPLY_PAUSE_MINUTES, then it resumes by itself.
+    assert conv["human_reply_by"] == "business_app" and conv["human_reply_until"] > conv["human_reply_at"]
     customer = messages(firestore_db)["false_15551234567@c.us_3EB0A1B2C3D4E5F60718"]
     assert customer["status"] == "answered"  # the person answered it; the AI will not
     assert topics.pull(REPLY_TOPIC, wait=0.5) == []
@@ -222,7 +223,7 @@ def test_an_ack_before_its_message_is_recorded_is_parked_then_applied(waha_webho
 
     assert waha_webhook.post_waha(load_waha("ack_device"), key=WAHA_KEY).status_code == 200
     record_our_reply(firestore_db)
-    apply_parked_statuses(firestore_db, "waha-default", OUR_REPLY, "15551234567")
+    apply_parked_statuses(firestore_db, "waha-default_15551234567", OUR_REPLY)
     assert messages(firestore_db)[OUR_REPLY]["status"] == "delivered"
 
 
@@ -231,7 +232,8 @@ def test_reactions_are_recorded_and_never_answered(waha_webhook, firestore_db, t
     doc = next(iter(messages(firestore_db).values()))
     assert (doc["type"], doc["status"]) == ("reaction", "ignored")
     assert doc["reaction"] == {"message_id": OUR_REPLY, "emoji": "🙏"}
-    assert topics.pull(REPLY_TOPIC, wait=0.5) == []
+    # Its job only records it in its conversation (shared/store/identity.py): nothing is answered.
+    assert [j["reason"] for j in topics.pull(REPLY_TOPIC, wait=0.5)] == ["record"]
 
 
 def test_a_revoked_message_is_kept_and_marked(waha_webhook, firestore_db, topics) -> None:

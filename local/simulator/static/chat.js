@@ -65,6 +65,52 @@ async function sendInbound(message) {
   }
 }
 
+// ---- who the user is, and the business's own phone ------------------------------------------
+
+async function saveProfile() {
+  const { from } = identity();
+  if (!from) return;
+  try {
+    const user = await postJson(`/_sim/users/${from}`, {
+      username: $("username").value.trim(),
+      hide_phone: $("hide-phone").checked,
+    });
+    showNotice(user.hide_phone ? `Writing as @${user.username || "(no username)"} without a phone: ${user.user_id}` : "");
+  } catch (error) {
+    showNotice(`Could not change the user: ${error.message}`);
+  }
+}
+
+async function loadProfile() {
+  const { from } = identity();
+  if (!from) return;
+  const user = await api(`/_sim/users/${from}`).catch(() => null);
+  if (!user) return;
+  $("username").value = user.username || "";
+  $("hide-phone").checked = Boolean(user.hide_phone);
+}
+
+async function sendFromBusinessApp() {
+  const text = $("business-text").value.trim();
+  if (!text) return;
+  try {
+    await postJson("/_sim/business-app/send", { to: identity().from, text });
+    $("business-text").value = "";
+    await refresh();
+  } catch (error) {
+    showNotice(`Could not send from the app: ${error.message}`);
+  }
+}
+
+async function replayHistory() {
+  try {
+    const result = await postJson("/_sim/history", { wa_ids: [identity().from] });
+    showNotice(`History sync sent: ${result.messages} messages (webhook answered ${result.webhook_status}).`);
+  } catch (error) {
+    showNotice(`Could not replay the history: ${error.message}`);
+  }
+}
+
 function setBusy(busy) {
   state.busy = busy;
   $("send-button").disabled = busy;
@@ -259,9 +305,10 @@ function renderButtons(message) {
 }
 
 function renderMessage(message, byId) {
-  const bubble = element("div", `bubble ${message.direction}`);
+  const bubble = element("div", `bubble ${message.direction}${message.business_app ? " business-app" : ""}`);
   bubble.title = "Click to reply";
   bubble.addEventListener("click", () => startReply(message));
+  if (message.business_app) bubble.append(element("div", "kind", "from the Business app"));
   const quote = quoteFor(message, byId);
   if (quote) bubble.append(quote);
   if (message.media) bubble.append(renderMedia(message));
@@ -374,7 +421,12 @@ function wirePickers() {
 function init() {
   $("wa-id").value = localStorage.getItem("sim.wa_id") || $("wa-id").value;
   $("user-name").value = localStorage.getItem("sim.name") || $("user-name").value;
-  $("wa-id").addEventListener("change", remember);
+  loadProfile();
+  $("wa-id").addEventListener("change", () => { remember(); loadProfile(); });
+  $("username").addEventListener("change", saveProfile);
+  $("hide-phone").addEventListener("change", saveProfile);
+  $("business-send").addEventListener("click", sendFromBusinessApp);
+  $("history-replay").addEventListener("click", replayHistory);
   $("user-name").addEventListener("change", remember);
   $("business").value = localStorage.getItem("sim.business") || "cloud";
   $("business").addEventListener("change", remember);
