@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from shared.whatsapp.templates import TemplateError, parse_template_spec
+
 DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
 DEFAULT_SYSTEM_INSTRUCTION = (
@@ -56,6 +58,11 @@ class Settings:
     whatsapp_app_secret: str = field(default="", repr=False)
     webhook_verify_token: str = field(default="", repr=False)
     webhook_max_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024  # Meta's 3 MB cap plus headroom
+    # The WhatsApp Business Account whose message templates the dashboard syncs
+    whatsapp_business_account_id: str = ""
+    # The approved template ("name:language") sent once when the assistant has an answer due and
+    # the 24-hour window is closed; empty leaves the conversation flagged for an operator.
+    reengage_template: str = ""
     # Gemini
     gemini_api_key: str = field(default="", repr=False)
     gemini_model: str = DEFAULT_GEMINI_MODEL
@@ -122,6 +129,10 @@ class Settings:
                 f"GEMINI_THINKING_LEVEL={self.gemini_thinking_level!r} is not one of "
                 f"{', '.join(THINKING_LEVELS)}{hint}"
             )
+        try:
+            parse_template_spec(self.reengage_template)
+        except TemplateError as exc:
+            raise ConfigError(f"REENGAGE_TEMPLATE: {exc}") from None
         positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -142,6 +153,11 @@ class Settings:
                 "missing required setting: GEMINI_API_KEY (or GEMINI_BASE_URL, or GOOGLE_GENAI_USE_VERTEXAI=true)"
             )
         return self
+
+    @property
+    def reengage(self) -> tuple[str, str] | None:
+        """REENGAGE_TEMPLATE as (name, language), or None when there is none."""
+        return parse_template_spec(self.reengage_template)
 
     @property
     def operator_allowlist(self) -> frozenset[str]:

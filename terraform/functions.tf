@@ -59,10 +59,13 @@ locals {
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
+      REENGAGE_TEMPLATE   = var.reengage_template
     }
     dashboard = {
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
+      # Whose templates the dashboard syncs; the operator's template picker sends them.
+      WHATSAPP_BUSINESS_ACCOUNT_ID = var.whatsapp_business_account_id
     }
   }
 

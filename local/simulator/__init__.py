@@ -10,6 +10,8 @@ Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N``
                                          mark read, typing indicator
   POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
   GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
+  POST /{v}/{waba_id}/message_templates  create a template (PENDING until reviewed) -> {"id","status","category"}
+  GET  /{v}/{waba_id}/message_templates  the templates, paged (?limit=&after=, paging.cursors/next)
   GET  /whatsapp_business/attachments/?mid=..&ext=..&hash=..   the bytes (bearer required, URL expires)
 
 Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offers the same as methods:
@@ -29,12 +31,25 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
                               {"target":"send","hang_seconds":5}, {"target":"media_download","http_status":500,
                               "count":2}, {"target":"delivery","code":131026} (accepted, then a failed status)
   GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false})
+  POST /_sim/clock            {"advance_seconds": N}: Meta's clock moves forward (the 24 h window closes)
+  GET|POST /_sim/templates    list, or add one at once ({"name","language","category","components",
+                              "status"?="APPROVED"}, no webhook)
+  POST /_sim/templates/<id>/review   {"status": "APPROVED"|"REJECTED"|"PAUSED"|..., "reason"?}: the verdict,
+                              with a signed message_template_status_update webhook
+  POST /_sim/templates/<id>/quality  {"score": "GREEN"|"YELLOW"|"RED"}: message_template_quality_update
   POST /_sim/reset            forget everything and cancel pending deliveries
   GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
   GET  /_sim/health           {"ok": true} once the server answers
 
+Sends are checked as Meta checks them; with ``enforce_service_window`` (``SIMULATOR_ENFORCE_SERVICE_WINDOW``,
+on in ``make dev``) anything but a template sent 24 h or more after the user's last message (by the
+simulator's clock) is refused with 131047. A template send must name an APPROVED template in its
+language and give exactly the parameters it asks for (132001, 132015, 132000 otherwise). Every
+``sent`` and ``delivered`` status carries ``pricing`` as Meta bills it: a template by its category,
+anything else as a ``service`` message (billed since October 2026; ``bill_service_messages``).
+
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
-``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
+``graph`` (sends, mark-read, typing), ``templates`` (the catalogue, reviews, template sends), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
 (the media host), ``faults`` (error switches), ``wire`` (Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).

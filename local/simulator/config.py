@@ -44,6 +44,9 @@ class SimulatorConfig:
     enforce_service_window: bool = False
     escape_non_ascii: bool = True
     include_pricing: bool = True
+    # Service messages (free-form, inside the window) are billed since 1 October 2026; False
+    # reports them as before, free_customer_service.
+    bill_service_messages: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SimulatorConfig:
@@ -81,6 +84,7 @@ _ENV_NAMES = {
     "status_delay_seconds": "SIMULATOR_STATUS_DELAY_SECONDS",
     "auto_read": "SIMULATOR_AUTO_READ",
     "media_url_ttl_seconds": "SIMULATOR_MEDIA_URL_TTL_SECONDS",
+    "enforce_service_window": "SIMULATOR_ENFORCE_SERVICE_WINDOW",
 }
 
 

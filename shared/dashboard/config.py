@@ -35,6 +35,7 @@ class DashboardConfig:
     media_bucket: str
     reply_topic: str
     media_topic: str
+    waba_id: str = ""  # WHATSAPP_BUSINESS_ACCOUNT_ID: whose templates "Sync" fetches
 
     @property
     def job_topics(self) -> dict[JobKind, str]:
@@ -72,4 +73,5 @@ class DashboardConfig:
             media_bucket=settings.media_bucket,
             reply_topic=settings.reply_topic,
             media_topic=settings.media_topic,
+            waba_id=settings.whatsapp_business_account_id,
         )

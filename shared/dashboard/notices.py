@@ -46,6 +46,20 @@ NOTICES = {
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),
+    "synced": Notice("success", "The templates were synced from WhatsApp."),
+    "sync_failed": Notice("danger", "WhatsApp did not give the template list; try again in a moment."),
+    "no_waba": Notice(
+        "warning", "Set WHATSAPP_BUSINESS_ACCOUNT_ID to the business account whose templates to sync."
+    ),
+    "template_sent": Notice("success", "The template was sent."),
+    "template_missing": Notice("warning", "Choose an approved template before sending."),
+    "template_values": Notice("warning", "Fill in every value of the template before sending."),
+    "opted_out": Notice("warning", "The customer opted out of messages: nothing was sent."),
+    "window_closed": Notice(
+        "warning", "The 24-hour window is closed: only an approved template can reach the customer."
+    ),
+    "rates_saved": Notice("success", "The rate card was saved; every cost is computed with it from now on."),
+    "rates_invalid": Notice("warning", "Every price must be a number of zero or more; nothing was saved."),
 }
 
 

@@ -23,6 +23,9 @@ QUARANTINE = "quarantine"
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+TEMPLATES = "templates"  # the business account's message templates, by Meta's template id
+REENGAGEMENTS = "reengagements"  # under a conversation: one claim per re-engagement template sent
+RATE_CARDS = "rate_cards"  # the prices the cost ledger computes with (`rate_cards/current`)
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
@@ -150,3 +153,19 @@ def orphan_status_ref(db: firestore.Client, wamid: str) -> firestore.DocumentRef
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
+
+
+def templates(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(TEMPLATES)
+
+
+def template_ref(db: firestore.Client, template_id: str) -> firestore.DocumentReference:
+    return db.collection(TEMPLATES).document(template_id)
+
+
+def reengagement_ref(db: firestore.Client, conv_id: str, key: str) -> firestore.DocumentReference:
+    return conversation_ref(db, conv_id).collection(REENGAGEMENTS).document(key)
+
+
+def rate_card_ref(db: firestore.Client) -> firestore.DocumentReference:
+    return db.collection(RATE_CARDS).document("current")

@@ -138,7 +138,7 @@ def shard_ref(db: firestore.Client, day: str, shard: int) -> firestore.DocumentR
     return stats_shard_ref(db, f"{day}_{shard:02d}")
 
 
-def _nested(increments: Mapping[str, Number]) -> dict[str, Any]:
+def nested_increments(increments: Mapping[str, Number]) -> dict[str, Any]:
     """`{"a.b": 1}` -> `{"a": {"b": Increment(1)}}`: set(merge=True) takes maps, not field paths."""
     tree: dict[str, Any] = {}
     for path, amount in increments.items():
@@ -161,7 +161,9 @@ def add_stat_increments(
     if not increments:
         return
     day = day_of(when)
-    batch.set(shard_ref(db, day, shard_of(shard_key)), {"date": day, **_nested(increments)}, merge=True)
+    batch.set(
+        shard_ref(db, day, shard_of(shard_key)), {"date": day, **nested_increments(increments)}, merge=True
+    )
 
 
 LIFETIME = "lifetime"  # the shard documents of counters that never reset: `lifetime_{shard}`
@@ -171,7 +173,7 @@ def add_lifetime_increments(
     batch: Writes, db: firestore.Client, increments: Mapping[str, Number], shard_key: str
 ) -> None:
     """Like add_stat_increments, for totals since the beginning (the overview's conversations)."""
-    batch.set(shard_ref(db, LIFETIME, shard_of(shard_key)), _nested(increments), merge=True)
+    batch.set(shard_ref(db, LIFETIME, shard_of(shard_key)), nested_increments(increments), merge=True)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -24,8 +24,11 @@ from shared.clients import Clients
 from shared.config import Settings
 from shared.store.inbound import JobInFlight, PendingJob, mark_job_published, record_inbound, release_job
 from shared.store.quarantine import quarantine, record_webhook_errors
+from shared.store.replies import reply_of_callback
+from shared.store.schema import conversation_id
 from shared.store.statuses import apply_status
-from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, InboundMessage
+from shared.store.templates import apply_template_event
+from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, DeliveryStatus, InboundMessage, StatusUpdate
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ class IngestReport:
     jobs_published: int = 0
     statuses: int = 0
     unknown_statuses: int = 0
+    template_events: int = 0
+    reengagements: int = 0
     quarantined: list[str] = field(default_factory=list)
 
 
@@ -52,6 +57,19 @@ def job_topic(message: InboundMessage, settings: Settings) -> str | None:
     if message.type in REPLYABLE_TYPES:
         return settings.reply_topic
     return None  # reactions, unsupported and system messages are recorded, not answered
+
+
+REENGAGE_REASON = "reengage"
+WINDOW_CLOSED = 131047
+
+
+def window_closed_on_reply(status: StatusUpdate) -> bool:
+    """A part of one of the assistant's replies failed because the 24-hour window had closed."""
+    return (
+        status.status is DeliveryStatus.FAILED
+        and any(e.code == WINDOW_CLOSED for e in status.errors)
+        and reply_of_callback(status.callback_data) is not None
+    )
 
 
 def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
@@ -68,6 +86,10 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
     for part in delivery.rejected:
         log.warning("webhook part quarantined", extra={"reason": part.reason, "path": part.path})
         report.quarantined.append(quarantine(db, body, reason=part.reason, path=part.path, part=part.raw))
+
+    for event in delivery.template_events:
+        apply_template_event(db, event)
+        report.template_events += 1
 
     pending: list[tuple[PendingJob, Future[str]]] = []
     in_flight = 0
@@ -109,6 +131,11 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
                     report.statuses += 1
                     if not apply_status(db, value.phone_number_id, status):
                         report.unknown_statuses += 1
+                    if window_closed_on_reply(status):
+                        # The reply job sends the re-engagement template (once: it claims it).
+                        conv_id = conversation_id(value.phone_number_id, status.recipient_id)
+                        clients.bus.publish(settings.reply_topic, Job(conv_id, reason=REENGAGE_REASON))
+                        report.reengagements += 1
     finally:
         # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.
