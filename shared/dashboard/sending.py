@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +40,7 @@ from shared.store.outbound import (
 from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import OutcomeUnknown, WhatsAppError
+from shared.whatsapp.templates import Template, TemplateError, TemplateMessage, template_record
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ class TextSender(Protocol):
     def send_text(self, phone_number_id: str, to: str, body: str, *, reply_to: str | None = None) -> str: ...
 
 
+class TemplateSender(Protocol):
+    def send_template(self, phone_number_id: str, to: str, template: TemplateMessage) -> str: ...
+
+
 class SendOutcome(StrEnum):
     SENT = "sent"
     DUPLICATE = "duplicate"
@@ -59,6 +65,10 @@ class SendOutcome(StrEnum):
     UNKNOWN = "unknown"  # WhatsApp did not answer: it may or may not have been delivered
     NOT_FAILED = "not_failed"
     BUSY = "busy"
+    WINDOW_CLOSED = "window_closed"  # a free-form message after the 24-hour window: WhatsApp refuses it
+    OPTED_OUT = "opted_out"
+    TEMPLATE_MISSING = "template_missing"
+    TEMPLATE_VALUES = "template_values"
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,10 @@ def send_operator_reply(
         return SendResult(SendOutcome.EMPTY)
     if meta_length(body) > TEXT_LIMIT:
         return SendResult(SendOutcome.TOO_LONG)
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
+    if not conversation.window_open():
+        return SendResult(SendOutcome.WINDOW_CLOSED)
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)
     claim = claim_operator_send(db, conversation.id, key, operator)
@@ -125,6 +139,68 @@ def send_operator_reply(
     log.info(
         "operator reply sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
+    )
+    return SendResult(SendOutcome.SENT, wamid)
+
+
+def send_operator_template(
+    db: firestore.Client,
+    conversation: ConversationRow,
+    template: Template | None,
+    values: Mapping[str, str],
+    *,
+    key: str,
+    operator: str,
+    sender: TemplateSender,
+) -> SendResult:
+    """An approved template, filled by the operator: exactly once, like a reply by hand (the form's
+    one-time key is claimed before WhatsApp is called), recorded as an outbound template message."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
+    if template is None or not template.approved:
+        return SendResult(SendOutcome.TEMPLATE_MISSING)
+    try:
+        message = template.fill(values)
+    except TemplateError:
+        return SendResult(SendOutcome.TEMPLATE_VALUES)
+    if not SEND_KEY.match(key):
+        return SendResult(SendOutcome.DUPLICATE)
+    claim = claim_operator_send(db, conversation.id, key, operator)
+    if claim is None:
+        return SendResult(SendOutcome.DUPLICATE)
+    try:
+        wamid = sender.send_template(conversation.phone_number_id, conversation.wa_id, message)
+    except OutcomeUnknown as exc:
+        batch = db.batch()
+        _add_unknown(batch, db, conversation, f"unknown-{key}", message.text, SentBy.OPERATOR, operator, exc)
+        add_operator_send_unknown(batch, claim)
+        batch.commit(**CALL)
+        return SendResult(SendOutcome.UNKNOWN)
+    except WhatsAppError as exc:
+        log.warning(
+            "WhatsApp refused the operator's template",
+            extra={"conversation_id": conversation.id, "template": template.name, "code": exc.code},
+        )
+        release_operator_send(claim)
+        return SendResult(SendOutcome.REFUSED, error_code=exc.code)
+    batch = db.batch()
+    add_outbound(
+        batch,
+        db,
+        conversation_id=conversation.id,
+        wamid=wamid,
+        text=message.text,
+        sent_by=SentBy.OPERATOR,
+        to=conversation.wa_id,
+        operator=operator,
+        template=template_record(message),
+    )
+    add_operator_send_done(batch, claim, wamid)
+    batch.commit(**CALL)
+    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    log.info(
+        "operator template sent",
+        extra={"conversation_id": conversation.id, "wamid": wamid, "template": template.name},
     )
     return SendResult(SendOutcome.SENT, wamid)
 

@@ -75,7 +75,7 @@ def model_tokens(
     model: str, *, input_tokens: int, cached_tokens: int, output_tokens: int, thinking_tokens: int
 ) -> dict[str, Number]:
     """One answer's tokens by kind: input not cached, cached input, the answer, its thinking."""
-    key = field_key(model)
+    key = field_key(model.removeprefix("models/"))
     counts = {
         "input": max(0, input_tokens - cached_tokens),
         "cached": cached_tokens,

@@ -45,11 +45,12 @@ def outbound_document(
     ai_response_id: str | None = None,
     operator: str | None = None,
     error: dict[str, Any] | None = None,
+    template: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "wamid": wamid,
         "direction": Direction.OUTBOUND.value,
-        "type": "text",
+        "type": "template" if template else "text",
         "text": text,
         "to": to,
         "sent_by": sent_by.value,
@@ -62,6 +63,8 @@ def outbound_document(
     }
     if operator:
         doc["operator"] = operator
+    if template:
+        doc["template"] = template  # name, language, category and the values it was filled with
     return doc
 
 
@@ -78,8 +81,11 @@ def add_outbound(
     ai_response_id: str | None = None,
     operator: str | None = None,
     answers: list[firestore.DocumentReference] = (),  # type: ignore[assignment]
+    template: dict[str, Any] | None = None,
 ) -> None:
     """A message WhatsApp accepted, its conversation's summary and counters, as writes of `batch`.
+
+    A `template` message (name, language, category, values) records its filled text as `text`.
 
     `answers` are the inbound messages it settles: an operator's message answers whatever the
     customer was still waiting on (`waiting_messages`), so the assistant does not answer those
@@ -96,6 +102,7 @@ def add_outbound(
         reply_to=reply_to,
         ai_response_id=ai_response_id,
         operator=operator,
+        template=template,
     )
     batch.set(message_ref(db, conversation_id, wamid), document)
     batch.set(
@@ -104,12 +111,16 @@ def add_outbound(
             "last_message_at": now,
             "last_message_preview": " ".join(text.split())[:PREVIEW_CHARS],
             "message_count": firestore.Increment(1),
+            "awaiting_reply": False,
         },
         merge=True,
     )
     for ref in answers:
         batch.update(ref, {"status": InboundStatus.ANSWERED.value, "answered_by": sent_by.value})
-    stats.add_stat_increments(batch, db, now, stats.outbound_message_recorded(sent_by.value), wamid)
+    counted = stats.outbound_message_recorded(sent_by.value)
+    if template:
+        counted[f"templates_sent_by_category.{str(template.get('category') or 'unknown').lower()}"] = 1
+    stats.add_stat_increments(batch, db, now, counted, wamid)
 
 
 def add_failed_send(

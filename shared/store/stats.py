@@ -211,6 +211,12 @@ class DailyStats:
     reply_latency_histogram: Mapping[str, int] = field(default_factory=dict)
     failures: int = 0
     failures_by_direction: Mapping[str, int] = field(default_factory=dict)
+    # The cost ledger's quantities (shared.store.ledger): messages Meta billed by category and
+    # market, and tokens by model and kind.
+    billed: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    tokens_by_model: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    replies_split: int = 0  # replies that did not fit one WhatsApp message
+    reply_parts_extra: int = 0  # the messages beyond the first that those replies took
 
     @property
     def tokens(self) -> int:
@@ -257,6 +263,10 @@ class DailyStats:
             reply_latency_histogram=_add_maps(self.reply_latency_histogram, other.reply_latency_histogram),
             failures=self.failures + other.failures,
             failures_by_direction=_add_maps(self.failures_by_direction, other.failures_by_direction),
+            billed=_add_tables(self.billed, other.billed),
+            tokens_by_model=_add_tables(self.tokens_by_model, other.tokens_by_model),
+            replies_split=self.replies_split + other.replies_split,
+            reply_parts_extra=self.reply_parts_extra + other.reply_parts_extra,
         )
 
     @classmethod
@@ -289,7 +299,36 @@ class DailyStats:
             reply_latency_histogram=counts("reply_latency_histogram"),
             failures=count("failures"),
             failures_by_direction=counts("failures_by_direction"),
+            billed=table_of(data.get("billed")),
+            tokens_by_model=table_of(data.get("tokens_by_model")),
+            replies_split=count("replies_split"),
+            reply_parts_extra=count("reply_parts_extra"),
         )
+
+
+def table_of(value: Any) -> dict[str, dict[str, int]]:
+    """A two-level map of counts as stored (`billed`, `tokens_by_model`); anything else is dropped."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(row): {str(k): int(v) for k, v in cells.items() if isinstance(v, int | float)}
+        for row, cells in value.items()
+        if isinstance(cells, Mapping)
+    }
+
+
+def _add_tables(
+    a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, int]]:
+    total = {row: dict(cells) for row, cells in a.items()}
+    for row, cells in b.items():
+        total[row] = _add_maps(total.get(row, {}), cells)
+    return total
+
+
+def reply_split(parts: int) -> dict[str, Number]:
+    """An answer that took `parts` WhatsApp messages (counted only when more than one)."""
+    return {"replies_split": 1, "reply_parts_extra": parts - 1} if parts > 1 else {}
 
 
 def _add_maps(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:

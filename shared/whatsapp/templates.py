@@ -171,6 +171,18 @@ class TemplateMessage:
         return parameter
 
 
+def template_record(message: TemplateMessage, **extra: Any) -> dict[str, Any]:
+    """What the outbound message document keeps of a template send."""
+    template = message.template
+    return {
+        "name": template.name,
+        "language": template.language,
+        "category": template.category,
+        "values": dict(message.values),
+        **extra,
+    }
+
+
 def parse_template_spec(spec: str) -> tuple[str, str] | None:
     """`"name:language"` (REENGAGE_TEMPLATE) -> (name, language); None when empty."""
     spec = spec.strip()

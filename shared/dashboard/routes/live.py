@@ -48,6 +48,7 @@ def _row_json(row: ConversationRow) -> dict[str, object]:
         "message_count": row.message_count,
         "ai_paused": row.ai_paused,
         "needs_attention": row.needs_attention,
+        "window": row.window_state(),
         "has_failure": row.has_failure,
     }
 
