@@ -19,6 +19,7 @@ from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents
+from shared.ai_reply.reengage import WINDOW_CLOSED_ERROR, reengage, window_closed
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded
@@ -27,7 +28,7 @@ from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.replies import ReplyRecord, ReplyState
 from shared.store.schema import CALL, InboundStatus, SentBy, message_ref
 from shared.store.statuses import apply_parked_statuses
-from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, WhatsAppError
+from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, OutsideCustomerWindow, WhatsAppError
 from shared.whatsapp.text import split_message
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class BurstReply:
         self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
+        self.conversation = conversation
         self.wa = clients.whatsapp
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
@@ -77,6 +79,9 @@ class BurstReply:
         attempts = replies.begin_attempt(self.db, record)
         if attempts > self.settings.reply_max_job_attempts:
             self._give_up(record, attempts - 1)
+            return
+        if not record.sent_wamids and window_closed(self.conversation):
+            self._window_closed(record, "known before sending")
             return
         try:
             if record.state is ReplyState.GENERATING:
@@ -233,6 +238,8 @@ class BurstReply:
                     )
                     raise
                 self._refused(record, index, part, exc)
+                if isinstance(exc, OutsideCustomerWindow):
+                    reengage(self.settings, self.clients, self.conversation_id)
                 return
             self._record_part(record, index, wamid, part, burst)
         if record.state is not ReplyState.SENT:
@@ -299,6 +306,16 @@ class BurstReply:
             counted=self._failures(record),
         )
         batch.commit(**CALL)
+
+    def _window_closed(self, record: ReplyRecord, how: str) -> None:
+        """The customer last wrote more than 24 hours ago: no free-form answer can reach them. The
+        reply fails (no model call, no send) and the re-engagement decides what happens."""
+        log.warning(
+            "the 24-hour window is closed; the answer is not sent",
+            extra={"conversation_id": self.conversation_id, "reply_id": record.id, "how": how},
+        )
+        self._fail(record, WINDOW_CLOSED_ERROR)
+        reengage(self.settings, self.clients, self.conversation_id)
 
     def _outcome_unknown(self, record: ReplyRecord, detail: str) -> None:
         log.error(

@@ -468,7 +468,7 @@
       });
       const lines = [];
       current.querySelectorAll("template.template-text").forEach((part) => {
-        const text = part.innerHTML.replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+        const text = part.content.textContent;
         if (!text) return;
         lines.push(text.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (whole, key) => values[`${part.dataset.part}_${key}`] || whole));
       });
