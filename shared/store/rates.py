@@ -186,6 +186,11 @@ def current_rate_card(db: firestore.Client) -> RateCard:
     return _CACHE.get(db)
 
 
+def forget_cached_card() -> None:
+    """Read the card afresh on next use (after it changed outside this instance, in tests)."""
+    _CACHE.clear()
+
+
 def micros(usd: float) -> int:
     return round(usd * MICROS)
 
