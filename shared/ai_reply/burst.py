@@ -147,6 +147,12 @@ class BurstReply:
         transcripts, model_text = take_transcripts(answer.text or "")
         self._store_transcripts(transcripts, media_parts)
         text = model_text or self.settings.fallback_reply
+        parts = split_message(text)
+        if len(parts) > 1:
+            log.warning(
+                "the answer did not fit one WhatsApp message; sent in parts",
+                extra={"conversation_id": self.conversation_id, "reply_id": record.id, "parts": len(parts)},
+            )
         replies.save_answer(
             self.db,
             record,
@@ -164,7 +170,7 @@ class BurstReply:
                 "thinking_level": self.settings.gemini_thinking_level.lower(),
                 "latency_ms": answer.latency_ms,
             },
-            split_message(text),
+            parts,
         )
         return answer
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.ai_reply.budget import model_call_seconds
+from shared.ai_reply.one_message import with_one_message_rule
 from shared.clients import GEMINI_RETRYABLE_STATUS
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded, run_within
@@ -61,7 +62,7 @@ def generation_config(
     from google.genai import types
 
     return types.GenerateContentConfig(
-        system_instruction=system_instruction or settings.system_instruction,
+        system_instruction=with_one_message_rule(system_instruction or settings.system_instruction),
         max_output_tokens=settings.gemini_max_output_tokens,
         thinking_config=types.ThinkingConfig(thinking_level=settings.gemini_thinking_level.strip().upper()),
     )
