@@ -262,6 +262,8 @@ class LocalStack:
                 app_secret=self.env["WHATSAPP_APP_SECRET"],
                 access_token=self.env["WHATSAPP_API_TOKEN"],
                 verify_token=self.env["WEBHOOK_VERIFY_TOKEN"],
+                # Like Meta: only templates once 24 hours (by the simulator's clock) have passed.
+                enforce_service_window=True,
             )
             self.servers["simulator"] = simulator
             self.env["WHATSAPP_API_URL"] = graph_api_url(simulator)
