@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) -m bench.e2e
 	$(PY) -m bench.media
 	$(PY) -m bench.dashboard
+	$(PY) -m bench.hostile
 
 clean:
 	rm -rf build artifacts .pytest_cache .ruff_cache

@@ -23,9 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench.support import REPO, run
 
 MiB = 1024 * 1024
 SAFETY_MEMORY_BYTES = 8 * 1024 * MiB
@@ -215,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

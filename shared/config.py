@@ -11,6 +11,7 @@ them down; nothing else reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -63,6 +64,13 @@ class Settings:
     # The approved template ("name:language") sent once when the assistant has an answer due and
     # the 24-hour window is closed; empty leaves the conversation flagged for an operator.
     reengage_template: str = ""
+    # WAHA, the self-hosted WhatsApp HTTP API (docs/providers.md): business numbers it serves are
+    # named by WAHA_SESSION, `session[=business_number_id]` separated by commas (see waha_sessions).
+    waha_url: str = ""
+    waha_api_key: str = field(default="", repr=False)
+    waha_session: str = ""
+    waha_webhook_hmac_key: str = field(default="", repr=False)
+    waha_allow_unsigned: bool = False  # only on a private network: WAHA's webhooks then prove nothing
     # Gemini
     gemini_api_key: str = field(default="", repr=False)
     gemini_model: str = DEFAULT_GEMINI_MODEL
@@ -78,6 +86,9 @@ class Settings:
     gemini_timeout_seconds: float = 60.0
     gemini_max_attempts: int = 3
     gemini_files_timeout_seconds: float = 30.0  # Files API uploads of one reply, until usable (ACTIVE)
+    # The voice of every business number an operator has not given one of its own on the
+    # dashboard's Settings page (shared/store/business_numbers.py).
+    business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
     # Reply loop
@@ -133,6 +144,8 @@ class Settings:
             parse_template_spec(self.reengage_template)
         except TemplateError as exc:
             raise ConfigError(f"REENGAGE_TEMPLATE: {exc}") from None
+        if parse_waha_sessions(self.waha_session) and not self.waha_url:
+            raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
         positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -144,6 +157,15 @@ class Settings:
         missing = [_env_name(n) for n in names if not getattr(self, n)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        return self
+
+    def require_waha_signing(self) -> Settings:
+        """The webhook does not start for WAHA sessions whose deliveries it could not authenticate."""
+        if self.waha_sessions and not self.waha_webhook_hmac_key and not self.waha_allow_unsigned:
+            raise ConfigError(
+                "missing required setting: WAHA_WEBHOOK_HMAC_KEY (the key WAHA signs its webhooks "
+                "with) for WAHA_SESSION; only on a private network set WAHA_ALLOW_UNSIGNED=true instead"
+            )
         return self
 
     def require_model(self) -> Settings:
@@ -160,8 +182,40 @@ class Settings:
         return parse_template_spec(self.reengage_template)
 
     @property
+    def waha_sessions(self) -> dict[str, str]:
+        """WAHA session name -> the business number id it is known by here (`waha-<session>`
+        unless given as `session=id`). The id takes the place of Meta's phone_number_id in
+        conversation ids, so it holds no `_`, and no digits-only id can be mistaken for Meta's."""
+        return parse_waha_sessions(self.waha_session)
+
+    @property
     def operator_allowlist(self) -> frozenset[str]:
         return frozenset(e.strip().lower() for e in self.operator_emails.split(",") if e.strip())
+
+
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BUSINESS_NUMBER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def parse_waha_sessions(raw: str) -> dict[str, str]:
+    """`default` or `default=waha-shop,sales=waha-sales` -> {session: business number id}."""
+    sessions: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        session, _, number_id = (p.strip() for p in item.partition("="))
+        number_id = number_id or "waha-" + session.replace("_", "-")
+        if not _SESSION_NAME.fullmatch(session):
+            raise ConfigError(f"WAHA_SESSION: {session!r} is not a WAHA session name")
+        if not _BUSINESS_NUMBER_ID.fullmatch(number_id) or number_id.isdigit():
+            raise ConfigError(
+                f"WAHA_SESSION: business number id {number_id!r} must be letters, digits and '-', "
+                "not digits only (those are Meta's phone number ids)"
+            )
+        if session in sessions or number_id in sessions.values():
+            raise ConfigError(f"WAHA_SESSION names {session!r} or {number_id!r} twice")
+        sessions[session] = number_id
+    return sessions
 
 
 def _convert(name: str, raw: str, kind: type) -> object:

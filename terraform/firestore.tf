@@ -10,7 +10,7 @@ locals {
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
   # kept: they are the index the dashboard lists, one small document per customer.
-  ttl_collections = ["messages", "ai_responses", "quarantine", "webhook_errors", "orphan_statuses", "operator_sends"]
+  ttl_collections = ["messages", "ai_responses", "quarantine", "body_chunks", "webhook_errors", "orphan_statuses", "operator_sends"]
 }
 
 resource "google_firestore_database" "main" {

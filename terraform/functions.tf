@@ -40,7 +40,11 @@ locals {
   }
 
   # Only set when overridden, so the code's default stays the single source otherwise.
-  optional_env = var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url }
+  optional_env = merge(
+    var.whatsapp_api_url == "" ? {} : { WHATSAPP_API_URL = var.whatsapp_api_url },
+    local.waha ? { WAHA_URL = var.waha.url, WAHA_SESSION = var.waha.sessions } : {},
+  )
+  waha = var.waha.url != ""
 
   function_env = {
     webhook = {}
@@ -50,6 +54,8 @@ locals {
       JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
     }
     ai_reply = {
+      # The default voice of every business number (the dashboard's Settings page sets a number's own).
+      BUSINESS_NAME             = var.business_name
       GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
@@ -62,6 +68,7 @@ locals {
       REENGAGE_TEMPLATE   = var.reengage_template
     }
     dashboard = {
+      BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
       IAP_AUDIENCE    = local.iap_audience
       OPERATOR_EMAILS = join(",", var.operator_emails)
       # Whose templates the dashboard syncs; the operator's template picker sends them.
@@ -70,11 +77,12 @@ locals {
   }
 
   # Secret env vars per function: each function's service account can read only these.
+  # With WAHA, the webhook checks its signatures and the senders call its API.
   function_secrets = {
-    webhook   = ["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"]
-    media     = ["WHATSAPP_API_TOKEN"]
-    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"])
-    dashboard = ["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"]
+    webhook   = concat(["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"], local.waha ? ["WAHA_WEBHOOK_HMAC_KEY"] : [])
+    media     = concat(["WHATSAPP_API_TOKEN"], local.waha ? ["WAHA_API_KEY"] : [])
+    ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], local.waha ? ["WAHA_API_KEY"] : [])
   }
 }
 

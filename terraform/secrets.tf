@@ -13,6 +13,7 @@ locals {
     },
     # With Vertex AI the model is called with the function's identity; no key to keep.
     var.use_vertexai ? {} : { GEMINI_API_KEY = "gemini-api-key" },
+    var.waha.url == "" ? {} : { WAHA_API_KEY = "waha-api-key", WAHA_WEBHOOK_HMAC_KEY = "waha-webhook-hmac-key" },
   )
 }
 

@@ -56,6 +56,30 @@ variable "whatsapp_api_url" {
   default     = ""
 }
 
+variable "business_name" {
+  description = "Who the assistant answers for (BUSINESS_NAME), on every business number the dashboard's Settings page gives no name of its own. Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "waha" {
+  description = "A WAHA server (self-hosted WhatsApp HTTP API) serving some business numbers (docs/providers.md): its url (WAHA_URL, reachable from the functions) and sessions (WAHA_SESSION, `session[=business_number_id]` comma-separated). Empty url = no WAHA; its API key and webhook HMAC key are secrets."
+  type = object({
+    url      = string
+    sessions = string
+  })
+  default = { url = "", sessions = "" }
+
+  validation {
+    condition     = (var.waha.url == "") == (var.waha.sessions == "")
+    error_message = "Set both waha.url and waha.sessions, or neither."
+  }
+  validation {
+    condition     = var.waha.url == "" || startswith(var.waha.url, "https://")
+    error_message = "waha.url must be https: the API key and customers' files travel over it."
+  }
+}
+
 variable "whatsapp_business_account_id" {
   description = "The WhatsApp Business Account whose message templates the dashboard syncs (WHATSAPP_BUSINESS_ACCOUNT_ID)."
   type        = string

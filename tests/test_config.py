@@ -110,3 +110,46 @@ def test_the_output_cap_must_leave_room_for_an_answer() -> None:
     assert Settings().gemini_max_output_tokens == 8192
     with pytest.raises(ConfigError, match="GEMINI_MAX_OUTPUT_TOKENS=0 must be above 0"):
         Settings.from_env({"GEMINI_MAX_OUTPUT_TOKENS": "0"})
+
+
+# -- WAHA sessions ----------------------------------------------------------------------------------
+
+
+def test_waha_sessions_map_to_business_number_ids_of_their_own() -> None:
+    settings = Settings.from_env(
+        {
+            "WAHA_URL": "http://waha:3000",
+            "WAHA_SESSION": "default, shop_2=bakery-shop",
+            "WAHA_ALLOW_UNSIGNED": "1",
+        }
+    )
+    assert settings.waha_sessions == {"default": "waha-default", "shop_2": "bakery-shop"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("a=12345", "not digits only"),
+        ("a=x_y", "letters, digits and '-'"),
+        ("a,a", "twice"),
+        ("a=x,b=x", "twice"),
+        ("bad name", "not a WAHA session name"),
+    ],
+)
+def test_a_malformed_waha_session_list_stops_the_instance_with_the_reason(raw, reason) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        Settings.from_env({"WAHA_URL": "http://waha:3000", "WAHA_SESSION": raw})
+
+
+def test_waha_sessions_need_the_server_address() -> None:
+    with pytest.raises(ConfigError, match="WAHA_URL"):
+        Settings.from_env({"WAHA_SESSION": "default"})
+
+
+def test_waha_sessions_need_a_webhook_key_or_an_explicit_unsigned_mode() -> None:
+    env = {"WAHA_URL": "http://waha:3000", "WAHA_SESSION": "default"}
+    with pytest.raises(ConfigError, match=r"WAHA_WEBHOOK_HMAC_KEY.*WAHA_ALLOW_UNSIGNED=true"):
+        Settings.from_env(env).require_waha_signing()
+    Settings.from_env({**env, "WAHA_WEBHOOK_HMAC_KEY": "k"}).require_waha_signing()
+    Settings.from_env({**env, "WAHA_ALLOW_UNSIGNED": "true"}).require_waha_signing()
+    Settings.from_env({}).require_waha_signing()  # no WAHA, nothing to sign

@@ -33,6 +33,9 @@ class SimulatorConfig:
     verify_token: str = DEFAULT_VERIFY_TOKEN
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
     display_phone_number: str = DEFAULT_DISPLAY_PHONE_NUMBER
+    # More business numbers of the same account the business may send from (a sales and a
+    # support line); customers write to `phone_number_id` unless told otherwise.
+    extra_phone_number_ids: tuple[str, ...] = ()
     waba_id: str = DEFAULT_WABA_ID
     business_name: str = "Assistant"
     status_delay_seconds: float = 0.2
@@ -58,6 +61,10 @@ class SimulatorConfig:
                 values[name] = _parse_setting(name, raw)
         return cls(**values)
 
+    @property
+    def phone_number_ids(self) -> tuple[str, ...]:
+        return (self.phone_number_id, *self.extra_phone_number_ids)
+
     def updated(self, changes: Mapping[str, Any]) -> SimulatorConfig:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
@@ -65,11 +72,14 @@ class SimulatorConfig:
         parsed = {k: _parse_setting(k, v) if isinstance(v, str) else v for k, v in changes.items()}
         if "webhook_retry_delays" in parsed:
             parsed["webhook_retry_delays"] = tuple(float(d) for d in parsed["webhook_retry_delays"])
+        if "extra_phone_number_ids" in parsed:
+            parsed["extra_phone_number_ids"] = tuple(str(n) for n in parsed["extra_phone_number_ids"])
         return dataclasses.replace(self, **parsed)
 
     def public(self) -> Json:
         data = dataclasses.asdict(self)
         data["webhook_retry_delays"] = list(self.webhook_retry_delays)
+        data["extra_phone_number_ids"] = list(self.extra_phone_number_ids)
         return data
 
 
@@ -80,6 +90,7 @@ _ENV_NAMES = {
     "verify_token": "WEBHOOK_VERIFY_TOKEN",
     "phone_number_id": "SIMULATOR_PHONE_NUMBER_ID",
     "display_phone_number": "SIMULATOR_DISPLAY_PHONE_NUMBER",
+    "extra_phone_number_ids": "SIMULATOR_EXTRA_PHONE_NUMBER_IDS",
     "waba_id": "SIMULATOR_WABA_ID",
     "status_delay_seconds": "SIMULATOR_STATUS_DELAY_SECONDS",
     "auto_read": "SIMULATOR_AUTO_READ",
@@ -97,4 +108,6 @@ def _parse_setting(name: str, raw: str) -> Any:
         return float(raw)
     if kind == "tuple[float, ...]":
         return tuple(float(part) for part in raw.split(",") if part.strip())
+    if kind == "tuple[str, ...]":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw

@@ -45,7 +45,7 @@ class GraphBehaviour:
         )
 
     def post_messages(self, phone_number_id: str, body: Any) -> tuple[int, Json]:
-        if phone_number_id != self._state.config.phone_number_id:
+        if phone_number_id not in self._state.config.phone_number_ids:
             return 400, wire.unknown_object_body(phone_number_id, "post")
         if not isinstance(body, dict):
             return 400, wire.graph_error_body(100, details="The request body must be a JSON object.")
@@ -53,7 +53,7 @@ class GraphBehaviour:
             return 400, wire.graph_error_body(100, "(#100) The parameter messaging_product is required.")
         if "status" in body:
             return self._mark_read(body)
-        return self._send(body)
+        return self._send(phone_number_id, body)
 
     # ---- mark read, typing indicator ------------------------------------------------------
 
@@ -78,7 +78,7 @@ class GraphBehaviour:
 
     # ---- send -----------------------------------------------------------------------------
 
-    def _send(self, body: Json) -> tuple[int, Json]:
+    def _send(self, phone_number_id: str, body: Json) -> tuple[int, Json]:
         state = self._state
         failure = state.apply_fault("send")
         if failure is not None:
@@ -102,7 +102,7 @@ class GraphBehaviour:
             error = wire.graph_error_body(131047)
             state.record_event("send", 400, body, error=error)
             return 400, error
-        record = self._record_outbound(body, to, wa_id)
+        record = self._record_outbound(phone_number_id, body, to, wa_id)
         state.record_event("send", 200, body, wamid=record["wamid"])
         self._statuses.schedule(record)
         return 200, wire.send_success(to, wa_id, record["wamid"])
@@ -122,7 +122,7 @@ class GraphBehaviour:
             return wire.pricing(category)
         return wire.pricing("service", billable=self._state.config.bill_service_messages)
 
-    def _record_outbound(self, body: Json, to: str, wa_id: str) -> Json:
+    def _record_outbound(self, phone_number_id: str, body: Json, to: str, wa_id: str) -> Json:
         kind = body.get("type", "text")
         content: Json = body[kind]
         media = None
@@ -137,6 +137,7 @@ class GraphBehaviour:
         state = self._state
         record: Json = {
             "direction": "out",
+            "phone_number_id": phone_number_id,  # the business number it left from
             "wamid": wire.new_wamid(wa_id, inbound=False),
             "to": to,
             "wa_id": wa_id,

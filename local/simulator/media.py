@@ -122,7 +122,7 @@ class MediaHost:
         self, phone_number_id: str, form: Mapping[str, str], data: bytes, mime_type: str, filename: str | None
     ) -> tuple[int, Json]:
         state = self._state
-        if phone_number_id != state.config.phone_number_id:
+        if phone_number_id not in state.config.phone_number_ids:
             return 400, wire.unknown_object_body(phone_number_id, "post")
         if form.get("messaging_product") != "whatsapp":
             state.record_event("media_upload", 400, None)

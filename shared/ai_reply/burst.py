@@ -20,6 +20,7 @@ from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable,
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents
 from shared.ai_reply.reengage import WINDOW_CLOSED_ERROR, reengage, window_closed
+from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded
@@ -125,8 +126,15 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
+            voice = voice_for(self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
-            answer = generate(self.clients.genai, contents, settings=self.settings, deadline=self.deadline)
+            answer = generate(
+                self.clients.genai,
+                contents,
+                settings=self.settings,
+                system_instruction=voice.system_instruction,
+                deadline=self.deadline,
+            )
         except ModelUnavailable as exc:
             if record.attempts < self.settings.reply_max_job_attempts:
                 raise  # Pub/Sub redelivers the job after its backoff
@@ -146,7 +154,7 @@ class BurstReply:
             return None
         transcripts, model_text = take_transcripts(answer.text or "")
         self._store_transcripts(transcripts, media_parts)
-        text = model_text or self.settings.fallback_reply
+        text = model_text or voice.fallback_reply
         parts = split_message(text)
         if len(parts) > 1:
             log.warning(

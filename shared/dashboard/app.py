@@ -26,6 +26,7 @@ from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
 from shared.dashboard.routes.pages import pages
 from shared.dashboard.routes.rates import rates
+from shared.dashboard.routes.settings import settings_pages
 from shared.dashboard.routes.templates import message_templates
 from shared.dashboard.state import EXTENSION, DashboardState
 from shared.log import trace_context, trace_from_header
@@ -58,7 +59,7 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
     )
     templating.install(app)
     guard.install(app)
-    for blueprint in (auth, pages, operator_actions, live, media, message_templates, rates):
+    for blueprint in (auth, pages, operator_actions, live, media, settings_pages, message_templates, rates):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(500, _server_error)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.config import ConfigError, Settings
+from shared.store.business_numbers import Defaults
 from shared.store.jobs import JobKind
 
 IAP_ISSUER = "https://cloud.google.com/iap"
@@ -35,6 +36,7 @@ class DashboardConfig:
     media_bucket: str
     reply_topic: str
     media_topic: str
+    number_defaults: Defaults  # what a business number without settings of its own uses
     waba_id: str = ""  # WHATSAPP_BUSINESS_ACCOUNT_ID: whose templates "Sync" fetches
 
     @property
@@ -74,4 +76,5 @@ class DashboardConfig:
             reply_topic=settings.reply_topic,
             media_topic=settings.media_topic,
             waba_id=settings.whatsapp_business_account_id,
+            number_defaults=Defaults.from_settings(settings),
         )

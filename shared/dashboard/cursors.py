@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+:-]{0,255}$")  # no "..", no reserved "__x__"
+# No "..", no reserved "__x__"; "@" for WAHA's message ids (`false_<number>@c.us_<hex>`).
+DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+:@-]{0,255}$")
 
 
 class BadCursor(ValueError):

@@ -43,6 +43,7 @@ NOTICES = {
     "replay_gone": Notice(
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
+    "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),
@@ -58,8 +59,6 @@ NOTICES = {
     "window_closed": Notice(
         "warning", "The 24-hour window is closed: only an approved template can reach the customer."
     ),
-    "rates_saved": Notice("success", "The rate card was saved; every cost is computed with it from now on."),
-    "rates_invalid": Notice("warning", "Every price must be a number of zero or more; nothing was saved."),
 }
 
 

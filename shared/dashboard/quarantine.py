@@ -34,6 +34,7 @@ class QuarantineEntry:
     part: str = ""
     part_truncated: bool = False
     part_size_bytes: int = 0
+    body_chunks: int = 0  # the raw body is kept in this many chunks when it could not be shown whole
 
     @classmethod
     def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> QuarantineEntry:
@@ -51,6 +52,7 @@ class QuarantineEntry:
             part=str(data.get("part") or ""),
             part_truncated=bool(data.get("part_truncated")),
             part_size_bytes=int(data.get("part_size_bytes") or 0),
+            body_chunks=int(data.get("body_chunks") or 0),
         )
 
 

@@ -7,8 +7,10 @@ body does not add a second entry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +22,14 @@ from shared.store.schema import CALL
 from shared.whatsapp.models import ReportedError
 
 # A Firestore document holds at most 1 MiB (UTF-8 bytes of every string, field names and the
-# document name included); Meta's bodies are up to 3 MB. The body and the bad part together
-# get this many bytes, the part first (it is what the operator needs), the body the rest; a
-# document over the limit would fail the whole delivery, valid messages included, for days.
+# document name included); Meta's bodies are up to 3 MB. The entry shows the bad part and the
+# body within this many bytes, the part first (it is what the operator needs), the body the
+# rest; a document over the limit would fail the whole delivery, valid messages included, for
+# days. A body that does not fit (or is not UTF-8) is also kept whole, as raw bytes in chunk
+# documents under the entry, written in the entry's batch: nothing an operator may need is lost.
 MAX_STORED_BYTES = 900_000
 MAX_STORED_PART_BYTES = 300_000
+BODY_CHUNK_BYTES = 900_000
 RETENTION = timedelta(days=30)
 
 
@@ -36,6 +41,10 @@ def _create_once(ref: firestore.DocumentReference, data: dict[str, Any]) -> bool
     return True
 
 
+def _body_chunks(body: bytes) -> list[bytes]:
+    return [body[start : start + BODY_CHUNK_BYTES] for start in range(0, len(body), BODY_CHUNK_BYTES)]
+
+
 def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = "", part: Any = None) -> str:
     """Keep `body` (or one `part` of it) with the reason it was refused; returns the entry id."""
     digest = hashlib.sha256(body).hexdigest()
@@ -45,9 +54,13 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
     stored_body, body_bytes, body_size = _fit(
         body.decode("utf-8", errors="replace"), MAX_STORED_BYTES - part_bytes
     )
+    shown_whole = body_bytes == len(body) and stored_body.encode("utf-8") == body
+    chunks = [] if shown_whole else _body_chunks(body)
     now = datetime.now(UTC)
-    _create_once(
-        schema.quarantine(db).document(entry_id),
+    entry_ref = schema.quarantine(db).document(entry_id)
+    batch = db.batch()
+    batch.create(
+        entry_ref,
         {
             "reason": reason[:1000],
             "path": path[:1000],
@@ -57,12 +70,33 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
             "body": stored_body,
             "truncated": body_bytes < body_size,
             "size_bytes": len(body),
-            "sha256": digest,  # of the whole body, however much of it is stored
+            "sha256": digest,  # of the whole body, however much of it is shown
+            "body_chunks": len(chunks),
             "received_at": now,
             "expire_at": now + RETENTION,
         },
     )
+    for index, chunk in enumerate(chunks):
+        batch.create(
+            schema.quarantine_body_chunks(db, entry_id).document(f"{index:04d}"),
+            {"data": chunk, "expire_at": now + RETENTION},
+        )
+    with contextlib.suppress(gexc.AlreadyExists):  # a redelivery of a body already kept
+        batch.commit(**CALL)
     return entry_id
+
+
+def whole_body(db: firestore.Client, entry_id: str, shown_body: str, chunk_count: int) -> Iterator[bytes]:
+    """The body exactly as it was received: the shown text when it was whole, else its chunks in
+    order, one document at a time so a 3 MB body is never held twice."""
+    if chunk_count == 0:
+        yield shown_body.encode("utf-8")
+        return
+    for index in range(chunk_count):
+        snap = schema.quarantine_body_chunks(db, entry_id).document(f"{index:04d}").get(**CALL)
+        if not snap.exists:
+            raise LookupError(f"quarantine entry {entry_id} lost chunk {index} of {chunk_count}")
+        yield bytes(snap.get("data"))
 
 
 def _fit(text: str, max_bytes: int) -> tuple[str, int, int]:

@@ -20,18 +20,28 @@ MESSAGES = "messages"  # under a conversation: inbound and outbound alike
 AI_RESPONSES = "ai_responses"  # under a conversation: one record per reply
 OPERATOR_SENDS = "operator_sends"  # under a conversation: one claim per operator send
 QUARANTINE = "quarantine"
+QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body when it does not fit
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
 TEMPLATES = "templates"  # the business account's message templates, by Meta's template id
 REENGAGEMENTS = "reengagements"  # under a conversation: one claim per re-engagement template sent
 RATE_CARDS = "rate_cards"  # the prices the cost ledger computes with (`rate_cards/current`)
+BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
 # and per day.
 EXPIRING_COLLECTIONS = frozenset(
-    {MESSAGES, AI_RESPONSES, OPERATOR_SENDS, QUARANTINE, WEBHOOK_ERRORS, ORPHAN_STATUSES}
+    {
+        MESSAGES,
+        AI_RESPONSES,
+        OPERATOR_SENDS,
+        QUARANTINE,
+        QUARANTINE_BODY_CHUNKS,
+        WEBHOOK_ERRORS,
+        ORPHAN_STATUSES,
+    }
 )
 
 
@@ -70,6 +80,7 @@ class SentBy(StrEnum):
 
     AI = "ai"
     OPERATOR = "operator"
+    BUSINESS_APP = "business_app"  # typed on the business's own phone or WhatsApp Web, not through us
 
 
 # Transient errors are retried briefly inside a request; past that the caller answers 503 (or
@@ -143,12 +154,24 @@ def quarantine(db: firestore.Client) -> firestore.CollectionReference:
     return db.collection(QUARANTINE)
 
 
+def quarantine_body_chunks(db: firestore.Client, entry_id: str) -> firestore.CollectionReference:
+    return quarantine(db).document(entry_id).collection(QUARANTINE_BODY_CHUNKS)
+
+
 def webhook_errors(db: firestore.Client) -> firestore.CollectionReference:
     return db.collection(WEBHOOK_ERRORS)
 
 
 def orphan_status_ref(db: firestore.Client, wamid: str) -> firestore.DocumentReference:
     return db.collection(ORPHAN_STATUSES).document(wamid)
+
+
+def business_numbers(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(BUSINESS_NUMBERS)
+
+
+def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore.DocumentReference:
+    return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
 
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:

@@ -1,4 +1,5 @@
-"""The webhook's HTTP surface: Meta's verification handshake and signed deliveries.
+"""The webhook's HTTP surface: Meta's verification handshake and signed deliveries (WAHA's on
+`/webhook/waha`, in shared/webhook/waha.py).
 
 Order matters on POST: the signature header, size, then the signature over the raw bytes, and
 only then parsing and storage. An unsigned or wrongly signed request is refused before any of
@@ -16,7 +17,9 @@ import flask
 from shared.clients import Clients
 from shared.config import Settings
 from shared.log import trace_context, trace_from_header
+from shared.webhook import waha
 from shared.webhook.ingest import TRANSIENT_ERRORS, ingest
+from shared.webhook.respond import read_body, text
 from shared.whatsapp.signature import HEADER, MissingSignature, SignatureError, verify_signature
 
 log = logging.getLogger(__name__)
@@ -24,30 +27,21 @@ log = logging.getLogger(__name__)
 PATHS = ("/", "/webhook/whatsapp")
 
 
-def _text(body: str, status: int) -> flask.Response:
-    """A plain-text answer that leaves the rest of the request unread.
-
-    functions-framework reads the whole request body after every response that is not a
-    stream (its ``after_request`` hook calls ``request.get_data()``), which would undo the body
-    limit for every refused request. A one-piece stream with its length set is answered the
-    same way and skips that hook; gunicorn then drains at most 64 KB before closing.
-    """
-    data = body.encode()
-    response = flask.Response(iter([data]), status=status, mimetype="text/plain")
-    response.headers["Content-Length"] = str(len(data))
-    return response
-
-
 def handle(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
     trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), settings.google_cloud_project)
     with trace_context(trace):
-        if request.path.rstrip("/") not in {p.rstrip("/") for p in PATHS}:
-            return _text("not found", 404)
+        path = request.path.rstrip("/")
+        if path == waha.PATH:
+            if request.method != "POST":
+                return text("method not allowed", 405)
+            return waha.receive_waha_delivery(request, settings, clients)
+        if path not in {p.rstrip("/") for p in PATHS}:
+            return text("not found", 404)
         if request.method == "GET":
             return verify_subscription(request, settings)
         if request.method == "POST":
             return receive_delivery(request, settings, clients)
-        return _text("method not allowed", 405)
+        return text("method not allowed", 405)
 
 
 def verify_subscription(request: flask.Request, settings: Settings) -> flask.Response:
@@ -57,17 +51,9 @@ def verify_subscription(request: flask.Request, settings: Settings) -> flask.Res
     if args.get("hub.mode") == "subscribe" and hmac.compare_digest(
         token.encode(), settings.webhook_verify_token.encode()
     ):
-        return _text(args.get("hub.challenge", ""), 200)
+        return text(args.get("hub.challenge", ""), 200)
     log.warning("webhook verification refused", extra={"mode": args.get("hub.mode")})
-    return _text("verification failed", 403)
-
-
-def _read_body(request: flask.Request, limit: int) -> bytes | None:
-    """The raw body, or None when it is over `limit` (read no further than limit + 1 bytes)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    body = request.stream.read(limit + 1)
-    return None if len(body) > limit else body
+    return text("verification failed", 403)
 
 
 def receive_delivery(request: flask.Request, settings: Settings, clients: Clients) -> flask.Response:
@@ -75,24 +61,24 @@ def receive_delivery(request: flask.Request, settings: Settings, clients: Client
     if not request.headers.get(HEADER):
         # Unsigned: refused before a byte of the body is read.
         log.warning("webhook signature refused", extra={"reason": f"{HEADER} header is missing"})
-        return _text("invalid signature", MissingSignature.status)
-    body = _read_body(request, settings.webhook_max_body_bytes)
+        return text("invalid signature", MissingSignature.status)
+    body = read_body(request, settings.webhook_max_body_bytes)
     if body is None:
         log.warning("webhook body over the size limit", extra={"limit": settings.webhook_max_body_bytes})
-        return _text(f"body larger than {settings.webhook_max_body_bytes} bytes", 413)
+        return text(f"body larger than {settings.webhook_max_body_bytes} bytes", 413)
     try:
         verify_signature(settings.whatsapp_app_secret, body, request.headers.get(HEADER))
     except SignatureError as exc:
         log.warning("webhook signature refused", extra={"reason": str(exc)})
-        return _text("invalid signature", exc.status)
+        return text("invalid signature", exc.status)
     try:
         report = ingest(body, settings, clients)
     except TRANSIENT_ERRORS as exc:
         # Meta redelivers on any non-200; every step is idempotent, so the retry finishes the work.
         log.error("webhook delivery not completed; asking Meta to retry", extra={"error": repr(exc)})
-        return _text("temporarily unavailable", 503)
+        return text("temporarily unavailable", 503)
     log.info(
         "webhook delivery stored",
         extra={**report.__dict__, "latency_ms": round((time.perf_counter() - started) * 1000, 1)},
     )
-    return _text("ok", 200)
+    return text("ok", 200)

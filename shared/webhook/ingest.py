@@ -28,7 +28,14 @@ from shared.store.replies import reply_of_callback
 from shared.store.schema import conversation_id
 from shared.store.statuses import apply_status
 from shared.store.templates import apply_template_event
-from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, DeliveryStatus, InboundMessage, StatusUpdate
+from shared.whatsapp.models import (
+    MEDIA_TYPES,
+    REPLYABLE_TYPES,
+    ChangeValue,
+    DeliveryStatus,
+    InboundMessage,
+    StatusUpdate,
+)
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,7 @@ class IngestReport:
     template_events: int = 0
     reengagements: int = 0
     quarantined: list[str] = field(default_factory=list)
+    ignored: int = 0  # events of chats or kinds the assistant never answers (WAHA: groups, broadcasts)
 
 
 def job_topic(message: InboundMessage, settings: Settings) -> str | None:
@@ -91,51 +99,69 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
         apply_template_event(db, event)
         report.template_events += 1
 
+    values = []
+    for i, entry in enumerate(delivery.entries):
+        for j, change in enumerate(entry.changes):
+            if change.value is None and change.template is None:
+                log.info("webhook field ignored", extra={"field": change.field})
+            elif change.value is not None:
+                values.append((f"entry[{i}].changes[{j}].value", change.value))
+    return store_values(body, values, settings, clients, report)
+
+
+def store_values(
+    body: bytes,
+    values: list[tuple[str, ChangeValue]],
+    settings: Settings,
+    clients: Clients,
+    report: IngestReport,
+) -> IngestReport:
+    """Store the messages and apply the statuses of each (path in `body`, value), whichever
+    provider's webhook they were parsed from, and publish the jobs they need."""
+    db = clients.firestore
     pending: list[tuple[PendingJob, Future[str]]] = []
     in_flight = 0
     try:
-        for i, entry in enumerate(delivery.entries):
-            for j, change in enumerate(entry.changes):
-                value = change.value
-                if value is None:
-                    log.info("webhook field ignored", extra={"field": change.field})
+        for path, value in values:
+            if value.errors:
+                log.error(
+                    "WhatsApp reported errors",
+                    extra={
+                        "errors": [e.as_dict() for e in value.errors],
+                        "phone_number_id": value.phone_number_id,
+                    },
+                )
+                record_webhook_errors(
+                    db,
+                    body,
+                    path=f"{path}.errors",
+                    phone_number_id=value.phone_number_id,
+                    errors=value.errors,
+                )
+            for message in value.messages:
+                report.messages += 1
+                try:
+                    job = record_inbound(
+                        db,
+                        value,
+                        message,
+                        job_topic=job_topic(message, settings),
+                        retention_days=settings.retention_days,
+                    )
+                except JobInFlight:
+                    in_flight += 1
                     continue
-                if value.errors:
-                    log.error(
-                        "WhatsApp reported errors",
-                        extra={
-                            "errors": [e.as_dict() for e in value.errors],
-                            "phone_number_id": value.phone_number_id,
-                        },
-                    )
-                    path = f"entry[{i}].changes[{j}].value.errors"
-                    record_webhook_errors(
-                        db, body, path=path, phone_number_id=value.phone_number_id, errors=value.errors
-                    )
-                for message in value.messages:
-                    report.messages += 1
-                    try:
-                        job = record_inbound(
-                            db,
-                            value,
-                            message,
-                            job_topic=job_topic(message, settings),
-                            retention_days=settings.retention_days,
-                        )
-                    except JobInFlight:
-                        in_flight += 1
-                        continue
-                    if job is not None:
-                        pending.append((job, _start_publish(clients.bus, job)))
-                for status in value.statuses:
-                    report.statuses += 1
-                    if not apply_status(db, value.phone_number_id, status):
-                        report.unknown_statuses += 1
-                    if window_closed_on_reply(status):
-                        # The reply job sends the re-engagement template (once: it claims it).
-                        conv_id = conversation_id(value.phone_number_id, status.recipient_id)
-                        clients.bus.publish(settings.reply_topic, Job(conv_id, reason=REENGAGE_REASON))
-                        report.reengagements += 1
+                if job is not None:
+                    pending.append((job, _start_publish(clients.bus, job)))
+            for status in value.statuses:
+                report.statuses += 1
+                if not apply_status(db, value.phone_number_id, status):
+                    report.unknown_statuses += 1
+                if window_closed_on_reply(status):
+                    # The reply job sends the re-engagement template (once: it claims it).
+                    conv_id = conversation_id(value.phone_number_id, status.recipient_id)
+                    clients.bus.publish(settings.reply_topic, Job(conv_id, reason=REENGAGE_REASON))
+                    report.reengagements += 1
     finally:
         # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.

@@ -23,6 +23,7 @@ SAMPLE_ARGUMENTS = {
     "variant": "original",
     "entry_id": "abc",
     "filename": "css/dashboard.css",
+    "phone_number_id": "100000000000001",
 }
 
 

@@ -156,6 +156,28 @@ def test_quarantine_lists_reasons_and_opens_one_body(operator, firestore_db) -> 
     assert operator.get("/quarantine/no-such-entry").status_code == 404
 
 
+def test_a_quarantined_body_too_large_to_show_downloads_whole_byte_for_byte(operator, firestore_db) -> None:
+    body = b'{"entry": "' + "é".encode() * 1_400_000 + b'\xff"}'  # 2.8 MB, and not valid UTF-8
+    entry = quarantine(firestore_db, body, reason="entry is not a list", path="entry")
+    assert firestore_db.collection("quarantine").document(entry).get().get("truncated")
+
+    download = operator.get(f"/quarantine/{entry}/body")
+
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert download.data == body
+    assert "Download the whole body" in operator.get(f"/quarantine/{entry}").get_data(as_text=True)
+    # A redelivery of the same body keeps one entry and its chunks once.
+    assert quarantine(firestore_db, body, reason="entry is not a list", path="entry") == entry
+    assert operator.get(f"/quarantine/{entry}/body").data == body
+
+
+def test_a_small_quarantined_body_downloads_as_it_was_received(operator, firestore_db) -> None:
+    body = b'{"entry": "not a list"}'
+    entry = quarantine(firestore_db, body, reason="entry is not a list", path="entry")
+    assert operator.get(f"/quarantine/{entry}/body").data == body
+
+
 def test_a_malformed_cursor_is_a_bad_request_not_an_error(operator) -> None:
     assert operator.get("/conversations?after=%%%").status_code == 400
     assert operator.get("/conversations/x_y?before=bm90LWpzb24").status_code == 400

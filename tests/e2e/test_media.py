@@ -10,33 +10,13 @@ from google.cloud import storage
 from PIL import Image
 
 from tests.support import media_samples
+from tests.support.media_flow import inbound_once_answered, last_model_turn_media, send_media
 from tests.support.system import System
-
-
-def send_media(system: System, kind: str, data: bytes, mime: str, **fields) -> str:
-    item = system.simulator.state.store_media(data, mime, fields.pop("filename", None))
-    return system.say_spec({"type": kind, "media_id": item.id, **fields})
-
-
-def inbound_once_answered(system: System, timeout: float = 40.0) -> dict:
-    return system.wait_for(
-        lambda: (
-            (m := [x for x in system.messages() if x["direction"] == "inbound"])
-            and m[0].get("status") in ("answered", "failed")
-            and m[0]
-        ),
-        timeout=timeout,
-        what="the media message to be answered",
-    )
 
 
 def blob_bytes(gcs_uri: str) -> bytes:
     bucket, name = gcs_uri.removeprefix("gs://").split("/", 1)
     return storage.Client(project="demo-test").bucket(bucket).blob(name).download_as_bytes()
-
-
-def last_model_turn_media(system: System) -> list[str]:
-    return system.model_requests()[-1]["summary"]["media_types"]
 
 
 def downloads(system: System) -> list[dict]:

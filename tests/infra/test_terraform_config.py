@@ -44,11 +44,12 @@ NOT_SETTINGS = {
 }
 
 # What each function's code needs from Secret Manager (the system's design, ARCHITECTURE.md).
+# WAHA's keys only when a WAHA server is configured (var.waha).
 EXPECTED_SECRETS = {
-    "webhook": {"WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"},
-    "media": {"WHATSAPP_API_TOKEN"},
-    "ai_reply": {"WHATSAPP_API_TOKEN", "GEMINI_API_KEY"},
-    "dashboard": {"WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"},
+    "webhook": {"WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN", "WAHA_WEBHOOK_HMAC_KEY"},
+    "media": {"WHATSAPP_API_TOKEN", "WAHA_API_KEY"},
+    "ai_reply": {"WHATSAPP_API_TOKEN", "GEMINI_API_KEY", "WAHA_API_KEY"},
+    "dashboard": {"WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET", "WAHA_API_KEY"},
 }
 
 BASIC_ROLES = re.compile(r"\broles/(owner|editor|viewer)\b")

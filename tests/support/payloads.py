@@ -1,4 +1,4 @@
-"""Recorded WhatsApp webhook bodies (`tests/fixtures/whatsapp/`), as the bytes Meta sends."""
+"""Recorded webhook bodies: Meta's (`tests/fixtures/whatsapp/`) and WAHA's (`tests/fixtures/waha/`)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,14 @@ def load(name: str) -> bytes:
     """A fixture by name; `.json` is assumed when the name has no suffix."""
     path = FIXTURES / name
     return (path if path.suffix else path.with_suffix(".json")).read_bytes()
+
+
+WAHA_FIXTURES = FIXTURES.parent / "waha"
+# WAHA's fixtures are of session `default`, served here as business number `waha-default`.
+WAHA_SESSIONS = {"default": "waha-default"}
+WAHA_CONVERSATION = "waha-default_15551234567"
+
+
+def load_waha(name: str) -> bytes:
+    """A WAHA webhook body (`tests/fixtures/waha/<name>.json`), as WAHA's engines post it."""
+    return (WAHA_FIXTURES / name).with_suffix(".json").read_bytes()

@@ -25,7 +25,7 @@ PHONE_NUMBER_ID = "100000000000001"
 _counter = itertools.count(1)
 
 
-def envelope(wa_id: str, name: str, message: dict[str, Any]) -> bytes:
+def envelope(wa_id: str, name: str, message: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID) -> bytes:
     return json.dumps(
         {
             "object": "whatsapp_business_account",
@@ -39,7 +39,7 @@ def envelope(wa_id: str, name: str, message: dict[str, Any]) -> bytes:
                                 "messaging_product": "whatsapp",
                                 "metadata": {
                                     "display_phone_number": "15550001234",
-                                    "phone_number_id": PHONE_NUMBER_ID,
+                                    "phone_number_id": phone_number_id,
                                 },
                                 "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
                                 "messages": [message],
@@ -66,6 +66,7 @@ def store_inbound(
     content: dict[str, Any] | None = None,
     wamid: str | None = None,
     job_topic: str | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
 ) -> tuple[str, str]:
     """Store one inbound message like the webhook does; returns (conversation id, wamid).
 
@@ -75,10 +76,10 @@ def store_inbound(
     wamid = wamid or new_wamid()
     message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": kind}
     message[kind] = content if content is not None else {"body": text}
-    delivery = parse_delivery(envelope(wa_id, name, message))
+    delivery = parse_delivery(envelope(wa_id, name, message, phone_number_id))
     value = delivery.message_changes[0]
     record_inbound(db, value, value.messages[0], job_topic=job_topic, retention_days=30)
-    return conversation_id(PHONE_NUMBER_ID, wa_id), wamid
+    return conversation_id(phone_number_id, wa_id), wamid
 
 
 def store_ai_reply(

@@ -8,6 +8,7 @@ import requests
 
 from local.emulators import ManagedProcess, free_port, start_function
 from shared.whatsapp.signature import sign
+from shared.whatsapp.waha import signature as waha_signature
 from tests.support.cloud import APP_SECRET, ARTIFACTS, Emulators, Topics, base_env
 
 
@@ -27,6 +28,16 @@ class WebhookClient:
         elif signature is not None:
             headers["X-Hub-Signature-256"] = signature
         return requests.post(self.url + path, data=body, headers=headers, timeout=30)
+
+    def post_waha(self, body: bytes, *, key: str | None = None, hmac: str | None = None) -> requests.Response:
+        """Post as a WAHA server does: signed with `key` when given (or with `hmac` as is)."""
+        headers = {"Content-Type": "application/json", "X-Webhook-Request-Id": "req-test"}
+        if key is not None:
+            hmac = waha_signature.sign(key, body)
+        if hmac is not None:
+            headers[waha_signature.HEADER] = hmac
+            headers[waha_signature.ALGORITHM_HEADER] = waha_signature.ALGORITHM
+        return requests.post(self.url + "/webhook/waha", data=body, headers=headers, timeout=30)
 
     def get(self, path: str = "/webhook/whatsapp", **params: str) -> requests.Response:
         return requests.get(self.url + path, params=params, timeout=10)

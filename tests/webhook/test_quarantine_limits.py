@@ -24,7 +24,7 @@ def test_a_bad_part_near_the_body_limit_is_quarantined_within_a_document_and_the
 
     messages = firestore_db.collection("conversations").document("106540352242922_16505551234")
     assert {d.id for d in messages.collection("messages").stream()} == {"wamid.GOOD1", "wamid.GOOD2"}
-    (entry,) = [d.to_dict() for d in firestore_db.collection("quarantine").stream()]
+    ((entry_id, entry),) = [(d.id, d.to_dict()) for d in firestore_db.collection("quarantine").stream()]
     stored = sum(len(str(v).encode()) for v in (entry["body"], entry["part"], entry["reason"], entry["path"]))
     assert stored < FIRESTORE_DOCUMENT_LIMIT - 64 * 1024
     assert entry["truncated"] and entry["part_truncated"]
@@ -33,3 +33,7 @@ def test_a_bad_part_near_the_body_limit_is_quarantined_within_a_document_and_the
     assert entry["part_size_bytes"] == len(json.dumps(bad, ensure_ascii=False).encode())
     assert body.decode().startswith(entry["body"])
     assert json.dumps(bad, ensure_ascii=False).startswith(entry["part"])
+    # What the entry cannot show is kept whole beside it, in the same batch.
+    chunks = firestore_db.collection("quarantine").document(entry_id).collection("body_chunks")
+    assert b"".join(bytes(d.get("data")) for d in sorted(chunks.stream(), key=lambda d: d.id)) == body
+    assert entry["body_chunks"] == len(list(chunks.stream()))

@@ -22,6 +22,7 @@ from shared.dashboard.overview import read_overview
 from shared.dashboard.quarantine import get_quarantine_entry, list_quarantine
 from shared.dashboard.sending import new_send_key
 from shared.dashboard.thread import read_thread
+from shared.store.quarantine import whole_body
 from shared.store.rates import read_rate_card
 from shared.store.templates import approved_templates
 
@@ -123,3 +124,20 @@ def quarantine_entry(entry_id: str) -> str:
     if entry is None:
         flask.abort(404)
     return flask.render_template("quarantine_entry.html", entry=entry)
+
+
+@pages.get("/quarantine/<entry_id>/body")
+def quarantine_body(entry_id: str) -> flask.Response:
+    """The delivery exactly as Meta sent it, however large, for an operator to replay or report."""
+    db = state.current().db
+    entry = get_quarantine_entry(db, entry_id)
+    if entry is None:
+        flask.abort(404)
+    return flask.Response(
+        whole_body(db, entry.id, entry.body, entry.body_chunks),  # needs no request context
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="quarantine-{entry.id}.json"',
+            "Content-Length": str(entry.size_bytes),
+        },
+    )

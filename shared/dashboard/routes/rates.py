@@ -1,36 +1,44 @@
-"""The rate card: a section of the settings page, with its own route to save it."""
+"""The rate card: a section of the settings page (`_settings_rates.html`), saved by a route of its own."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import flask
 
 from shared.dashboard import state
-from shared.dashboard.notices import notice_from
 from shared.dashboard.rates_form import RateFormError, card_from_form
+from shared.dashboard.routes.settings import render_settings
+from shared.dashboard.settings import Refused, saved
 from shared.store.ledger import CATEGORIES, TOKEN_KINDS
-from shared.store.rates import read_rate_card, save_rate_card
+from shared.store.rates import RateCard, read_rate_card, save_rate_card
 
 log = logging.getLogger(__name__)
 
 rates = flask.Blueprint("rates", __name__)
 
 
-def section_context() -> dict[str, object]:
-    """What `_settings_rates.html` needs, for whichever page includes it."""
-    return {
-        "rate_card": read_rate_card(state.current().db),
-        "categories": CATEGORIES,
-        "token_kinds": TOKEN_KINDS,
-    }
+@dataclass(frozen=True)
+class RatesSection:
+    rate_card: RateCard
+    categories: tuple[str, ...] = CATEGORIES
+    token_kinds: tuple[str, ...] = TOKEN_KINDS
+
+
+def rates_section() -> RatesSection:
+    """What the section shows: today's card (read when the section is rendered, not on every page)."""
+    return RatesSection(read_rate_card(state.current().db))
+
+
+@rates.app_context_processor
+def _section() -> dict[str, object]:
+    return {"rates_section": rates_section}
 
 
 @rates.get("/settings/rates")
-def rates_page() -> str:
-    return flask.render_template(
-        "settings_rates.html", notice=notice_from(flask.request.args), error=None, **section_context()
-    )
+def rates_page() -> flask.Response:
+    return flask.redirect(flask.url_for("settings.settings", _anchor="settings-rates"), code=303)
 
 
 @rates.post("/settings/rates")
@@ -39,12 +47,7 @@ def save_rates() -> flask.Response | tuple[str, int]:
     try:
         card = card_from_form(flask.request.form, read_rate_card(dashboard.db))
     except RateFormError as exc:
-        context = section_context()
-        return flask.render_template(
-            "settings_rates.html", notice=notice_from({"notice": "rates_invalid"}), error=str(exc), **context
-        ), 400
+        return render_settings(Refused("", "rates", dict(flask.request.form), {"rates": f"{exc}."}), 422)
     save_rate_card(dashboard.db, card, state.operator().name)
     log.info("rate card saved", extra={"operator": state.operator().name})
-    return flask.redirect(
-        flask.url_for("rates.rates_page", notice="rates_saved", _anchor="settings-rates"), code=303
-    )
+    return saved("", "rates")
