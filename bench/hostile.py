@@ -137,7 +137,7 @@ def before(case: Case, path: Path, safety_cpu: int) -> dict[str, object]:
 
 
 def after_worker(name: str, path: Path) -> None:
-    from shared.media.errors import MediaRejected
+    from shared.files.errors import MediaRejected
     from shared.media.pipeline import prepare
     from shared.media.sandbox import recording
     from tests.support import media_samples

@@ -179,6 +179,19 @@ def start_storage(port: int, bucket: str, log_dir: Path) -> ManagedProcess:
     return proc
 
 
+def create_bucket(storage_url: str, project: str, name: str) -> None:
+    """Create bucket `name` in the storage emulator at `storage_url` (http://host:port); one that
+    exists already is fine."""
+    response = requests.post(
+        f"{storage_url.rstrip('/')}/storage/v1/b",
+        params={"project": project},
+        json={"name": name},
+        timeout=10,
+    )
+    if response.status_code != 409:
+        response.raise_for_status()
+
+
 def reset_firestore(host_port: str, project: str) -> None:
     """Delete every document of `project` in the emulator (its documented reset endpoint)."""
     url = f"http://{host_port}/emulator/v1/projects/{project}/databases/(default)/documents"

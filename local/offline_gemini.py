@@ -14,12 +14,15 @@ Control API (JSON) under ``/_fake/``:
                         {"text": "..."}              -> answer exactly this text
                         {"finish_reason": "MAX_TOKENS"} -> normal text with that finishReason
                         {"delay_seconds": x}         -> wait before answering (combines with the others)
+                        {"envelope": {...}}          -> answer exactly this JSON object (structured answers)
+                        {"target": "embed", "status": 503} -> applies to embedding calls instead
                         A list, or {"faults": [...]}, queues several. DELETE clears; GET lists.
   POST /_fake/file_states  how the Files API treats the next uploads, until changed or reset:
                         {"processing_polls": n, "final_state": "ACTIVE"|"FAILED"} -> an upload answers
                         PROCESSING (and is refused by generateContent) for n reads, then the final state
-  GET  /_fake/requests  the request bodies received (with a summary of the last user turn and the
-                        thinking level asked for)
+  GET  /_fake/requests  the request bodies received (with a summary of the last user turn, the
+                        thinking level asked for, and the knowledge passages and choices it held)
+  GET  /_fake/embeddings  the texts embedded, with their task types
   POST /_fake/reset     forget requests, faults, files and the cache
 
 Like gemini-3.8-flash it thinks before answering: `thinkingConfig.thinkingLevel` LOW, MEDIUM (the
@@ -28,6 +31,10 @@ reported as `usageMetadata.thoughtsTokenCount` and spent from `maxOutputTokens` 
 answer; MINIMAL is refused, as are a level and a budget together. A system instruction seen
 before is "cached": its tokens come back as `cachedContentTokenCount`, as Gemini's implicit
 caching reports a repeated prefix.
+
+It embeds (`batchEmbedContents`, `embedContent`) with deterministic vectors in which texts
+sharing words are close, and answers in the JSON envelope a response schema asks for, giving
+choices and handoffs on cue (local/offline_answers.py says how).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from local import offline_answers
 from local.faults import FaultQueue, fault_specs
 from local.servers import RunningServer, run_until_signalled, start_server
 
@@ -64,6 +72,9 @@ THINKING_TOKENS = {"LOW": 48, "MEDIUM": 192, "HIGH": 768}
 DEFAULT_THINKING_LEVEL = "MEDIUM"  # what gemini-3.8-flash thinks at when told nothing
 FILE_STATES = frozenset({"ACTIVE", "FAILED"})
 GENERATE_METHODS = frozenset({"generateContent", "streamGenerateContent"})
+EMBED_METHODS = frozenset({"batchEmbedContents", "embedContent"})
+MAX_EMBED_BATCH = 100  # batchEmbedContents refuses more requests than this
+DEFAULT_EMBEDDING_DIMENSIONS = 3072  # gemini-embedding-001 without outputDimensionality
 # resource paths google-genai builds: Developer API, Vertex with an API key, Vertex with a project
 MODEL_PATH = re.compile(
     r"^(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/google/)?models/(?P<model>[^/:]+):(?P<method>\w+)$"
@@ -268,6 +279,8 @@ class GeminiFault:
     text: str | None = None
     finish_reason: str | None = None
     delay_seconds: float = 0.0
+    envelope: Json | None = None
+    target: str = "generate"  # or "embed"
 
     @classmethod
     def from_json(cls, data: Json) -> GeminiFault:
@@ -278,6 +291,8 @@ class GeminiFault:
         fault = cls(**data)
         if fault.status is not None and not 400 <= int(fault.status) <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
+        if fault.target not in ("generate", "embed"):
+            raise ValueError('target must be "generate" or "embed"')
         return fault
 
 
@@ -344,6 +359,7 @@ class OfflineGemini:
     def reset(self) -> None:
         with self._lock:
             self._requests: list[Json] = []
+            self._embedded: list[Json] = []
             self._faults: FaultQueue[GeminiFault] = FaultQueue()
             self._files: dict[str, StoredFile] = {}
             self._uploads: dict[str, UploadSession] = {}
@@ -364,8 +380,8 @@ class OfflineGemini:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def _take_fault(self) -> GeminiFault | None:
-        return self._faults.take()
+    def _take_fault(self, target: str = "generate") -> GeminiFault | None:
+        return self._faults.take(lambda fault: fault.target == target)
 
     def requests(self) -> list[Json]:
         with self._lock:
@@ -388,6 +404,7 @@ class OfflineGemini:
         contents = _validate_contents(body)
         level = thinking_level(body)
         turn = summarize_last_user_turn(contents, self.file_mime)
+        passages = offline_answers.passages_in(_last_user_texts(contents))
         self._log(
             {
                 "at": time.time(),
@@ -397,6 +414,9 @@ class OfflineGemini:
                 "body": body,
                 "summary": dataclasses.asdict(turn),
                 "thinking_level": level,
+                "passages": [dataclasses.asdict(p) for p in passages],
+                "choices": offline_answers.asked_choices(turn.last_text),
+                "response_schema": offline_answers.schema_properties(body) is not None,
             }
         )
         self._check_files_active(contents)
@@ -405,10 +425,17 @@ class OfflineGemini:
             self._stop.wait(fault.delay_seconds)
         if fault is not None and fault.status is not None:
             raise ApiError(int(fault.status), fault.message or STATUS_MESSAGES.get(int(fault.status), ""))
-        response = self._response(model, body, turn, fault)
+        response = self._response(model, body, turn, fault, passages)
         return _stream_chunks(response) if method == "streamGenerateContent" else [response]
 
-    def _response(self, model: str, body: Json, turn: TurnSummary, fault: GeminiFault | None) -> Json:
+    def _response(
+        self,
+        model: str,
+        body: Json,
+        turn: TurnSummary,
+        fault: GeminiFault | None,
+        passages: list[offline_answers.GivenPassage],
+    ) -> Json:
         prompt_tokens = _prompt_tokens(body)
         cached = self._cached_tokens(body)
         response: Json = {"modelVersion": model, "responseId": _response_id(body)}
@@ -428,7 +455,7 @@ class OfflineGemini:
             ]
             response["usageMetadata"] = _usage(prompt_tokens, 0, thoughts, cached)
             return response
-        text = fault.text if fault is not None and fault.text is not None else offline_answer(turn)
+        text = self._answer_text(body, turn, fault, passages)
         text, finish, thoughts = _apply_output_limit(text, body, thoughts)
         if fault is not None and fault.finish_reason:
             finish = fault.finish_reason
@@ -438,6 +465,54 @@ class OfflineGemini:
         ]
         response["usageMetadata"] = _usage(prompt_tokens, estimate_tokens(text), thoughts, cached)
         return response
+
+    @staticmethod
+    def _answer_text(
+        body: Json, turn: TurnSummary, fault: GeminiFault | None, passages: list[offline_answers.GivenPassage]
+    ) -> str:
+        if fault is not None and fault.text is not None:
+            return fault.text
+        if fault is not None and fault.envelope is not None:
+            return json.dumps(fault.envelope, ensure_ascii=False)
+        echo = offline_answer(turn)
+        properties = offline_answers.schema_properties(body)
+        if properties is None:
+            return echo
+        return json.dumps(
+            offline_answers.envelope(echo, properties, passages, turn.last_text), ensure_ascii=False
+        )
+
+    # ---- embeddings -----------------------------------------------------------------------
+
+    def embed(self, model: str, method: str, body: Any) -> Json:
+        """The vectors of an embedContent or batchEmbedContents call. Raises ApiError."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "Invalid JSON payload received.")
+        requests = body.get("requests") if method == "batchEmbedContents" else [body]
+        if not isinstance(requests, list) or not requests:
+            raise ApiError(400, "* BatchEmbedContentsRequest.requests: requests is not specified\n")
+        if len(requests) > MAX_EMBED_BATCH:
+            raise ApiError(
+                400, f"* BatchEmbedContentsRequest.requests: at most {MAX_EMBED_BATCH} requests are allowed"
+            )
+        fault = self._take_fault("embed")
+        if fault is not None and fault.delay_seconds:
+            self._stop.wait(fault.delay_seconds)
+        if fault is not None and fault.status is not None:
+            raise ApiError(int(fault.status), fault.message or STATUS_MESSAGES.get(int(fault.status), ""))
+        vectors = []
+        for i, item in enumerate(requests):
+            text, dimensions, task = _embed_request(item, i)
+            with self._lock:
+                self._embedded.append(
+                    {"model": model, "text": text, "task_type": task, "dimensions": dimensions}
+                )
+            vectors.append({"values": offline_answers.embed_text(text, dimensions)})
+        return {"embeddings": vectors} if method == "batchEmbedContents" else {"embedding": vectors[0]}
+
+    def embedded(self) -> list[Json]:
+        with self._lock:
+            return list(self._embedded)
 
     def _cached_tokens(self, body: Json) -> int:
         """Tokens of a system instruction already seen: what implicit caching would serve."""
@@ -547,6 +622,29 @@ class OfflineGemini:
         self.file(file_id)
         with self._lock:
             self._files.pop(file_id, None)
+
+
+def _last_user_texts(contents: list[Json]) -> list[str]:
+    user_turns = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
+    parts = (user_turns[-1].get("parts") or []) if user_turns else []
+    return [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+
+
+def _embed_request(item: Any, index: int) -> tuple[str, int, str | None]:
+    """(text, dimensions, task type) of one embedding request; ApiError when malformed."""
+    if not isinstance(item, dict):
+        raise ApiError(400, f"Invalid value at 'requests[{index}]': expected an object.")
+    content = item.get("content") or {}
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not parts or not all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in parts):
+        raise ApiError(
+            400, f"* requests[{index}].content: only text parts can be embedded and one is needed\n"
+        )
+    dimensions = _field(item, "outputDimensionality", "output_dimensionality") or DEFAULT_EMBEDDING_DIMENSIONS
+    if not isinstance(dimensions, int) or not 1 <= dimensions <= DEFAULT_EMBEDDING_DIMENSIONS:
+        raise ApiError(400, f"* requests[{index}].output_dimensionality must be between 1 and 3072\n")
+    task = _field(item, "taskType", "task_type")
+    return " ".join(p["text"] for p in parts), max(dimensions, 2), task
 
 
 def _usage(prompt: int, candidates: int, thoughts: int = 0, cached: int = 0) -> Json:
@@ -661,6 +759,8 @@ def _add_model_routes(app: Flask, model: OfflineGemini) -> None:
         body = request.get_json(force=True, silent=True)
         if method == "countTokens":
             return _json(200, model.count_tokens(body))
+        if method in EMBED_METHODS:
+            return _json(200, model.embed(name, method, body))
         if method not in GENERATE_METHODS:
             raise ApiError(404, f"Method {method} is not supported by the offline model.")
         chunks = model.generate(version, name, method, body)
@@ -777,6 +877,10 @@ def _add_control_routes(app: Flask, model: OfflineGemini) -> None:
     @app.get("/_fake/requests")
     def requests_received() -> Response:
         return _json(200, {"requests": model.requests()})
+
+    @app.get("/_fake/embeddings")
+    def embeddings_made() -> Response:
+        return _json(200, {"embeddings": model.embedded()})
 
     @app.post("/_fake/reset")
     def reset() -> Response:

@@ -20,6 +20,7 @@ from typing import Any
 
 from local.emulators import (
     ManagedProcess,
+    create_bucket,
     free_port,
     start_firestore,
     start_function,
@@ -224,6 +225,10 @@ class LocalStack:
                 wait_http(self.processes[name])
                 self.env.update(self.processes[name].env)
         self.env["MEDIA_BUCKET"] = bucket
+        # The operators' audit trail has a bucket of its own, as in production (terraform/audit.tf).
+        audit = user.get("AUDIT_BUCKET") or f"{self.options.project}-audit"
+        create_bucket(self.env["STORAGE_EMULATOR_HOST"], self.options.project, audit)
+        self.env["AUDIT_BUCKET"] = audit
 
     def _configure(self) -> None:
         user = self.options.user_env

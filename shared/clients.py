@@ -34,6 +34,16 @@ BACKOFF_MAX_SECONDS = 8.0
 BACKOFF_JITTER_SECONDS = 1.0
 
 
+def is_genai_transport_error(exc: BaseException) -> bool:
+    """A network failure of a genai call: the SDK sends with httpx (or its fork httpx2)."""
+    import sys
+
+    package = sys.modules.get(type(exc).__module__.split(".", 1)[0])
+    if package is None or package.__name__ not in ("httpx", "httpx2"):
+        return False
+    return isinstance(exc, package.TransportError)
+
+
 class Clients:
     """One lazily created client of each kind, configured from `settings`."""
 

@@ -91,6 +91,14 @@ class Settings:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    # Knowledge base: the business's documents as passages, embedded and searched per burst
+    embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = 768  # gemini-embedding-001 truncates its 3,072 (Matryoshka)
+    knowledge_max_passages: int = 4  # the closest passages a reply may be given
+    # Cosine similarity a passage needs to be given to the model (gemini-embedding-001 puts
+    # unrelated texts around 0.5 and a passage that answers the question well above 0.65).
+    knowledge_min_similarity: float = 0.6
+    knowledge_max_upload_bytes: int = 10 * 1024 * 1024
     # Reply loop
     reply_debounce_ms: int = 0
     reply_history_turns: int = 20
@@ -115,6 +123,24 @@ class Settings:
     operator_emails: str = ""
     # Retention: documents carry `expire_at` for Firestore's TTL policy (0 keeps them forever)
     retention_days: int = 365
+    # Opt-out (shared/ai_reply/keywords.py): comma-separated words replacing the built-in lists,
+    # and texts replacing the built-in confirmations in every language (empty = built-in)
+    opt_out_keywords: str = ""
+    opt_in_keywords: str = ""
+    opt_out_confirmation: str = ""
+    opt_in_confirmation: str = ""
+    # Limits checked before the model is called (defaults of each business number's settings page;
+    # 0 turns a limit off). Per customer: messages per minute and per hour, model tokens per UTC
+    # day; per business number: model spend per UTC day, priced from the tokens recorded.
+    limit_messages_per_minute: int = 12
+    limit_messages_per_hour: int = 60
+    limit_tokens_per_day: int = 200_000
+    spend_cap_usd_per_day: float = 25.0
+    model_input_usd_per_million_tokens: float = 0.50  # the model's list price (Google's rate card)
+    model_output_usd_per_million_tokens: float = 3.00  # thinking tokens are billed as output
+    limit_notice: str = ""  # replaces the built-in notice of a customer over a limit
+    # The operators' audit trail: a bucket the dashboard may only add objects to (terraform/audit.tf)
+    audit_bucket: str = ""
     # Logging
     log_level: str = "INFO"
 
@@ -146,10 +172,32 @@ class Settings:
             raise ConfigError(f"REENGAGE_TEMPLATE: {exc}") from None
         if parse_waha_sessions(self.waha_session) and not self.waha_url:
             raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
-        positive = ("gemini_max_output_tokens", "gemini_timeout_seconds", "gemini_max_attempts")
+        positive = (
+            "gemini_max_output_tokens",
+            "gemini_timeout_seconds",
+            "gemini_max_attempts",
+            "embedding_dimensions",
+            "knowledge_max_passages",
+            "knowledge_max_upload_bytes",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be above 0")
+        if not 0.0 <= self.knowledge_min_similarity <= 1.0:
+            raise ConfigError(
+                f"KNOWLEDGE_MIN_SIMILARITY={self.knowledge_min_similarity!r} must be between 0 and 1"
+            )
+        limits = (
+            "limit_messages_per_minute",
+            "limit_messages_per_hour",
+            "limit_tokens_per_day",
+            "spend_cap_usd_per_day",
+            "model_input_usd_per_million_tokens",
+            "model_output_usd_per_million_tokens",
+        )
+        for name in limits:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_env_name(name)}={getattr(self, name)!r} must be 0 (off) or more")
         return self
 
     def require(self, *names: str) -> Settings:

@@ -5,11 +5,14 @@ locals {
   firestore_location = var.firestore_location != "" ? var.firestore_location : var.region
 
   # Equality on a flag + newest first: the dashboard's filtered conversation lists.
-  conversation_filters = ["needs_attention", "ai_paused", "has_failure"]
+  conversation_filters = ["needs_attention", "ai_paused", "has_failure", "opted_out"]
 
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
   # kept: they are the index the dashboard lists, one small document per customer.
+  # Passage fields read, never filtered on (retrieval uses the vector index).
+  knowledge_passage_unindexed = ["text", "embedding"]
+
   ttl_collections = ["messages", "ai_responses", "quarantine", "body_chunks", "webhook_errors", "orphan_statuses", "operator_sends"]
 }
 
@@ -77,6 +80,57 @@ resource "google_firestore_index" "messages_ready_by_age" {
     field_path = "created_at"
     order      = "ASCENDING"
   }
+}
+
+# The Knowledge page filtered to one business number: its documents, last changed first.
+resource "google_firestore_index" "knowledge_documents_by_scope" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "knowledge_documents"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "scope"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+# Retrieval for each reply: the passages nearest the question (cosine) among the documents of
+# the conversation's number and those for every number (scope in [number, "all"]).
+resource "google_firestore_index" "knowledge_passages_nearest" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "knowledge_passages"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "scope"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = var.embedding_dimensions
+      flat {}
+    }
+  }
+}
+
+# A passage's words and vector are read, never filtered on: no single-field indexes to pay for
+# on each of the thousands of passage writes (retrieval uses the vector index above).
+resource "google_firestore_field" "knowledge_passage_unindexed" {
+  for_each = toset(local.knowledge_passage_unindexed)
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "knowledge_passages"
+  field      = each.value
+
+  index_config {}
 }
 
 # Retention: Firestore deletes a document (typically within 24 h) once its expire_at has passed.

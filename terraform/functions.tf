@@ -56,16 +56,25 @@ locals {
     ai_reply = {
       # The default voice of every business number (the dashboard's Settings page sets a number's own).
       BUSINESS_NAME             = var.business_name
-      GEMINI_MODEL              = var.gemini_model
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location
-      JOB_MAX_AGE_SECONDS       = tostring(local.job_max_age_seconds)
+      # The knowledge base: questions are embedded with the model the documents were.
+      EMBEDDING_MODEL      = var.embedding_model
+      EMBEDDING_DIMENSIONS = tostring(var.embedding_dimensions)
+      GEMINI_MODEL         = var.gemini_model
+      JOB_MAX_AGE_SECONDS  = tostring(local.job_max_age_seconds)
       # The job's own time budget (shared/ai_reply/budget.py) ends inside the function's timeout.
       REPLY_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["ai_reply"].timeout_seconds)
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
       REENGAGE_TEMPLATE   = var.reengage_template
+      # Opt-out words and the texts sent without the model (empty: the built-in ones, in six languages).
+      OPT_OUT_KEYWORDS     = var.opt_out_keywords
+      OPT_IN_KEYWORDS      = var.opt_in_keywords
+      OPT_OUT_CONFIRMATION = var.opt_out_confirmation
+      OPT_IN_CONFIRMATION  = var.opt_in_confirmation
+      LIMIT_NOTICE         = var.limit_notice
     }
     dashboard = {
       BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
@@ -73,6 +82,12 @@ locals {
       OPERATOR_EMAILS = join(",", var.operator_emails)
       # Whose templates the dashboard syncs; the operator's template picker sends them.
       WHATSAPP_BUSINESS_ACCOUNT_ID = var.whatsapp_business_account_id
+      # The Knowledge page embeds documents; the vector index is built for these dimensions.
+      GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
+      GOOGLE_CLOUD_LOCATION     = var.vertex_location
+      EMBEDDING_MODEL           = var.embedding_model
+      EMBEDDING_DIMENSIONS      = tostring(var.embedding_dimensions)
+      AUDIT_BUCKET              = google_storage_bucket.audit.name
     }
   }
 
@@ -82,7 +97,7 @@ locals {
     webhook   = concat(["WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN"], local.waha ? ["WAHA_WEBHOOK_HMAC_KEY"] : [])
     media     = concat(["WHATSAPP_API_TOKEN"], local.waha ? ["WAHA_API_KEY"] : [])
     ai_reply  = concat(["WHATSAPP_API_TOKEN"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
-    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], local.waha ? ["WAHA_API_KEY"] : [])
+    dashboard = concat(["WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET"], var.use_vertexai ? [] : ["GEMINI_API_KEY"], local.waha ? ["WAHA_API_KEY"] : [])
   }
 }
 

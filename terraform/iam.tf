@@ -126,12 +126,13 @@ resource "google_secret_manager_secret_iam_member" "accessor" {
 }
 
 # Vertex AI has no resource-level grant for model calls; only when Vertex mode is chosen.
+# ai_reply answers (and embeds questions); the dashboard embeds the knowledge base's documents.
 resource "google_project_iam_member" "vertex_user" {
-  count = var.use_vertexai ? 1 : 0
+  for_each = var.use_vertexai ? toset(["ai_reply", "dashboard"]) : toset([])
 
   project = var.project_id
   role    = "roles/aiplatform.user"
-  member  = google_service_account.function["ai_reply"].member
+  member  = google_service_account.function[each.value].member
 }
 
 # ----- Build account ------------------------------------------------------------------------

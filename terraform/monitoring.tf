@@ -150,3 +150,40 @@ resource "google_monitoring_alert_policy" "webhook_5xx" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# A business number reached its daily model spend cap: ai_reply stops calling the model for it and
+# flags each conversation that asks, so operators answer by hand until the next UTC day. The reply
+# function logs the event (shared/ai_reply/guard.py SPEND_CAP_EVENT) on every burst it withholds;
+# the alert fires on the first and says so at most once an hour.
+resource "google_monitoring_alert_policy" "spend_cap" {
+  project      = var.project_id
+  display_name = "WhatsApp assistant: a business number reached its daily spend cap"
+  combiner     = "OR"
+
+  conditions {
+    display_name = "ai_reply withheld a reply for the spend cap"
+    condition_matched_log {
+      filter = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${local.function_names["ai_reply"]}\" AND jsonPayload.event = \"spend_cap_reached\""
+      label_extractors = {
+        phone_number_id = "EXTRACT(jsonPayload.phone_number_id)"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The business number in the incident's label reached its daily model spend cap: the assistant stops calling the model for it until 00:00 UTC and flags every conversation that writes, for operators to answer by hand. Raise the cap on the dashboard's Settings page if the traffic is genuine, or look for a flood of messages (the conversations show which limit they are over)."
+  }
+
+  notification_channels = local.notification_channels
+  user_labels           = var.labels
+
+  alert_strategy {
+    auto_close = "86400s"
+    notification_rate_limit {
+      period = "3600s"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

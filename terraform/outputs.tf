@@ -49,3 +49,8 @@ output "functions" {
   description = "Deployed function (Cloud Run service) names, for logs and `gcloud run services update-traffic` rollbacks."
   value       = local.function_names
 }
+
+output "audit_bucket" {
+  description = "The operators' audit trail (AUDIT_BUCKET): append-only for the dashboard, records kept audit_retention_days."
+  value       = google_storage_bucket.audit.name
+}

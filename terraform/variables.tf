@@ -103,8 +103,25 @@ variable "gemini_model" {
   default     = "gemini-3.8-flash"
 }
 
+variable "embedding_model" {
+  description = "Gemini embedding model of the knowledge base (EMBEDDING_MODEL). Default = shared/config.py."
+  type        = string
+  default     = "gemini-embedding-001"
+}
+
+variable "embedding_dimensions" {
+  description = "Dimensions of the knowledge base's vectors (EMBEDDING_DIMENSIONS); the vector index is built for exactly this many, so changing it means re-adding the documents."
+  type        = number
+  default     = 768
+
+  validation {
+    condition     = var.embedding_dimensions >= 1 && var.embedding_dimensions <= 2048
+    error_message = "Firestore vector indexes take 1 to 2048 dimensions."
+  }
+}
+
 variable "use_vertexai" {
-  description = "true: ai_reply calls Gemini through Vertex AI with its service account (roles/aiplatform.user) and no API key secret exists; false: Gemini Developer API with the GEMINI_API_KEY secret."
+  description = "true: ai_reply (answers) and the dashboard (knowledge embeddings) call Gemini through Vertex AI with their service accounts (roles/aiplatform.user) and no API key secret exists; false: Gemini Developer API with the GEMINI_API_KEY secret."
   type        = bool
   default     = false
 }
@@ -266,6 +283,53 @@ variable "media_retention_days" {
     condition     = var.media_retention_days >= 1
     error_message = "media_retention_days must be at least 1."
   }
+}
+
+variable "opt_out_keywords" {
+  description = "Comma-separated words that opt a customer out when sent alone (OPT_OUT_KEYWORDS), replacing the built-in list (STOP, UNSUBSCRIBE, BAJA, ARRET, STOPP, BASTA... in six languages). Empty = the built-in list."
+  type        = string
+  default     = ""
+}
+
+variable "opt_in_keywords" {
+  description = "Comma-separated words that opt a customer back in (OPT_IN_KEYWORDS), replacing the built-in list (START, UNSTOP, ALTA, INICIAR...). Empty = the built-in list."
+  type        = string
+  default     = ""
+}
+
+variable "opt_out_confirmation" {
+  description = "The one confirmation an opted-out customer gets (OPT_OUT_CONFIRMATION). Empty = the built-in text in the customer's language."
+  type        = string
+  default     = ""
+}
+
+variable "opt_in_confirmation" {
+  description = "The confirmation a customer who opts back in gets (OPT_IN_CONFIRMATION). Empty = the built-in text in the customer's language."
+  type        = string
+  default     = ""
+}
+
+variable "limit_notice" {
+  description = "The one notice a customer over a limit gets (LIMIT_NOTICE); each number's Settings page may set its own. Empty = the built-in text in the customer's language."
+  type        = string
+  default     = ""
+}
+
+variable "audit_retention_days" {
+  description = "Days every record of the operators' audit trail is kept: the audit bucket's retention policy refuses to delete or replace a record younger than this, whoever asks, and its lifecycle rule deletes it after."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_retention_days >= 1
+    error_message = "audit_retention_days must be at least 1."
+  }
+}
+
+variable "audit_retention_locked" {
+  description = "Lock the audit bucket's retention policy: then nobody, project owners included, can shorten it or delete the bucket before its records expire. Irreversible; leave false until the period is settled."
+  type        = bool
+  default     = false
 }
 
 variable "source_archive_retention_days" {

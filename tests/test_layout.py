@@ -20,7 +20,18 @@ from tests.support.cloud import ROOT
 
 SHARED = ROOT / "shared"
 FUNCTIONS = ("webhook", "media", "ai_reply", "dashboard")
-ADAPTERS = ("whatsapp", "store", "bucket", "bus", "clients", "config", "deadline", "log")
+ADAPTERS = (
+    "whatsapp",
+    "store",
+    "bucket",
+    "bus",
+    "clients",
+    "config",
+    "deadline",
+    "files",
+    "knowledge",
+    "log",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

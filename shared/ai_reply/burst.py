@@ -15,8 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ai_reply import guard
 from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
+from shared.ai_reply.guard import Step
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents
 from shared.ai_reply.reengage import WINDOW_CLOSED_ERROR, reengage, window_closed
@@ -24,10 +26,10 @@ from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded
-from shared.store import replies, stats
+from shared.store import replies, stats, usage
 from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.replies import ReplyRecord, ReplyState
-from shared.store.schema import CALL, InboundStatus, SentBy, message_ref
+from shared.store.schema import CALL, InboundStatus, SentBy, conversation_ref, message_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, OutsideCustomerWindow, WhatsAppError
 from shared.whatsapp.text import split_message
@@ -60,7 +62,7 @@ class BurstReply:
         self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
-        self.conversation = conversation
+        self.conversation = dict(conversation)  # as the lease transaction read it
         self.wa = clients.whatsapp
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
@@ -74,6 +76,10 @@ class BurstReply:
                 self.db, self.conversation_id, record, record.state, error=record.data.get("error")
             )
             return
+        if record.state is ReplyState.WITHHELD:
+            # Withheld before a crash that came ahead of settling the messages: settle them now.
+            replies.withhold(self.db, self.conversation_id, record, record.data.get("withheld") or {})
+            return
         if record.in_flight_part is not None:
             self._outcome_unknown(record, "an earlier attempt stopped while sending this reply")
             return
@@ -86,10 +92,14 @@ class BurstReply:
             return
         try:
             if record.state is ReplyState.GENERATING:
-                answer = self._generate(record, burst)
-                if answer is None:
+                step = self._guard(record, burst)
+                if step is Step.WITHHOLD:
                     return
-                log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
+                if step is Step.ANSWER:
+                    answer = self._generate(record, burst)
+                    if answer is None:
+                        return
+                    log.info("reply generated", extra={**log_extra, "finish_reason": answer.finish_reason})
             self._send(record, burst)
         except (LeaseLost, AuthenticationFailed):
             raise
@@ -117,6 +127,38 @@ class BurstReply:
                 "detail": f"{tries} tries did not finish it; {detail} (out of time or memory, or an outage)",
             },
         )
+
+    # -- before the model --------------------------------------------------------------------
+
+    def _guard(self, record: ReplyRecord, burst: list[dict[str, Any]]) -> Step:
+        """Opt-out, opt-in and limits (`guard.before_model`), acted on: the burst withheld, a fixed
+        text stored to be sent instead of an answer, or nothing done and the model to be asked."""
+        verdict = guard.before_model(
+            self.settings,
+            self.db,
+            conversation_id=self.conversation_id,
+            phone_number_id=self.phone_number_id,
+            reply_id=record.id,
+            burst=burst,
+        )
+        if verdict.step is Step.WITHHOLD:
+            replies.withhold(
+                self.db, self.conversation_id, record, verdict.reason or {}, conversation=verdict.conversation
+            )
+            return verdict.step
+        if verdict.step is Step.SAY:
+            replies.save_canned(
+                self.db,
+                record,
+                verdict.text,
+                str(verdict.wording),
+                conversation_id=self.conversation_id,
+                reason=verdict.reason,
+            )
+        if verdict.conversation and (verdict.conversation.get("limited") or self.conversation.get("limited")):
+            conversation_ref(self.db, self.conversation_id).update(verdict.conversation, **CALL)
+            self.conversation.update(verdict.conversation)
+        return verdict.step
 
     # -- generating --------------------------------------------------------------------------
 
@@ -179,6 +221,19 @@ class BurstReply:
                 "latency_ms": answer.latency_ms,
             },
             parts,
+            spend=lambda batch: usage.add_model_spend(
+                batch,
+                self.db,
+                conversation_id=self.conversation_id,
+                phone_number_id=self.phone_number_id,
+                spend=usage.ModelSpend.of(
+                    self.settings,
+                    input_tokens=answer.input_tokens,
+                    output_tokens=answer.output_tokens,
+                    thinking_tokens=answer.thinking_tokens,
+                ),
+                shard_key=record.id,
+            ),
         )
         return answer
 

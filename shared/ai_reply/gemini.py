@@ -14,14 +14,13 @@ A blocked or empty answer is not an error: the caller sends a polite fallback an
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.ai_reply.budget import model_call_seconds
 from shared.ai_reply.one_message import with_one_message_rule
-from shared.clients import GEMINI_RETRYABLE_STATUS
+from shared.clients import GEMINI_RETRYABLE_STATUS, is_genai_transport_error
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded, run_within
 
@@ -114,7 +113,7 @@ def model_failure(exc: BaseException) -> ModelError | None:
     TransportError, or as a RefreshError caused by one (the metadata server unreachable); with a
     client certificate (mTLS) the request itself goes through google-auth's requests session.
     """
-    if _is_httpx_transport_error(exc):
+    if is_genai_transport_error(exc):
         return ModelUnavailable(f"Gemini did not answer: {exc!r}")
     from google.auth import exceptions as auth_exceptions
 
@@ -131,13 +130,6 @@ def model_failure(exc: BaseException) -> ModelError | None:
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return ModelUnavailable(f"Vertex AI did not answer: {exc!r}")
     return None
-
-
-def _is_httpx_transport_error(exc: BaseException) -> bool:
-    package = sys.modules.get(type(exc).__module__.split(".", 1)[0])
-    if package is None or package.__name__ not in ("httpx", "httpx2"):
-        return False
-    return isinstance(exc, package.TransportError)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

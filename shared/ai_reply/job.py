@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from shared.ai_reply import guard
 from shared.ai_reply.budget import job_deadline, round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
 from shared.ai_reply.reengage import reengage
@@ -75,6 +76,12 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     if outcome is LeaseOutcome.WAIT:
         log.info("reply lease taken; this job watches it until its holder lets go", extra=context)
         raise Redeliver("another instance holds the conversation's reply lease")
+    if outcome is LeaseOutcome.PAUSED:
+        # An operator answers this conversation; a STOP is honoured all the same (no confirmation:
+        # the operator sees the message and the state).
+        guard.record_keyword(
+            settings, db, job.conversation_id, replies.ready_messages(db, job.conversation_id)
+        )
     if outcome is not LeaseOutcome.ACQUIRED:
         level = logging.WARNING if outcome is LeaseOutcome.MISSING else logging.INFO
         log.log(level, f"no reply generated: {outcome.value}", extra=context)

@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.clients import Clients
 from shared.config import Settings
+from shared.store.consent import may_message
 from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.reengagement import claim_reengagement, settle_reengagement, silence_key
 from shared.store.schema import CALL, SentBy, conversation_ref
@@ -51,7 +52,7 @@ def reengage(settings: Settings, clients: Clients, conversation_id: str) -> str:
     flag = {"needs_attention": True, "window_closed_waiting": True}
     spec = settings.reengage
     template = find_template(db, *spec) if spec else None
-    if conversation.get("opted_out") or template is None:
+    if not may_message(conversation) or template is None:
         if spec and template is None:
             log.error(
                 "REENGAGE_TEMPLATE is not an approved template; flagged instead",

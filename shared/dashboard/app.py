@@ -16,12 +16,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.clients import Clients
 from shared.config import Settings
 from shared.dashboard import templating
+from shared.dashboard.audit import AuditTrail
 from shared.dashboard.auth import guard
 from shared.dashboard.auth.operators import Authenticator
 from shared.dashboard.auth.throttle import LoginThrottle
 from shared.dashboard.config import DashboardConfig
 from shared.dashboard.routes.actions import operator_actions
 from shared.dashboard.routes.auth import auth
+from shared.dashboard.routes.guardrails import guardrails
+from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
 from shared.dashboard.routes.pages import pages
@@ -56,15 +59,41 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
         auth=Authenticator(config),
         throttle=LoginThrottle(),
         clients=clients,
+        audit=AuditTrail(lambda: clients.storage, settings.audit_bucket),
     )
     templating.install(app)
+    app.before_request(_upload_limit)  # before the guard reads the form
     guard.install(app)
-    for blueprint in (auth, pages, operator_actions, live, media, settings_pages, message_templates, rates):
+    for blueprint in (
+        auth,
+        pages,
+        operator_actions,
+        live,
+        media,
+        settings_pages,
+        knowledge,
+        guardrails,
+        message_templates,
+        rates,
+    ):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(413, _too_large)
     app.register_error_handler(500, _server_error)
     log.info("dashboard ready", extra={"auth_mode": config.auth_mode.value})
     return app
+
+
+def _upload_limit() -> None:
+    """Forms carry a few KB; a document upload may carry the whole file."""
+    if flask.request.endpoint in UPLOAD_ENDPOINTS:
+        flask.request.max_content_length = upload_limit()
+
+
+def _too_large(error: Exception) -> flask.Response | tuple[str, int]:
+    if flask.request.endpoint in UPLOAD_ENDPOINTS:
+        return flask.redirect(flask.url_for("knowledge.page", notice="knowledge_too_large"), code=303)
+    return flask.render_template("error.html", title="Too large", message="The form is too large."), 413
 
 
 def _not_found(error: Exception) -> tuple[str, int]:

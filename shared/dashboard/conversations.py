@@ -18,6 +18,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard.cursors import Cursor
+from shared.store.consent import may_message
 from shared.store.schema import CALL, conversations, name_key
 from shared.store.stats import table_of
 
@@ -39,6 +40,7 @@ class ConversationFilter(StrEnum):
     NEEDS_ATTENTION = "attention"
     AI_PAUSED = "paused"
     FAILED = "failed"
+    OPTED_OUT = "opted_out"
     WINDOW_CLOSING = "closing"  # the window closes within the hour
     CLOSED_WAITING = "closed"  # the window closed with the customer's last message unanswered
 
@@ -48,6 +50,7 @@ class ConversationFilter(StrEnum):
             ConversationFilter.NEEDS_ATTENTION: "needs_attention",
             ConversationFilter.AI_PAUSED: "ai_paused",
             ConversationFilter.FAILED: "has_failure",
+            ConversationFilter.OPTED_OUT: "opted_out",
         }.get(self)
 
     @classmethod
@@ -71,8 +74,9 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
+    opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
+    limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
     awaiting_reply: bool = False
-    opted_out: bool = False
     cost_micros: int = 0  # at the card of when each cost was recorded: what the list sorts by
     billed: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     tokens_by_model: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -120,8 +124,9 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            opted_out=not may_message(data),
+            limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
             awaiting_reply=bool(data.get("awaiting_reply")),
-            opted_out=bool(data.get("opted_out")),
             cost_micros=int(data.get("cost_micros") or 0),
             billed=table_of(data.get("billed")),
             tokens_by_model=table_of(data.get("tokens_by_model")),

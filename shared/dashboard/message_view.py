@@ -276,7 +276,8 @@ def message_view(
         retried = False
         # Failed, or stuck unanswered (its job lost, dead-lettered or out of attempts).
         can_retry = can_restart(dict(data), now or datetime.now(UTC))
-    error = ErrorView.from_value(data.get("error"))
+    # A burst withheld on purpose (opt-out, a limit) says why, the way a failure does.
+    error = ErrorView.from_value(data.get("error") or data.get("withheld"))
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)
     details, link_label, link_url = _details(kind, data)

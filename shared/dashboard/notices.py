@@ -29,6 +29,10 @@ NOTICES = {
         "WhatsApp did not answer in time: the message may or may not have been delivered. "
         "It was not sent again; check with the customer before writing it again.",
     ),
+    "opted_out": Notice(
+        "warning",
+        "Not sent: the customer opted out (wrote STOP). You can write again once they write START.",
+    ),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),
@@ -44,6 +48,12 @@ NOTICES = {
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
     "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
+    "knowledge_added": Notice("success", "The document was added: the assistant answers from it now."),
+    "knowledge_replaced": Notice(
+        "success", "The document was replaced: the assistant answers from the new one."
+    ),
+    "knowledge_removed": Notice("success", "The document and its passages were removed."),
+    "knowledge_too_large": Notice("warning", "That file is larger than the knowledge base takes."),
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),
@@ -55,7 +65,6 @@ NOTICES = {
     "template_sent": Notice("success", "The template was sent."),
     "template_missing": Notice("warning", "Choose an approved template before sending."),
     "template_values": Notice("warning", "Fill in every value of the template before sending."),
-    "opted_out": Notice("warning", "The customer opted out of messages: nothing was sent."),
     "window_closed": Notice(
         "warning", "The 24-hour window is closed: only an approved template can reach the customer."
     ),

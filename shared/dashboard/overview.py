@@ -19,6 +19,7 @@ from shared.dashboard import charts
 from shared.dashboard.conversations import ConversationRow, latest_conversations
 from shared.dashboard.costs import CostTable, cost_table
 from shared.dashboard.pool import in_parallel
+from shared.store.consent import OPTED_OUT
 from shared.store.rates import RateCard, read_rate_card
 from shared.store.schema import CALL_TIMEOUT, conversations
 from shared.store.stats import DailyStats, read_daily_stats, read_lifetime, total
@@ -32,6 +33,7 @@ LATEST = 8
 class Overview:
     conversations: int
     active_24h: int
+    opted_out: int  # customers opted out now (a lifetime counter moved with each STOP and START)
     today: DailyStats
     week: DailyStats
     days: list[DailyStats]
@@ -76,9 +78,9 @@ def _seconds(ms: float | None) -> float | None:
 def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
     listed = conversations(db)
-    total_count, active, days, latest, card = in_parallel(
+    lifetime, active, days, latest, card = in_parallel(
         [
-            lambda: read_lifetime(db).get("conversations", 0),
+            lambda: read_lifetime(db),
             lambda: _count(
                 listed.where(filter=FieldFilter("last_message_at", ">=", now - timedelta(hours=24)))
             ),
@@ -89,8 +91,9 @@ def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview
     )
     labels = [d.day.strftime("%d %b") for d in days]
     return Overview(
-        conversations=total_count,
+        conversations=lifetime.get("conversations", 0),
         active_24h=active,
+        opted_out=max(0, lifetime.get(OPTED_OUT, 0)),
         today=days[-1],
         week=total(days[-WEEK:]) or days[-1],
         days=days,

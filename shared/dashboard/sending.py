@@ -65,8 +65,8 @@ class SendOutcome(StrEnum):
     UNKNOWN = "unknown"  # WhatsApp did not answer: it may or may not have been delivered
     NOT_FAILED = "not_failed"
     BUSY = "busy"
+    OPTED_OUT = "opted_out"  # the customer wrote STOP: nothing is sent until they write START
     WINDOW_CLOSED = "window_closed"  # a free-form message after the 24-hour window: WhatsApp refuses it
-    OPTED_OUT = "opted_out"
     TEMPLATE_MISSING = "template_missing"
     TEMPLATE_VALUES = "template_values"
 
@@ -91,13 +91,13 @@ def send_operator_reply(
     operator: str,
     sender: TextSender,
 ) -> SendResult:
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
     if not body:
         return SendResult(SendOutcome.EMPTY)
     if meta_length(body) > TEXT_LIMIT:
         return SendResult(SendOutcome.TOO_LONG)
-    if conversation.opted_out:
-        return SendResult(SendOutcome.OPTED_OUT)
     if not conversation.window_open():
         return SendResult(SendOutcome.WINDOW_CLOSED)
     if not SEND_KEY.match(key):
@@ -214,6 +214,8 @@ def resend_failed(
     sender: TextSender,
 ) -> SendResult:
     """Send the text of a failed outbound message again, as a new message."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
     data: dict[str, Any] = message.data
     text = str(data.get("text") or "")
     if (

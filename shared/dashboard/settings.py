@@ -23,7 +23,11 @@ class Section:
     template: str  # functions/dashboard/templates/_settings_<topic>.html
 
 
-NUMBER_SECTIONS: tuple[Section, ...] = (Section("voice", "Voice", "_settings_voice.html"),)
+NUMBER_SECTIONS: tuple[Section, ...] = (
+    Section("voice", "Voice", "_settings_voice.html"),
+    Section("limits", "Limits", "_settings_limits.html"),  # shared/dashboard/routes/guardrails.py
+)
+PAGE_SECTIONS: tuple[Section, ...] = ()
 PAGE_SECTIONS: tuple[Section, ...] = (Section("rates", "Rate card", "_settings_rates.html"),)
 
 

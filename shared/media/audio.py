@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media import ffmpeg
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
 from shared.media.sniff import read_head, sniff
 
 OUTPUT_MIME = f.GEMINI_MP3

@@ -19,7 +19,7 @@ import requests
 
 from shared.bucket import whatsapp_sha256_to_hex
 from shared.deadline import Deadline
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files.errors import MediaRejected, RejectCode
 from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import InvalidRequest, MediaUnavailable, UntrustedAddress
 

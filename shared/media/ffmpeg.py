@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, MediaTimeout, RejectCode
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, MediaTimeout, RejectCode
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.jpeg import count_scans
 
 if TYPE_CHECKING:

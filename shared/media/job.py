@@ -25,8 +25,8 @@ from shared.bus import Job, JobBus, ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
 from shared.deadline import Deadline
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.download import IntegrityError, download_media
-from shared.media.errors import MediaRejected, RejectCode
 from shared.media.kinds import max_bytes, noun_for
 from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
 from shared.store import jobs

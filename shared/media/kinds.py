@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 
 MiB = 1024 * 1024
 

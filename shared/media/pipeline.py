@@ -15,14 +15,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from shared.deadline import Deadline
-from shared.media import formats as f
-from shared.media.audio import prepare_audio
-from shared.media.documents import (
+from shared.files import formats as f
+from shared.files.documents import (
     DEFAULT_MAX_MODEL_PDF_BYTES,
     DEFAULT_MAX_PDF_PAGES,
     DEFAULT_MAX_TEXT_CHARS,
     prepare_document,
 )
+from shared.media.audio import prepare_audio
 from shared.media.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, STICKER_MAX_SIDE, prepare_image
 from shared.media.kinds import RULES, Kind, check_size, noun_for, parse_kind
 from shared.media.sandbox import Budget, run_bounded

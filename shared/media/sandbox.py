@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass
 from typing import Any, TypeVar
 
-from shared.media.errors import MediaRejected, MediaTimeout, RejectCode
+from shared.files.errors import MediaRejected, MediaTimeout, RejectCode
 from shared.media.zygote import FRAME_HEADER, MAX_REQUEST_BYTES
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ PRELOAD = [
     "docx",
     "charset_normalizer",
     "shared.media.images",
-    "shared.media.documents",
+    "shared.files.documents",
     "shared.media.audio",
     "shared.media.video",
     "shared.media.ffmpeg:ffmpeg_exe",  # finding the binary costs ~35 ms, once

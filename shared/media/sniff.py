@@ -13,8 +13,8 @@ import struct
 import zipfile
 from pathlib import Path
 
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.kinds import Kind, rules_for
 
 # Enough for every magic number, the Ogg/Matroska codec headers and most ZIP local headers.

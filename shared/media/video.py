@@ -11,9 +11,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media import ffmpeg
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
 from shared.media.images import encode_jpeg
 from shared.media.sniff import read_head, sniff
 

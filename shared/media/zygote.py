@@ -147,7 +147,7 @@ def _run(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
 
 def _portable(exc: BaseException) -> BaseException:
     """The exception as the parent can unpickle it, with the child's traceback kept as a note."""
-    from shared.media.errors import MediaRejected
+    from shared.files.errors import MediaRejected
 
     if not isinstance(exc, MediaRejected):
         exc.add_note(

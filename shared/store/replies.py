@@ -23,6 +23,7 @@ recording, and the part is never sent again (see docs/reply-guarantees.md).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -63,6 +64,7 @@ class ReplyState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # the model or WhatsApp refused for good; an operator is told
     UNKNOWN = "unknown"  # a part may or may not have been delivered; never resent
+    WITHHELD = "withheld"  # not answered on purpose: the customer opted out or is over a limit
 
 
 # -- the lease -----------------------------------------------------------------------------------
@@ -314,10 +316,23 @@ def record_error(record: ReplyRecord, error: str) -> None:
     record.data["error"] = {"title": error[:500]}
 
 
-def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any], parts: list[str]) -> None:
-    """The model's answer, before anything is sent: a redelivery sends it without asking again."""
+def save_answer(
+    db: firestore.Client,
+    record: ReplyRecord,
+    fields: dict[str, Any],
+    parts: list[str],
+    *,
+    spend: Callable[[firestore.WriteBatch], None] | None = None,
+) -> None:
+    """The model's answer, before anything is sent: a redelivery sends it without asking again.
+
+    `spend` adds the answer's cost to the limits' counters (`usage.add_model_spend`) in the same
+    batch, so a cost is counted exactly when its answer is stored.
+    """
     batch = db.batch()
     batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
+    if spend is not None:
+        spend(batch)
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),
@@ -343,6 +358,64 @@ def save_answer(db: firestore.Client, record: ReplyRecord, fields: dict[str, Any
     batch.commit(**CALL)
     record.parts = parts
     record.state = ReplyState.GENERATED
+
+
+def save_canned(
+    db: firestore.Client,
+    record: ReplyRecord,
+    text: str,
+    wording: str,
+    *,
+    conversation_id: str,
+    reason: dict[str, Any] | None = None,
+) -> None:
+    """A message the assistant sends without the model (an opt-out confirmation, a limit notice),
+    stored like an answer so it goes out through the same sent-once path, exactly once. `reason`
+    (why the model was not asked) is kept on each message it answers."""
+    batch = db.batch()
+    batch.update(
+        record.ref,
+        {
+            "model": None,
+            "canned": wording,
+            "text": text,
+            "parts": [text],
+            "state": ReplyState.GENERATED.value,
+            "error": None,
+            "withheld": reason,
+        },
+    )
+    if reason is not None:
+        for message_id in record.message_ids:
+            batch.update(message_ref(db, conversation_id, message_id), {"withheld": reason})
+    batch.commit(**CALL)
+    record.parts = [text]
+    record.state = ReplyState.GENERATED
+
+
+def withhold(
+    db: firestore.Client,
+    conversation_id: str,
+    record: ReplyRecord,
+    reason: dict[str, Any],
+    *,
+    conversation: dict[str, Any] | None = None,
+) -> None:
+    """Leave the burst unanswered on purpose, with the reason shown on each message; no operator
+    is flagged unless `conversation` (fields for the conversation) says so."""
+    batch = db.batch()
+    batch.update(
+        record.ref, {"state": ReplyState.WITHHELD.value, "withheld": reason, "settled_at": datetime.now(UTC)}
+    )
+    for message_id in record.message_ids:
+        batch.update(
+            message_ref(db, conversation_id, message_id),
+            {"status": InboundStatus.IGNORED.value, "ai_response_id": record.id, "withheld": reason},
+        )
+    if conversation:
+        batch.set(conversation_ref(db, conversation_id), conversation, merge=True)
+    batch.commit(**CALL)
+    record.state = ReplyState.WITHHELD
 
 
 def begin_part(

@@ -27,7 +27,14 @@ STATS_SHARDS = "stats_shards"
 TEMPLATES = "templates"  # the business account's message templates, by Meta's template id
 REENGAGEMENTS = "reengagements"  # under a conversation: one claim per re-engagement template sent
 RATE_CARDS = "rate_cards"  # the prices the cost ledger computes with (`rate_cards/current`)
+CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model tokens in the current windows
+NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
+ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
 BUSINESS_NUMBERS = "business_numbers"  # one per phone_number_id: its settings (business_numbers.py)
+KNOWLEDGE_DOCUMENTS = "knowledge_documents"  # the business's documents an operator added
+KNOWLEDGE_PASSAGES = "knowledge_passages"  # their passages, each with its `embedding` vector
+# A knowledge document's `scope` when it serves every business number (otherwise its phone_number_id).
+ALL_NUMBERS = "all"
 
 # Documents of these collections carry `expire_at`, which Firestore's TTL policy deletes them by
 # (terraform/firestore.tf). Conversations and counters are kept: one small document per customer
@@ -68,6 +75,14 @@ class JobState(StrEnum):
     PUBLISHED = (
         "published"  # known to be in Pub/Sub: its consumer received it, or a redelivery saw it accepted
     )
+
+
+class KnowledgeState(StrEnum):
+    """Where a knowledge document is; only a READY one's current passages are ever retrieved."""
+
+    INGESTING = "ingesting"  # its first passages are being embedded and written
+    READY = "ready"
+    REMOVING = "removing"  # its passages are being deleted, then the document itself
 
 
 class Direction(StrEnum):
@@ -174,6 +189,18 @@ def business_number_ref(db: firestore.Client, phone_number_id: str) -> firestore
     return db.collection(BUSINESS_NUMBERS).document(phone_number_id)
 
 
+def knowledge_documents(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS)
+
+
+def knowledge_document_ref(db: firestore.Client, document_id: str) -> firestore.DocumentReference:
+    return db.collection(KNOWLEDGE_DOCUMENTS).document(document_id)
+
+
+def knowledge_passages(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(KNOWLEDGE_PASSAGES)
+
+
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
 
@@ -192,3 +219,15 @@ def reengagement_ref(db: firestore.Client, conv_id: str, key: str) -> firestore.
 
 def rate_card_ref(db: firestore.Client) -> firestore.DocumentReference:
     return db.collection(RATE_CARDS).document("current")
+
+
+def customer_usage_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:
+    return db.collection(CUSTOMER_USAGE).document(conv_id)
+
+
+def number_spend_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
+    return db.collection(NUMBER_SPEND).document(name)
+
+
+def erasure_ref(db: firestore.Client, erasure_id: str) -> firestore.DocumentReference:
+    return db.collection(ERASURES).document(erasure_id)

@@ -24,6 +24,7 @@ SAMPLE_ARGUMENTS = {
     "entry_id": "abc",
     "filename": "css/dashboard.css",
     "phone_number_id": "100000000000001",
+    "document_id": "doc-sample",
 }
 
 

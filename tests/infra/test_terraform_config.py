@@ -49,7 +49,8 @@ EXPECTED_SECRETS = {
     "webhook": {"WHATSAPP_APP_SECRET", "WEBHOOK_VERIFY_TOKEN", "WAHA_WEBHOOK_HMAC_KEY"},
     "media": {"WHATSAPP_API_TOKEN", "WAHA_API_KEY"},
     "ai_reply": {"WHATSAPP_API_TOKEN", "GEMINI_API_KEY", "WAHA_API_KEY"},
-    "dashboard": {"WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET", "WAHA_API_KEY"},
+    # The Knowledge page embeds documents with Gemini.
+    "dashboard": {"WHATSAPP_API_TOKEN", "DASHBOARD_SESSION_SECRET", "GEMINI_API_KEY", "WAHA_API_KEY"},
 }
 
 BASIC_ROLES = re.compile(r"\broles/(owner|editor|viewer)\b")
@@ -316,7 +317,10 @@ def test_function_accounts_get_only_the_roles_their_code_uses(tf):
         if "google_service_account.function" in body["member"]
     }
     assert project_roles == {"firestore_user": "roles/datastore.user", "vertex_user": "roles/aiplatform.user"}
-    assert tf.resource("google_project_iam_member", "vertex_user")["count"] == "${var.use_vertexai ? 1 : 0}"
+    vertex = tf.resource("google_project_iam_member", "vertex_user")
+    # ai_reply answers with Gemini; the dashboard embeds the knowledge base's documents.
+    assert vertex["for_each"] == '${var.use_vertexai ? toset(["ai_reply", "dashboard"]) : toset([])}'
+    assert vertex["member"] == "${google_service_account.function[each.value].member}"
 
 
 def test_the_build_account_holds_only_the_role_google_defines_for_function_builds(tf):

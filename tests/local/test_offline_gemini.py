@@ -307,3 +307,88 @@ def test_bad_inline_data_is_rejected_like_google(fake):
 
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_embeddings_are_deterministic_unit_vectors_where_shared_words_mean_closeness(fake):
+    gemini = client(fake)
+    config = types.EmbedContentConfig(output_dimensionality=768, task_type="RETRIEVAL_DOCUMENT")
+    texts = [
+        "Our Lisbon bakery opens at 07:30 on weekdays.",
+        "When does the Lisbon bakery open on weekdays?",
+        "Do you repair bicycles?",
+    ]
+
+    first = gemini.models.embed_content(model="gemini-embedding-001", contents=texts, config=config)
+    again = gemini.models.embed_content(model="gemini-embedding-001", contents=texts, config=config)
+
+    vectors = [e.values for e in first.embeddings]
+    assert vectors == [e.values for e in again.embeddings]
+    assert all(len(v) == 768 and abs(sum(x * x for x in v) - 1) < 1e-9 for v in vectors)
+
+    def cosine(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cosine(vectors[0], vectors[1]) > 0.75  # the question shares the passage's words
+    assert abs(cosine(vectors[0], vectors[2]) - 0.5) < 1e-9  # no word in common
+    logged = requests.get(f"{fake.url}/_fake/embeddings", timeout=5).json()["embeddings"]
+    assert [e["task_type"] for e in logged] == ["RETRIEVAL_DOCUMENT"] * 6
+
+
+def test_an_embedding_fault_answers_googles_error(fake):
+    add_fault(fake, target="embed", status=429)
+
+    gemini = client(fake)
+
+    with pytest.raises(errors.APIError) as raised:
+        gemini.models.embed_content(model="gemini-embedding-001", contents=["hi"])
+
+    assert raised.value.code == 429
+
+
+def test_with_a_response_schema_the_answer_is_the_json_envelope_it_asks_for(fake):
+    schema = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "choices": {"type": "object"},
+            "handoff": {"type": "object"},
+        },
+        "required": ["text"],
+    }
+    config = types.GenerateContentConfig(response_mime_type="application/json", response_json_schema=schema)
+    prompt = 'Which size?\noptions: Small; Medium; Large\n<passage n="1" source="menu.md › Sizes">Small is 250 ml.</passage>'
+
+    gemini = client(fake)
+    answer = gemini.models.generate_content(model=MODEL, contents=prompt, config=config)
+
+    import json
+
+    envelope = json.loads(answer.text)
+    assert set(envelope) == {"text", "choices"}  # no handoff asked for; sources not in the schema
+    assert envelope["choices"]["kind"] == "buttons"
+    assert [o["title"] for o in envelope["choices"]["options"]] == ["Small", "Medium", "Large"]
+    assert 'From menu.md › Sizes: "Small is 250 ml."' in envelope["text"]
+    (logged,) = requests.get(f"{fake.url}/_fake/requests", timeout=5).json()["requests"]
+    assert logged["passages"] == [{"number": 1, "source": "menu.md › Sizes", "text": "Small is 250 ml."}]
+    assert logged["choices"] == ["Small", "Medium", "Large"] and logged["response_schema"] is True
+
+
+def test_asking_for_a_person_in_any_language_is_a_handoff(fake):
+    schema = {"type": "object", "properties": {"text": {"type": "string"}, "handoff": {"type": "object"}}}
+    config = types.GenerateContentConfig(response_mime_type="application/json", response_json_schema=schema)
+    import json
+
+    gemini = client(fake)
+    for prompt in (
+        "can I talk to a person?",
+        "Kann ich mit einem Menschen sprechen?",
+        "Quiero hablar con una persona",
+    ):
+        envelope = json.loads(
+            gemini.models.generate_content(model=MODEL, contents=prompt, config=config).text
+        )
+        assert envelope["handoff"]["reason"], prompt
+    plain = json.loads(
+        gemini.models.generate_content(model=MODEL, contents="How much per person?", config=config).text
+    )
+    assert "handoff" not in plain

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.audio import prepare_audio
-from shared.media.errors import MediaRejected, RejectCode
 from tests.support import media_samples
 
 with warnings.catch_warnings():

@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from shared.media import documents
-from shared.media.documents import prepare_document
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files import documents
+from shared.files.documents import prepare_document
+from shared.files.errors import MediaRejected, RejectCode
 from tests.support import media_samples
 
 PDF = "application/pdf"

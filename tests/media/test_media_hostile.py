@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.files.errors import MediaRejected, MediaTimeout, RejectCode
 from shared.media import ffmpeg, sandbox
-from shared.media.errors import MediaRejected, MediaTimeout, RejectCode
 from shared.media.jpeg import count_scans
 from shared.media.pipeline import PreparedMedia, prepare
 from shared.media.sandbox import Budget, run_bounded

@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 from PIL import Image
 
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.images import prepare_image
 from tests.support import media_samples
 

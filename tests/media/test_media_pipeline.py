@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.pipeline import MediaLimits, ModelSource, clean_filename, prepare
 from tests.support import media_samples
 

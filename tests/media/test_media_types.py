@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from shared.media import formats as f
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files import formats as f
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.kinds import Kind, check_size, max_bytes
 from shared.media.sniff import check_declared_type, sniff
 from tests.support import media_samples

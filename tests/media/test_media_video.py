@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.ffmpeg import parse_probe
 from shared.media.video import prepare_video
 from tests.support import media_samples

@@ -33,7 +33,7 @@ def crash() -> None:
 
 
 def refuse(reason: str) -> None:
-    from shared.media.errors import MediaRejected, RejectCode
+    from shared.files.errors import MediaRejected, RejectCode
 
     raise MediaRejected(reason, RejectCode.DAMAGED)
 
@@ -65,7 +65,7 @@ def decode_with_pillow(path: Path) -> tuple[int, int]:
 
 def swell_and_call_it_damage() -> None:
     """What libxml2 and libjpeg do when an allocation fails: report a broken file."""
-    from shared.media.errors import MediaRejected, RejectCode
+    from shared.files.errors import MediaRejected, RejectCode
 
     with contextlib.suppress(MemoryError):
         swell(step_mb=8)

@@ -19,8 +19,8 @@ import pytest
 
 from local.simulator import DEFAULT_ACCESS_TOKEN, graph_api_url, start_simulator
 from shared.bucket import whatsapp_sha256_to_hex
+from shared.files.errors import MediaRejected, RejectCode
 from shared.media.download import download_media
-from shared.media.errors import MediaRejected, RejectCode
 from shared.whatsapp.client import MAX_ERROR_BYTES, RetryPolicy, WhatsAppClient
 from shared.whatsapp.errors import ServiceUnavailable, UntrustedAddress
 from shared.whatsapp.hosts import TrustedHosts

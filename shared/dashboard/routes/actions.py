@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 
 from shared.dashboard import actions, state
+from shared.dashboard.audit import Action
 from shared.dashboard.conversations import get_conversation
 from shared.dashboard.dead_letters import replay
 from shared.dashboard.sending import (
@@ -28,18 +29,21 @@ def _back(conversation_id: str, notice: str, **extra: str | int) -> flask.Respon
 @operator_actions.post("/conversations/<conversation_id>/pause")
 def pause(conversation_id: str) -> flask.Response:
     outcome = actions.set_ai_paused(state.current().db, conversation_id, True, state.operator().name)
+    state.audit(Action.PAUSE, conversation_id, outcome=outcome.value)
     return _back(conversation_id, "paused" if outcome is actions.Outcome.DONE else outcome.value)
 
 
 @operator_actions.post("/conversations/<conversation_id>/resume")
 def resume(conversation_id: str) -> flask.Response:
     outcome = actions.set_ai_paused(state.current().db, conversation_id, False, state.operator().name)
+    state.audit(Action.RESUME, conversation_id, outcome=outcome.value)
     return _back(conversation_id, "resumed" if outcome is actions.Outcome.DONE else outcome.value)
 
 
 @operator_actions.post("/conversations/<conversation_id>/clear")
 def clear(conversation_id: str) -> flask.Response:
     outcome = actions.clear_flags(state.current().db, conversation_id, state.operator().name)
+    state.audit(Action.MARK_HANDLED, conversation_id, outcome=outcome.value)
     return _back(conversation_id, "cleared" if outcome is actions.Outcome.DONE else outcome.value)
 
 
@@ -65,6 +69,7 @@ def reply(conversation_id: str) -> flask.Response:
         operator=state.operator().name,
         sender=dashboard.clients.whatsapp,
     )
+    state.audit(Action.REPLY, conversation_id, outcome=result.outcome.value, detail=result.wamid)
     return _sent_notice(conversation_id, result, "sent")
 
 
@@ -110,6 +115,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
             operator=state.operator().name,
             sender=dashboard.clients.whatsapp,
         )
+        state.audit(Action.RETRY, f"{conversation_id}/{message_id}", outcome=result.outcome.value)
         return _sent_notice(conversation_id, result, "resent")
     outcome = actions.retry_inbound(
         db,
@@ -120,6 +126,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
         bus=dashboard.clients.bus,
         operator=state.operator().name,
     )
+    state.audit(Action.RETRY, f"{conversation_id}/{message_id}", outcome=outcome.value)
     return _back(conversation_id, "retry_queued" if outcome is actions.Outcome.DONE else outcome.value)
 
 
@@ -138,6 +145,12 @@ def replay_dead_letters() -> flask.Response:
         dashboard.config.job_topics,
         operator=state.operator().name,
         message_ids=None if form.get("all") else {chosen},
+    )
+    state.audit(
+        Action.REPLAY,
+        "all dead letters" if form.get("all") else f"dead letter {chosen}",
+        outcome="failed" if report.failed else "done",
+        detail=f"{len(report.replayed)} replayed, {len(report.settled)} settled, {len(report.failed)} failed",
     )
     if report.failed:
         notice = "replay_failed"

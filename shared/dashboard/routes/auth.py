@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 import flask
 
 from shared.dashboard import state
+from shared.dashboard.audit import Action
 from shared.dashboard.auth import csrf
+from shared.dashboard.auth.operators import Operator
+from shared.dashboard.auth.session import LOCAL_OPERATOR
 from shared.dashboard.config import AuthMode
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,9 @@ def login_submit() -> flask.Response | tuple[str, int, dict[str, str]]:
     sessions.start(request, response)
     csrf.rotate(request)
     log.info("operator logged in", extra={"client": client})
+    state.audit(
+        Action.LOGIN, "dashboard", detail=f"from {client}", who=Operator(LOCAL_OPERATOR, AuthMode.PASSWORD)
+    )
     return response
 
 
@@ -82,5 +88,7 @@ def logout() -> flask.Response:
     if sessions is None:
         return flask.redirect(IAP_SIGN_OUT)
     response = flask.redirect(flask.url_for("auth.login"))
+    if name := sessions.operator(flask.request):
+        state.audit(Action.LOGOUT, "dashboard", who=Operator(name, AuthMode.PASSWORD))
     sessions.end(flask.request, response)
     return response

@@ -11,12 +11,12 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from shared.media import formats as f
-from shared.media.docx_parts import check_xml_parts
-from shared.media.errors import MediaRejected, RejectCode
-from shared.media.pdf_forms import MAX_FORM_BYTES_PER_PAGE, FormWork
+from shared.files import formats as f
+from shared.files.docx_parts import check_xml_parts
+from shared.files.errors import MediaRejected, RejectCode
+from shared.files.pdf_forms import MAX_FORM_BYTES_PER_PAGE, FormWork
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -205,8 +205,9 @@ def _password_protected() -> PreparedDocument:
 # --- Word ---------------------------------------------------------------------------------------
 
 
-def docx_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
-    """Paragraphs and table rows of a .docx in document order."""
+def docx_text(path: Path, *, max_chars: int, headings: bool = False) -> tuple[str, bool]:
+    """Paragraphs and table rows of a .docx in document order; with `headings`, a paragraph in
+    a heading style is written as a Markdown heading of its level (what passages split on)."""
     check_zip_is_safe(path)
     import docx
     from docx.table import Table
@@ -221,6 +222,8 @@ def docx_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
                 text = "\n".join(rows)
             else:
                 text = block.text
+                if headings and (level := _heading_level(block)) and text.strip():
+                    text = "#" * level + " " + text.strip()
             lines.append(text)
             collected += len(text) + 1
             if collected >= max_chars:
@@ -231,6 +234,18 @@ def docx_text(path: Path, *, max_chars: int) -> tuple[str, bool]:
         raise _damaged() from exc
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return _cap(text, max_chars)
+
+
+def _heading_level(paragraph: Any) -> int:
+    """1-6 for a paragraph styled Title or Heading N, 0 otherwise."""
+    try:
+        name = (paragraph.style.name or "") if paragraph.style is not None else ""
+    except (KeyError, ValueError, AttributeError):  # a style the file names but does not define
+        return 0
+    if name == "Title":
+        return 1
+    match = re.fullmatch(r"Heading ([1-9])", name)
+    return min(int(match[1]), 6) if match else 0
 
 
 def check_zip_is_safe(path: Path) -> None:

@@ -13,7 +13,7 @@ import posixpath
 import zipfile
 import zlib
 
-from shared.media.errors import MediaRejected, RejectCode
+from shared.files.errors import MediaRejected, RejectCode
 
 MiB = 1024 * 1024
 # 8 MiB of XML is a Word document of a thousand pages or more; as a tree, up to ~300 MB.
