@@ -83,3 +83,12 @@ def model_tokens(
         "thinking": thinking_tokens,
     }
     return {f"tokens_by_model.{key}.{kind}": n for kind, n in counts.items() if n}
+
+
+def as_table(increments: dict[str, Number]) -> dict[str, dict[str, Number]]:
+    """`{"tokens_by_model.m.input": 3}` -> `{"m": {"input": 3}}`: the two-level form a card prices."""
+    table: dict[str, dict[str, Number]] = {}
+    for path, amount in increments.items():
+        _, row, column = path.split(".")
+        table.setdefault(row, {})[column] = amount
+    return table

@@ -352,7 +352,7 @@ def save_answer(
     if tokens:
         # The conversation's own ledger: its tokens, and their cost at today's card for sorting.
         card = current_rate_card(db)
-        cost = sum(card.token_rate(k.split(".")[1], k.split(".")[2]) * n for k, n in tokens.items()) / 1e6
+        cost = card.tokens_cost(ledger.as_table(tokens))
         conversation = record.ref.parent.parent
         batch.set(conversation, stats.nested_increments({**tokens, "cost_micros": micros(cost)}), merge=True)
     batch.commit(**CALL)

@@ -464,3 +464,8 @@ def test_the_overview_shows_the_cost_of_each_day_by_category_and_model(
     assert today_row.locator('[data-model="gemini-3.8-flash"]').inner_text() == f"${tokens:,.4f}"
     browser_page.screenshot("overview-costs")
     table.screenshot(path=str(SCREENSHOTS / "cost-overview.png"))
+
+    browser_page.page.click("#cost-overview a")  # "edit": the rate card on the settings page
+    browser_page.page.wait_for_selector("#rates-form")
+    assert browser_page.page.locator('[name="msg.north_america.service"]').input_value() == "0.0034"
+    browser_page.screenshot("settings-rate-card")
