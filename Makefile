@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) -m bench.media
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.hostile
+	$(PY) -m bench.knowledge
 
 clean:
 	rm -rf build artifacts .pytest_cache .ruff_cache

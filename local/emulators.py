@@ -193,9 +193,13 @@ def create_bucket(storage_url: str, project: str, name: str) -> None:
 
 
 def reset_firestore(host_port: str, project: str) -> None:
-    """Delete every document of `project` in the emulator (its documented reset endpoint)."""
+    """Delete every document of `project` in the emulator (its documented reset endpoint).
+
+    The emulator deletes everything in one request; after a test that wrote thousands of
+    documents (the knowledge base's) on a loaded machine that takes well over ten seconds.
+    """
     url = f"http://{host_port}/emulator/v1/projects/{project}/databases/(default)/documents"
-    requests.delete(url, timeout=10).raise_for_status()
+    requests.delete(url, timeout=120).raise_for_status()
 
 
 # Requests one instance of each function serves at once: the `concurrency` defaults of

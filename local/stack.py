@@ -65,6 +65,14 @@ LOCAL_SECRETS = {
 }
 
 
+# The simulator's WAHA session (local/simulator/waha.py), served here as business number `waha-default`.
+LOCAL_WAHA = {
+    "WAHA_SESSION": "default",
+    "WAHA_API_KEY": "local-waha-api-key",
+    "WAHA_WEBHOOK_HMAC_KEY": "local-waha-hmac-key",
+}
+
+
 class EmulatorUnreachable(RuntimeError):
     """A `*_EMULATOR_HOST` names an emulator nobody answers for; the message says what to do."""
 
@@ -149,6 +157,7 @@ class StackOptions:
     push_max_backoff_s: int = 10
     max_delivery_attempts: int = 10  # as Terraform's default
     ack_deadline_s: int = 120
+    resume_sweep_s: float = 60.0  # Cloud Scheduler's resume sweep (terraform/scheduler.tf), every minute
     extra_function_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -165,6 +174,7 @@ class LocalStack:
     urls: dict[str, str] = field(default_factory=dict)
     offline_model: bool = False
     simulated_whatsapp: bool = False
+    sweeps: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -175,12 +185,16 @@ class LocalStack:
             self._start_simulators()
             self._start_functions()
             self._create_topics()
+            self._start_sweeps()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        if self.sweeps is not None:
+            self.sweeps.stop()
+            self.sweeps = None
         for name in reversed(list(self.servers)):
             with contextlib.suppress(Exception):
                 self.servers.pop(name).stop()
@@ -259,19 +273,30 @@ class LocalStack:
             self.env["GEMINI_BASE_URL"] = model.url
             self.urls["offline model"] = model.url
         if self.simulated_whatsapp:
-            from local.simulator import graph_api_url, start_simulator
+            from local.simulator import graph_api_url, start_simulator, waha_api_url
 
+            # Beside the Cloud API number, a WAHA session (the chat page picks the number), unless
+            # the user points WAHA_URL at a WAHA server of their own.
+            waha = not self.options.user_env.get("WAHA_URL")
+            if waha:
+                self.env.update({k: v for k, v in LOCAL_WAHA.items() if not self.options.user_env.get(k)})
+            webhook = f"http://127.0.0.1:{self.port('WEBHOOK_PORT')}"
             simulator = start_simulator(
                 port=self.port("SIMULATOR_PORT"),
-                webhook_url=f"http://127.0.0.1:{self.port('WEBHOOK_PORT')}/webhook/whatsapp",
+                webhook_url=f"{webhook}/webhook/whatsapp",
                 app_secret=self.env["WHATSAPP_APP_SECRET"],
                 access_token=self.env["WHATSAPP_API_TOKEN"],
                 verify_token=self.env["WEBHOOK_VERIFY_TOKEN"],
                 # Like Meta: only templates once 24 hours (by the simulator's clock) have passed.
                 enforce_service_window=True,
+                waha_webhook_url=f"{webhook}/webhook/waha" if waha else None,
+                waha_api_key=self.env.get("WAHA_API_KEY") or LOCAL_WAHA["WAHA_API_KEY"],
+                waha_hmac_key=self.env.get("WAHA_WEBHOOK_HMAC_KEY") or LOCAL_WAHA["WAHA_WEBHOOK_HMAC_KEY"],
             )
             self.servers["simulator"] = simulator
             self.env["WHATSAPP_API_URL"] = graph_api_url(simulator)
+            if waha:
+                self.env["WAHA_URL"] = waha_api_url(simulator)
             self.urls["WhatsApp simulator (chat as a customer)"] = simulator.url + "/"
 
     def _start_functions(self) -> None:
@@ -299,6 +324,16 @@ class LocalStack:
             os.killpg(proc.process.pid, signal.SIGKILL)
         proc.stop()  # reaps it and waits until the port is free
         self.processes[name] = self._start_function(name)
+
+    def _start_sweeps(self) -> None:
+        from local.scheduler import ResumeSweeps
+
+        self.sweeps = ResumeSweeps(
+            self.options.project,
+            self.env["REPLY_TOPIC"],
+            self.env["PUBSUB_EMULATOR_HOST"],
+            self.options.resume_sweep_s,
+        ).start()
 
     def _create_topics(self) -> None:
         """Topics, dead-letter topics and push subscriptions to the event functions."""

@@ -6,6 +6,12 @@ there and uploads nothing, and WhatsApp's own ``sha256`` for a media id names th
 it is downloaded (see ``MediaBucket.find``). Nothing here grants access: the bucket is private
 with uniform bucket-level access (set by Terraform), and this module never touches ACLs.
 
+Retention: every object carries a `customTime`, the last time a message referenced it (set when
+it is first stored, moved forward whenever `put` finds it again for a newer message). The
+bucket's lifecycle rule deletes an object `RETENTION_DAYS` after its `customTime`
+(terraform/storage.tf), so a photo sent again in a later message lives as long as that message,
+and no object outlives the last message that references it by more than a day.
+
 Errors from the storage client propagate unchanged: they are transient for the caller's retry.
 A caller working to a job's `Deadline` passes it, and no request waits past what is left of it.
 """
@@ -17,6 +23,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
@@ -36,6 +43,7 @@ _HASH_CHUNK_BYTES = 1024 * 1024
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+RETENTION_GRANULARITY = timedelta(days=1)  # the lifecycle rule counts whole days
 
 
 @dataclass(frozen=True)
@@ -76,13 +84,16 @@ class MediaBucket:
         """Store bytes or a file once; a second call with the same content uploads nothing."""
         sha256_hex, size = sha256_of(data_or_path)
         name = object_name(conversation_id, sha256_hex, suffix, folder)
+        now = datetime.now(UTC)
         existing = self._bucket.get_blob(name, timeout=self._within(deadline))
         if existing is not None:
+            self._referenced(existing, now, deadline)
             return self._stored(existing, sha256_hex, uploaded=False)
         # Files above 8 MiB go up resumably, by default in 100 MiB chunks read into memory;
         # smaller chunks keep a 100 MB document from costing 100 MB of RAM.
         blob = self._bucket.blob(name, chunk_size=UPLOAD_CHUNK_BYTES)
         blob.metadata = {"sha256": sha256_hex}
+        blob.custom_time = now
         from google.api_core.exceptions import PreconditionFailed
 
         try:
@@ -107,8 +118,20 @@ class MediaBucket:
             winner = self._bucket.get_blob(name, timeout=self._within(deadline))
             if winner is None:
                 raise  # created and deleted meanwhile: let the job retry from the start
+            self._referenced(winner, now, deadline)
             return self._stored(winner, sha256_hex, uploaded=False)
         return StoredObject(self.uri(name), name, size, sha256_hex, content_type, uploaded=True)
+
+    def _referenced(self, blob: storage.Blob, now: datetime, deadline: Deadline | None) -> None:
+        """A newer message references `blob`: its retention starts again from now.
+
+        GCS only lets customTime move forward; within a day nothing changes the lifecycle's
+        verdict, so a redelivered job costs no second write.
+        """
+        if blob.custom_time is not None and now - blob.custom_time < RETENTION_GRANULARITY:
+            return
+        blob.custom_time = now
+        blob.patch(timeout=self._within(deadline))
 
     # --- finding and reading --------------------------------------------------------------------
 
@@ -148,6 +171,29 @@ class MediaBucket:
 
     def uri(self, name: str) -> str:
         return f"gs://{self.bucket_name}/{name}"
+
+    # --- a customer's objects (erasure) ---------------------------------------------------------
+
+    def conversation_objects(self, conversation_id: str, *, page_size: int = 200) -> list[str]:
+        """Names of up to `page_size` objects of one conversation (erase them, then ask again)."""
+        prefix = f"{ROOT}/{conversation_id}/"
+        if not _CONVERSATION_ID.match(conversation_id) or conversation_id in (".", ".."):
+            raise ValueError(f"unusable conversation id for an object name: {conversation_id!r}")
+        blobs = self._client.list_blobs(
+            self._bucket, prefix=prefix, max_results=page_size, timeout=self._timeout
+        )
+        return [blob.name for blob in blobs]
+
+    def delete(self, name: str) -> bool:
+        """Delete one object of the media tree; False when it was already gone."""
+        from google.api_core.exceptions import NotFound
+
+        self._own_object(self.uri(name))
+        try:
+            self._bucket.blob(name).delete(timeout=self._timeout)
+        except NotFound:
+            return False
+        return True
 
     # --- helpers --------------------------------------------------------------------------------
 

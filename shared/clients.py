@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from shared.bucket import MediaBucket
     from shared.bus import DeadLetters, JobBus
+    from shared.knowledge.scopes import KnowledgeScopes
     from shared.whatsapp.client import WhatsAppClient
+    from shared.whatsapp.provider import Provider
+    from shared.whatsapp.waha.client import WahaClient
 
 GEMINI_RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
 # The SDK's backoff between attempts (google-genai HttpRetryOptions, tenacity's
@@ -97,8 +100,23 @@ class Clients:
         return self._get("whatsapp")
 
     @property
+    def waha(self) -> WahaClient:
+        return self._get("waha")
+
+    def provider(self, phone_number_id: str) -> Provider:
+        """Who carries this business number's messages: its WAHA session, or the Cloud API."""
+        if phone_number_id in self.settings.waha_sessions.values():
+            return self.waha
+        return self.whatsapp
+
+    @property
     def genai(self) -> genai.Client:
         return self._get("genai")
+
+    @property
+    def knowledge_scopes(self) -> KnowledgeScopes:
+        """Not a client: what this instance remembers of which numbers have documents."""
+        return self._get("knowledge_scopes")
 
 
 def _firestore(c: Clients) -> firestore.Client:
@@ -153,8 +171,20 @@ def _whatsapp(c: Clients) -> WhatsAppClient:
     return WhatsAppClient(c.settings.whatsapp_api_url, c.settings.whatsapp_api_token)
 
 
+def _waha(c: Clients) -> WahaClient:
+    from shared.whatsapp.waha.client import WahaClient
+
+    return WahaClient(c.settings.waha_url, c.settings.waha_api_key, c.settings.waha_sessions)
+
+
 def _genai(c: Clients) -> genai.Client:
     return make_genai_client(c.settings)
+
+
+def _knowledge_scopes(c: Clients) -> KnowledgeScopes:
+    from shared.knowledge.scopes import KnowledgeScopes
+
+    return KnowledgeScopes()
 
 
 def make_genai_client(s: Settings, *, credentials: Any = None) -> genai.Client:
@@ -205,5 +235,7 @@ _FACTORIES: dict[str, Callable[[Clients], Any]] = {
     "storage": _storage,
     "bucket": _bucket,
     "whatsapp": _whatsapp,
+    "waha": _waha,
     "genai": _genai,
+    "knowledge_scopes": _knowledge_scopes,
 }

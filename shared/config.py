@@ -10,6 +10,7 @@ them down; nothing else reads the environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -19,15 +20,36 @@ from shared.whatsapp.templates import TemplateError, parse_template_spec
 
 DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
+# Scoped to the business, as Meta's terms require since 15 January 2026 (general-purpose AI
+# assistants are barred from the WhatsApp Business Platform; see README "Scoped to the business").
+# {business} is the number's business name. The rules of the answer's form (JSON envelope,
+# knowledge, choices, handoff) are added to every instruction by shared/ai_reply/instruction.py.
 DEFAULT_SYSTEM_INSTRUCTION = (
-    "You are a helpful assistant for a business, answering customers on WhatsApp. "
-    "Always answer in the language the customer writes in. Keep answers short and friendly, "
-    "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables. "
-    "If you cannot open a file the customer sent, say so and ask them to send it again."
+    "You are the WhatsApp assistant of {business}. You help its customers with questions about "
+    "{business}: its products and services, prices, opening hours, orders, bookings, delivery and "
+    "policies, from what the business told you and the knowledge passages given with a message.\n"
+    "- Only help with {business}. Decline anything else (general questions, homework, code, "
+    "other companies, news, opinions) in one short, friendly sentence and offer help with "
+    "{business} instead.\n"
+    "- Never make up facts about the business (prices, times, stock, policies): when the "
+    "passages do not hold the answer, say you don't know and offer to pass the question to a "
+    "person from the team.\n"
+    "- You are an automated assistant: never claim to be a person, and say so when asked.\n"
+    "- Do not give medical, legal or financial advice, and do not make promises (refunds, "
+    "exceptions, delivery dates) the passages do not state.\n"
+    "- Always answer in the language the customer writes in. Keep answers short and friendly, "
+    "the way WhatsApp messages read: a few sentences, plain text, no Markdown headings or tables.\n"
+    "- If you cannot open a file the customer sent, say so and ask them to send it again."
 )
+# How a business is named when neither BUSINESS_NAME nor the number's settings name it.
+UNNAMED_BUSINESS = "this business"
 DEFAULT_FALLBACK_REPLY = (
     "Sorry, I can't answer that one. Could you rephrase it, or ask something else? "
     "A person from our team can also help."
+)
+DEFAULT_HANDOFF_MESSAGE = (
+    "Thank you for your patience. I have asked a person from our team to take over this "
+    "conversation; they will answer you here as soon as they can."
 )
 
 
@@ -91,6 +113,8 @@ class Settings:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    # Sent once when the assistant hands a conversation over to a person (editable per number).
+    handoff_message: str = DEFAULT_HANDOFF_MESSAGE
     # Knowledge base: the business's documents as passages, embedded and searched per burst
     embedding_model: str = "gemini-embedding-001"
     embedding_dimensions: int = 768  # gemini-embedding-001 truncates its 3,072 (Matryoshka)
@@ -107,6 +131,10 @@ class Settings:
         300  # the ai_reply function's timeout (Terraform sets it from its sizing)
     )
     reply_lease_seconds: int = 300  # at least as long as one job may run
+    # A human reply (the owner from the WhatsApp Business app, or an operator from the dashboard)
+    # pauses the assistant in that conversation this long; it then resumes by itself and answers
+    # what is still waiting (0: a human reply pauses nothing).
+    human_reply_pause_minutes: float = 60.0
     reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
     # A job older than this is settled as failed instead of done. It must outlast every delivery
     # Pub/Sub may still make (Terraform sets it from the subscriptions' attempts, timeouts and
@@ -216,6 +244,12 @@ class Settings:
             )
         return self
 
+    def require_waha_api_key(self) -> Settings:
+        """A function that calls WAHA (sends, seen, typing, files) does not start without its key."""
+        if self.waha_sessions and not self.waha_api_key:
+            raise ConfigError("missing required setting: WAHA_API_KEY (WAHA's API key) for WAHA_SESSION")
+        return self
+
     def require_model(self) -> Settings:
         """Gemini needs an API key, a custom endpoint, or Vertex AI with the service account."""
         if not (self.gemini_api_key or self.gemini_base_url or self.google_genai_use_vertexai):
@@ -229,7 +263,7 @@ class Settings:
         """REENGAGE_TEMPLATE as (name, language), or None when there is none."""
         return parse_template_spec(self.reengage_template)
 
-    @property
+    @functools.cached_property
     def waha_sessions(self) -> dict[str, str]:
         """WAHA session name -> the business number id it is known by here (`waha-<session>`
         unless given as `session=id`). The id takes the place of Meta's phone_number_id in

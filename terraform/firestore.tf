@@ -10,8 +10,9 @@ locals {
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
   # kept: they are the index the dashboard lists, one small document per customer.
-  # Passage fields read, never filtered on (retrieval uses the vector index).
-  knowledge_passage_unindexed = ["text", "embedding"]
+  # Passage fields read, never filtered on. (The embedding, the field of the vector index below,
+  # keeps Firestore's default index settings.)
+  knowledge_passage_unindexed = ["text"]
 
   ttl_collections = ["messages", "ai_responses", "quarantine", "body_chunks", "webhook_errors", "orphan_statuses", "operator_sends"]
 }
@@ -44,6 +45,23 @@ resource "google_firestore_index" "conversations_by_flag" {
   }
   fields {
     field_path = "last_message_at"
+    order      = "DESCENDING"
+  }
+}
+
+# The conversations list's first section: those the assistant handed to a person, latest first.
+resource "google_firestore_index" "conversations_waiting_for_a_person" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "conversations"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "handoff_waiting"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "handoff_at"
     order      = "DESCENDING"
   }
 }
@@ -120,8 +138,8 @@ resource "google_firestore_index" "knowledge_passages_nearest" {
   }
 }
 
-# A passage's words and vector are read, never filtered on: no single-field indexes to pay for
-# on each of the thousands of passage writes (retrieval uses the vector index above).
+# A passage's words are read, never filtered on: no single-field index to pay for on each of the
+# thousands of passage writes.
 resource "google_firestore_field" "knowledge_passage_unindexed" {
   for_each = toset(local.knowledge_passage_unindexed)
 

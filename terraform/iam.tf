@@ -68,7 +68,7 @@ locals {
   bucket_roles = {
     media     = "roles/storage.objectAdmin"
     ai_reply  = "roles/storage.objectViewer"
-    dashboard = "roles/storage.objectViewer"
+    dashboard = "roles/storage.objectUser" # shows media, and erases a customer's (shared/dashboard/erasure.py)
   }
 
   secret_grants = merge([

@@ -20,12 +20,19 @@ resource "google_storage_bucket" "media" {
     enabled = false
   }
 
-  lifecycle_rule {
-    condition {
-      age = var.media_retention_days
-    }
-    action {
-      type = "Delete"
+  # Media lives as long as the messages that reference it: the code stamps every object's
+  # customTime with the last time a message referenced it (shared/bucket.py), and this rule
+  # deletes it RETENTION_DAYS after that, when Firestore's TTL deletes the message. With
+  # retention_days = 0 (keep forever) there is no rule. tests/infra holds the two together.
+  dynamic "lifecycle_rule" {
+    for_each = var.retention_days > 0 ? [var.retention_days] : []
+    content {
+      condition {
+        days_since_custom_time = lifecycle_rule.value
+      }
+      action {
+        type = "Delete"
+      }
     }
   }
 

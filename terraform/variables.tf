@@ -62,6 +62,16 @@ variable "business_name" {
   default     = ""
 }
 
+variable "human_reply_pause_minutes" {
+  description = "Minutes the assistant stays quiet in a conversation after a human reply there, from the WhatsApp Business app or the dashboard (HUMAN_REPLY_PAUSE_MINUTES); it then resumes by itself. 0: a human reply pauses nothing. Default = shared/config.py."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.human_reply_pause_minutes >= 0
+    error_message = "human_reply_pause_minutes cannot be negative."
+  }
+}
+
 variable "waha" {
   description = "A WAHA server (self-hosted WhatsApp HTTP API) serving some business numbers (docs/providers.md): its url (WAHA_URL, reachable from the functions) and sessions (WAHA_SESSION, `session[=business_number_id]` comma-separated). Empty url = no WAHA; its API key and webhook HMAC key are secrets."
   type = object({
@@ -264,24 +274,13 @@ variable "firestore_point_in_time_recovery" {
 }
 
 variable "retention_days" {
-  description = "Days messages and AI responses are kept (RETENTION_DAYS): the code writes expire_at = now + this and Firestore's TTL policy deletes them after it. 0 = keep forever. Default = shared/config.py."
+  description = "Days messages, AI responses and their media are kept (RETENTION_DAYS): the code writes expire_at = now + this, which Firestore's TTL policy deletes them by, and stamps each media object's customTime, which the bucket's lifecycle rule deletes it by this many days after. 0 = keep forever. Default = shared/config.py."
   type        = number
   default     = 365
 
   validation {
     condition     = var.retention_days >= 0
     error_message = "retention_days must be 0 (keep forever) or more."
-  }
-}
-
-variable "media_retention_days" {
-  description = "Days a media object stays in the bucket before the lifecycle rule deletes it (keep it >= retention_days so the dashboard can show a message's media as long as the message)."
-  type        = number
-  default     = 365
-
-  validation {
-    condition     = var.media_retention_days >= 1
-    error_message = "media_retention_days must be at least 1."
   }
 }
 

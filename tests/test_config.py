@@ -153,3 +153,10 @@ def test_waha_sessions_need_a_webhook_key_or_an_explicit_unsigned_mode() -> None
     Settings.from_env({**env, "WAHA_WEBHOOK_HMAC_KEY": "k"}).require_waha_signing()
     Settings.from_env({**env, "WAHA_ALLOW_UNSIGNED": "true"}).require_waha_signing()
     Settings.from_env({}).require_waha_signing()  # no WAHA, nothing to sign
+
+
+def test_functions_that_call_waha_need_its_api_key() -> None:
+    env = {"WAHA_URL": "http://waha:3000", "WAHA_SESSION": "default"}
+    with pytest.raises(ConfigError, match="WAHA_API_KEY"):
+        Settings.from_env(env).require_waha_api_key()
+    Settings.from_env({**env, "WAHA_API_KEY": "k"}).require_waha_api_key()

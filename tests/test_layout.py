@@ -142,3 +142,14 @@ def test_a_cold_webhook_loads_no_pillow_ffmpeg_gemini_or_storage() -> None:
     ]
     assert not loaded, f"the webhook loads {', '.join(loaded)} at start"
     assert "shared.webhook.http" in modules  # the probe did import the function
+
+
+def test_the_guardrails_cost_the_webhook_nothing_they_run_in_the_reply_function() -> None:
+    # Opt-out keywords and limits are judged by ai_reply before the model is called
+    # (shared/ai_reply/guard.py); a cold webhook does not even load them.
+    modules = loaded_by(
+        "webhook",
+        {"WHATSAPP_APP_SECRET": "s", "WEBHOOK_VERIFY_TOKEN": "t", "GOOGLE_CLOUD_PROJECT": "demo-layout"},
+    )
+    assert not {"shared.store.usage", "shared.store.limits", "shared.store.consent"} & modules
+    assert "shared.ai_reply.guard" in imported_modules(SHARED / "ai_reply" / "burst.py")

@@ -13,7 +13,10 @@ from shared.config import Settings
 from shared.log import setup_logging
 
 SETTINGS = check_reply_budget(
-    Settings.from_env().require("google_cloud_project", "whatsapp_api_token").require_model()
+    Settings.from_env()
+    .require("google_cloud_project", "whatsapp_api_token")
+    .require_model()
+    .require_waha_api_key()
 )
 CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)

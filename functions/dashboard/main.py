@@ -10,7 +10,7 @@ from shared.config import Settings
 from shared.dashboard import create_dashboard, dispatch
 from shared.log import setup_logging
 
-SETTINGS = Settings.from_env()
+SETTINGS = Settings.from_env().require_waha_api_key()  # operators reply through WAHA too
 CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 # Refuses to start (ConfigError) unless IAP or the local password login is configured.

@@ -12,7 +12,11 @@ from shared.log import setup_logging
 from shared.media.ffmpeg import ffmpeg_exe
 from shared.media.job import handle_media_job
 
-SETTINGS = Settings.from_env().require("google_cloud_project", "whatsapp_api_token", "media_bucket")
+SETTINGS = (
+    Settings.from_env()
+    .require("google_cloud_project", "whatsapp_api_token", "media_bucket")
+    .require_waha_api_key()
+)
 CLIENTS = Clients(SETTINGS)
 setup_logging(SETTINGS.log_level)
 log = logging.getLogger("media")

@@ -29,6 +29,7 @@ def create_app(sim: WhatsAppSimulator) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     _add_graph_routes(app, sim)
+    _add_waha_routes(app, sim)
     add_control_routes(app, sim)
     return app
 
@@ -111,6 +112,55 @@ def _add_graph_routes(app: Flask, sim: WhatsAppSimulator) -> None:
         if not isinstance(result, MediaItem):
             return _json(status, result)
         return Response(result.data, status=200, content_type=result.mime_type)
+
+
+def _add_waha_routes(app: Flask, sim: WhatsAppSimulator) -> None:
+    """WAHA's API for the WAHA-mode session (local/simulator/waha.py); `X-Api-Key` on every call."""
+
+    def refused() -> Response | None:
+        if sim.waha.key_ok(request.headers.get("X-Api-Key")):
+            return None
+        sim.record_event("waha_auth_failed", 401, None, path=request.path)
+        return _json(401, {"statusCode": 401, "message": "Unauthorized"})
+
+    def answer(call: Any) -> Response:
+        denied = refused()
+        if denied:
+            return denied
+        status, body = call(request.get_json(force=True, silent=True))
+        return _json(status, body)
+
+    @app.post("/api/sendText")
+    def waha_send_text() -> Response:
+        return answer(sim.waha.send_text)
+
+    @app.post("/api/sendSeen")
+    def waha_send_seen() -> Response:
+        return answer(sim.waha.send_seen)
+
+    @app.post("/api/startTyping")
+    def waha_start_typing() -> Response:
+        return answer(lambda body: sim.waha.typing(body, on=True))
+
+    @app.post("/api/stopTyping")
+    def waha_stop_typing() -> Response:
+        return answer(lambda body: sim.waha.typing(body, on=False))
+
+    @app.get("/api/files/<session>/<path:name>")
+    def waha_file(session: str, name: str) -> Response:
+        denied = refused()
+        if denied:
+            return denied
+        item = sim.waha.file(session, name)
+        if item is None:
+            return _json(404, {"statusCode": 404, "message": "File not found"})
+        sim.record_event("waha_file", 200, None, path=request.path)
+        return Response(item.data, status=200, content_type=item.mime_type)
+
+
+def waha_api_url(server: RunningServer[Any]) -> str:
+    """The value for ``WAHA_URL`` that points our code at a running simulator's WAHA mode."""
+    return server.url
 
 
 def start_simulator(

@@ -21,6 +21,11 @@ DEFAULT_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
 DEFAULT_USER_WA_ID = "15551234567"
 DEFAULT_USER_NAME = "Test User"
 DEFAULT_PORT = 8090
+# WAHA mode (local/simulator/waha.py): the session, its phone and its keys.
+DEFAULT_WAHA_SESSION = "default"
+DEFAULT_WAHA_PHONE_NUMBER = "15550009999"
+DEFAULT_WAHA_API_KEY = "local-waha-api-key"
+DEFAULT_WAHA_HMAC_KEY = "local-waha-hmac-key"
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,20 @@ class SimulatorConfig:
     webhook_retry_delays: tuple[float, ...] = (0.0, 1.0, 3.0, 5.0)
     webhook_timeout_seconds: float = 10.0
     enforce_service_window: bool = False
+    # Message types a send to a BSUID (`recipient`) is refused for with 131062, as Meta refuses
+    # some authentication templates; empty: every kind is accepted.
+    refuse_user_id_types: tuple[str, ...] = ()
     escape_non_ascii: bool = True
     include_pricing: bool = True
     # Service messages (free-form, inside the window) are billed since 1 October 2026; False
     # reports them as before, free_customer_service.
     bill_service_messages: bool = True
+    # WAHA mode: a second business number, served as a WAHA session, when its webhook url is set.
+    waha_webhook_url: str | None = None
+    waha_session: str = DEFAULT_WAHA_SESSION
+    waha_phone_number: str = DEFAULT_WAHA_PHONE_NUMBER
+    waha_api_key: str = DEFAULT_WAHA_API_KEY
+    waha_hmac_key: str = DEFAULT_WAHA_HMAC_KEY  # empty: webhooks go out unsigned
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SimulatorConfig:
@@ -72,14 +86,16 @@ class SimulatorConfig:
         parsed = {k: _parse_setting(k, v) if isinstance(v, str) else v for k, v in changes.items()}
         if "webhook_retry_delays" in parsed:
             parsed["webhook_retry_delays"] = tuple(float(d) for d in parsed["webhook_retry_delays"])
-        if "extra_phone_number_ids" in parsed:
-            parsed["extra_phone_number_ids"] = tuple(str(n) for n in parsed["extra_phone_number_ids"])
+        for name in ("extra_phone_number_ids", "refuse_user_id_types"):
+            if name in parsed:
+                parsed[name] = tuple(str(n) for n in parsed[name])
         return dataclasses.replace(self, **parsed)
 
     def public(self) -> Json:
         data = dataclasses.asdict(self)
         data["webhook_retry_delays"] = list(self.webhook_retry_delays)
         data["extra_phone_number_ids"] = list(self.extra_phone_number_ids)
+        data["refuse_user_id_types"] = list(self.refuse_user_id_types)
         return data
 
 
@@ -96,6 +112,10 @@ _ENV_NAMES = {
     "auto_read": "SIMULATOR_AUTO_READ",
     "media_url_ttl_seconds": "SIMULATOR_MEDIA_URL_TTL_SECONDS",
     "enforce_service_window": "SIMULATOR_ENFORCE_SERVICE_WINDOW",
+    "waha_webhook_url": "SIMULATOR_WAHA_WEBHOOK_URL",
+    "waha_session": "SIMULATOR_WAHA_SESSION",
+    "waha_api_key": "WAHA_API_KEY",
+    "waha_hmac_key": "WAHA_WEBHOOK_HMAC_KEY",
 }
 
 

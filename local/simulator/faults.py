@@ -12,7 +12,16 @@ from local.simulator.wire import Json
 
 # "delivery" fails a send asynchronously: the call is accepted, then a "failed" status webhook follows.
 FAULT_TARGETS = frozenset(
-    {"send", "mark_read", "typing", "media_metadata", "media_download", "media_upload", "delivery"}
+    {
+        "send",
+        "mark_read",
+        "typing",
+        "media_metadata",
+        "media_download",
+        "media_upload",
+        "delivery",
+        "waha_send",
+    }
 )
 
 

@@ -11,14 +11,17 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from local.simulator.coexistence import BusinessApp
 from local.simulator.config import SimulatorConfig
 from local.simulator.faults import Fault
 from local.simulator.graph import GraphBehaviour
+from local.simulator.identities import Identities
 from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorState
 from local.simulator.statuses import StatusUpdates
 from local.simulator.templates import TemplateCatalog
 from local.simulator.users import Users
+from local.simulator.waha import WahaServer
 from local.simulator.webhooks import WebhookSender
 from local.simulator.wire import Json
 
@@ -34,6 +37,9 @@ class WhatsAppSimulator:
         self.template_catalog = TemplateCatalog(self.shared, self.webhooks)
         self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses, self.template_catalog)
         self.users = Users(self.shared, self.media_host, self.webhooks)
+        self.identities = Identities(self.shared)
+        self.business_app = BusinessApp(self.shared, self.webhooks)
+        self.waha = WahaServer(self.shared, self.media_host)
 
     # ---- lifecycle and settings -----------------------------------------------------------
 
@@ -53,6 +59,7 @@ class WhatsAppSimulator:
             self.media_host.clear()
             self.template_catalog.clear()
             self.webhooks.clear()
+            self.waha.clear()
 
     def close(self) -> None:
         self.shared.stop.set()
@@ -80,8 +87,8 @@ class WhatsAppSimulator:
     def deliveries(self) -> list[Json]:
         return self.webhooks.deliveries()
 
-    def conversation(self, wa_id: str) -> Json:
-        return self.shared.conversation(wa_id)
+    def conversation(self, wa_id: str, provider: str = "cloud") -> Json:
+        return self.shared.conversation(wa_id, provider)
 
     def record_event(self, kind: str, status: int, payload: Any = None, **extra: Any) -> None:
         self.shared.record_event(kind, status, payload, **extra)
@@ -144,7 +151,28 @@ class WhatsAppSimulator:
     # ---- the users' side and the webhook --------------------------------------------------
 
     def send_inbound(self, spec: Json, base_url: str = "") -> Json:
+        """A user writes to the Cloud API number, or with ``"provider": "waha"`` to the WAHA one."""
+        if spec.get("provider") == "waha":
+            return self.waha.send_inbound(spec, base_url)
         return self.users.send(spec, base_url)
+
+    def set_user(self, wa_id: str, changes: Json) -> Json:
+        return self.identities.set_profile(wa_id, changes)
+
+    def user(self, wa_id: str) -> Json:
+        return self.identities.describe(wa_id)
+
+    def send_from_business_app(self, spec: Json) -> Json:
+        return self.business_app.send(spec)
+
+    def replay_history(self, spec: Json | None = None) -> Json:
+        return self.business_app.replay_history(spec)
+
+    def business_echo(self, spec: Json) -> Json:
+        return self.waha.business_echo(spec)
+
+    def waha_deliveries(self) -> list[Json]:
+        return self.waha.deliveries()
 
     def redeliver(self, wamid: str) -> Json:
         return self.webhooks.redeliver(wamid)

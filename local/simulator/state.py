@@ -56,6 +56,7 @@ class SimulatorState:
         self.typing_until: dict[str, float] = {}  # wa_id -> when the typing indicator goes away
         self.events: list[Json] = []  # every Graph call, answered or refused
         self.faults: FaultQueue[Fault] = FaultQueue()
+        self.profiles: dict[str, Any] = {}  # wa_id -> identities.Profile (username, hidden phone)
 
     def restart(self) -> None:
         """Cancel background work that holds the current ``stop`` and forget every record here."""
@@ -123,19 +124,27 @@ class SimulatorState:
                     message["status"] = "failed"
             self.changed.notify_all()
 
-    def conversation(self, wa_id: str) -> Json:
-        """One user's thread, both directions in time order, as the chat page shows it."""
+    def conversation(self, wa_id: str, provider: str = "cloud") -> Json:
+        """One user's thread with one business number (the Cloud API's or, with `provider`
+        "waha", the WAHA session's), both directions in time order, as the chat page shows it."""
         wa_id = digits(wa_id)
+
+        def mine(m: Json) -> bool:
+            return m.get("provider", "cloud") == provider
+
         with self.lock:
-            items = [_public(m) for m in self.inbound if m["from"] == wa_id]
-            items += [_public(m) for m in self.outbox if m["wa_id"] == wa_id]
+            items = [_public(m) for m in self.inbound if m["from"] == wa_id and mine(m)]
+            items += [_public(m) for m in self.outbox if m["wa_id"] == wa_id and mine(m)]
             typing = self.typing_until.get(wa_id, 0.0) > time.time()
             cfg = self.config
         items.sort(key=lambda m: m["at"])
+        number = cfg.waha_phone_number if provider == "waha" else cfg.display_phone_number
         return {
             "wa_id": wa_id,
-            "business": {"name": cfg.business_name, "display_phone_number": cfg.display_phone_number},
-            "webhook_url": cfg.webhook_url,
+            "provider": provider,
+            "providers": ["cloud", "waha"] if cfg.waha_webhook_url else ["cloud"],
+            "business": {"name": cfg.business_name, "display_phone_number": number},
+            "webhook_url": cfg.waha_webhook_url if provider == "waha" else cfg.webhook_url,
             "typing": typing,
             "messages": items,
         }

@@ -12,6 +12,8 @@ its outcome. Its slow steps draw from it, and their worst cases add up to less t
   read) rather than in total;
 - the Files API (media too large to go inline): `GEMINI_FILES_TIMEOUT_SECONDS` for every upload
   of a reply to be made and become usable;
+- the knowledge search (shared/ai_reply/grounding.py): at most `KNOWLEDGE_SECONDS` (10), run
+  while the conversation is read, inside the allowance below;
 - everything else (reading the conversation and the media, the typing indicator, storing the
   answer, sending its parts): `REST_OF_REPLY_SECONDS`, an allowance rather than a bound; each
   send's timeout is what is left of the deadline, and a part is not started without

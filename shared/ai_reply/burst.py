@@ -11,17 +11,20 @@ Every slow step draws from the job's one deadline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.ai_reply import guard
+from shared.ai_reply import envelope, guard, handoff
 from shared.ai_reply.budget import SEND_SECONDS
 from shared.ai_reply.gemini import ModelAnswer, ModelRejected, ModelUnavailable, generate
+from shared.ai_reply.grounding import KNOWLEDGE_SECONDS, awaited, ground
 from shared.ai_reply.guard import Step
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
-from shared.ai_reply.prompt import bound_history, build_contents
+from shared.ai_reply.prompt import bound_history, build_contents, lead_with
 from shared.ai_reply.reengage import WINDOW_CLOSED_ERROR, reengage, window_closed
+from shared.ai_reply.shaping import shape_reply
 from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
 from shared.config import Settings
@@ -32,7 +35,7 @@ from shared.store.replies import ReplyRecord, ReplyState
 from shared.store.schema import CALL, InboundStatus, SentBy, conversation_ref, message_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, OutsideCustomerWindow, WhatsAppError
-from shared.whatsapp.text import split_message
+from shared.whatsapp.interactive import FittedChoices
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +62,14 @@ class BurstReply:
         self.clients = clients
         self.settings = settings
         self.conversation_id = conversation_id
-        self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+        # Whom replies go to: the phone when known (Meta's advice), else the BSUID (`recipient`).
+        self.wa_id = str(
+            conversation.get("wa_id") or conversation.get("user_id") or conversation_id.split("_", 1)[1]
+        )
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.conversation = dict(conversation)  # as the lease transaction read it
-        self.wa = clients.whatsapp
+        self.wa = clients.provider(self.phone_number_id)  # the Cloud API or this number's WAHA session
         self.deadline = deadline or Deadline.for_job(settings.reply_job_timeout_seconds)
         self._typing: Future[None] | None = None
 
@@ -168,13 +174,27 @@ class BurstReply:
         self._typing = _BACKGROUND.submit(self._show_typing, burst[-1])
         media_parts = media_parts_for(self.clients, self.deadline)
         try:
-            voice = voice_for(self.db, self.phone_number_id, self.settings)
+            last_attempt = record.attempts >= self.settings.reply_max_job_attempts
+            search = _BACKGROUND.submit(
+                ground, self.clients, self.settings, self.phone_number_id, burst, last_attempt=last_attempt
+            )
+            # The number's settings are read while the context is built: no wait of their own.
+            voice_read = _BACKGROUND.submit(voice_for, self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            voice = voice_read.result()
+            grounding = awaited(
+                search,
+                self.deadline.share(KNOWLEDGE_SECONDS, "the knowledge search"),
+                last_attempt=last_attempt,
+            )
+            if (knowledge := grounding.part()) is not None:
+                lead_with(contents, knowledge)
             answer = generate(
                 self.clients.genai,
                 contents,
                 settings=self.settings,
                 system_instruction=voice.system_instruction,
+                response_schema=envelope.SCHEMA,
                 deadline=self.deadline,
             )
         except ModelUnavailable as exc:
@@ -194,48 +214,80 @@ class BurstReply:
                 {"code": "model_rejected", "title": "The model refused the request", "detail": str(exc)},
             )
             return None
-        transcripts, model_text = take_transcripts(answer.text or "")
+        read = envelope.read_envelope(answer.text or "")
+        if not read.parsed:
+            log.warning(
+                "the model's answer was not the JSON envelope; sent as plain text",
+                extra={"conversation_id": self.conversation_id, "error": read.error},
+            )
+        transcripts, model_text = take_transcripts(read.text)
         self._store_transcripts(transcripts, media_parts)
-        text = model_text or voice.fallback_reply
-        parts = split_message(text)
-        if len(parts) > 1:
+        handing_over = read.handoff_reason is not None and handoff.honoured(self.conversation, burst)
+        shaped = shape_reply(
+            model_text,
+            read.choices,
+            fallback=voice.fallback_reply,
+            handoff_message=voice.handoff_message if handing_over else None,
+        )
+        fields = {
+            "model": answer.model,
+            "text": shaped.text,
+            "model_text": answer.text,
+            "fallback": shaped.fallback,
+            "finish_reason": answer.finish_reason,
+            "block_reason": answer.block_reason,
+            "input_tokens": answer.input_tokens,
+            "output_tokens": answer.output_tokens,
+            "thinking_tokens": answer.thinking_tokens,
+            "cached_tokens": answer.cached_tokens,
+            "thinking_level": self.settings.gemini_thinking_level.lower(),
+            "latency_ms": answer.latency_ms,
+            "envelope_error": read.error,
+            "choices": shaped.choices.as_record() if shaped.choices else None,
+            "handoff": {"reason": read.handoff_reason, "honoured": handing_over}
+            if read.handoff_reason
+            else None,
+            **grounding.record(read.sources),
+        }
+        with_answer = [self._spend(record, answer)]
+        if handing_over:
+            reason = read.handoff_reason or ""
+            with_answer.append(
+                lambda batch: handoff.add_handoff(
+                    batch, self.db, self.conversation_id, reason=reason, reply_id=record.id
+                )
+            )
+            log.info(
+                "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
+            )
+        if len(shaped.parts) > 1:
             log.warning(
                 "the answer did not fit one WhatsApp message; sent in parts",
-                extra={"conversation_id": self.conversation_id, "reply_id": record.id, "parts": len(parts)},
+                extra={
+                    "conversation_id": self.conversation_id,
+                    "reply_id": record.id,
+                    "parts": len(shaped.parts),
+                },
             )
-        replies.save_answer(
-            self.db,
-            record,
-            {
-                "model": answer.model,
-                "text": text,
-                "model_text": answer.text,
-                "fallback": not model_text,
-                "finish_reason": answer.finish_reason,
-                "block_reason": answer.block_reason,
-                "input_tokens": answer.input_tokens,
-                "output_tokens": answer.output_tokens,
-                "thinking_tokens": answer.thinking_tokens,
-                "cached_tokens": answer.cached_tokens,
-                "thinking_level": self.settings.gemini_thinking_level.lower(),
-                "latency_ms": answer.latency_ms,
-            },
-            parts,
-            spend=lambda batch: usage.add_model_spend(
-                batch,
-                self.db,
-                conversation_id=self.conversation_id,
-                phone_number_id=self.phone_number_id,
-                spend=usage.ModelSpend.of(
-                    self.settings,
-                    input_tokens=answer.input_tokens,
-                    output_tokens=answer.output_tokens,
-                    thinking_tokens=answer.thinking_tokens,
-                ),
-                shard_key=record.id,
-            ),
-        )
+        replies.save_answer(self.db, record, fields, shaped.parts, with_answer=with_answer)
         return answer
+
+    def _spend(self, record: ReplyRecord, answer: ModelAnswer) -> Callable[[Any], None]:
+        """The answer's cost on the limits' counters (`usage.add_model_spend`), with the answer."""
+        spend = usage.ModelSpend.of(
+            self.settings,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            thinking_tokens=answer.thinking_tokens,
+        )
+        return lambda batch: usage.add_model_spend(
+            batch,
+            self.db,
+            conversation_id=self.conversation_id,
+            phone_number_id=self.phone_number_id,
+            spend=spend,
+            shard_key=record.id,
+        )
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
         for number, transcript in transcripts.items():
@@ -276,6 +328,8 @@ class BurstReply:
         if self._typing is not None:
             self._typing.result()
         last = burst[-1]
+        choices = record.data.get("choices")
+        fitted = FittedChoices.from_record(choices) if isinstance(choices, dict) else None
         for index, part in enumerate(record.parts):
             if f"p{index}" in record.sent_wamids:
                 continue
@@ -283,15 +337,9 @@ class BurstReply:
             self.deadline.check(f"sending part {index + 1} of the reply", needs=SEND_SECONDS)
             if not replies.begin_part(self.db, record, self.conversation_id, self.holder, index):
                 raise LeaseLost(record.id)
+            interactive = fitted if fitted is not None and index == len(record.parts) - 1 else None
             try:
-                wamid = self.wa.send_text(
-                    self.phone_number_id,
-                    self.wa_id,
-                    part,
-                    reply_to=last["id"] if index == 0 else None,
-                    callback_data=f"{record.id}:{index}",
-                    deadline=self.deadline,
-                )
+                wamid = self._send_part(part, interactive, index, record, last)
             except OutcomeUnknown as exc:
                 self._outcome_unknown(record, str(exc))
                 return
@@ -310,13 +358,48 @@ class BurstReply:
                 if isinstance(exc, OutsideCustomerWindow):
                     reengage(self.settings, self.clients, self.conversation_id)
                 return
-            self._record_part(record, index, wamid, part, burst)
+            self._record_part(record, index, wamid, part, burst, interactive)
         if record.state is not ReplyState.SENT:
             # Every part went out in an earlier delivery that stopped before closing the reply.
             replies.settle(self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst))
 
+    def _send_part(
+        self,
+        part: str,
+        interactive: FittedChoices | None,
+        index: int,
+        record: ReplyRecord,
+        last: dict[str, Any],
+    ) -> str:
+        """One part out: the last one carries the choices as buttons or a list, when there are any."""
+        reply_to = last["id"] if index == 0 else None
+        callback = f"{record.id}:{index}"
+        if interactive is not None:
+            return self.wa.send_interactive(
+                self.phone_number_id,
+                self.wa_id,
+                interactive.payload(part),
+                reply_to=reply_to,
+                callback_data=callback,
+                deadline=self.deadline,
+            )
+        return self.wa.send_text(
+            self.phone_number_id,
+            self.wa_id,
+            part,
+            reply_to=reply_to,
+            callback_data=callback,
+            deadline=self.deadline,
+        )
+
     def _record_part(
-        self, record: ReplyRecord, index: int, wamid: str, part: str, burst: list[dict[str, Any]]
+        self,
+        record: ReplyRecord,
+        index: int,
+        wamid: str,
+        part: str,
+        burst: list[dict[str, Any]],
+        interactive: FittedChoices | None = None,
     ) -> None:
         """Part `index` went out as `wamid`: its outbound message, the record's progress and, on the
         last part, the reply's close, in one batch."""
@@ -331,6 +414,7 @@ class BurstReply:
             to=self.wa_id,
             reply_to=burst[-1]["id"] if index == 0 else None,
             ai_response_id=record.id,
+            interactive=interactive.as_record() if interactive is not None else None,
         )
         replies.add_part_sent(batch, record, index, wamid)
         if index == len(record.parts) - 1:
@@ -338,7 +422,7 @@ class BurstReply:
                 batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
             )
         batch.commit(**CALL)
-        apply_parked_statuses(self.db, self.phone_number_id, wamid, self.wa_id)
+        apply_parked_statuses(self.db, self.conversation_id, wamid)
 
     @staticmethod
     def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:

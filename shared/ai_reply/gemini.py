@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.ai_reply.budget import model_call_seconds
 from shared.ai_reply.one_message import with_one_message_rule
@@ -55,16 +55,24 @@ class ModelAnswer:
 
 
 def generation_config(
-    settings: Settings, system_instruction: str | None = None
+    settings: Settings,
+    system_instruction: str | None = None,
+    response_schema: dict[str, Any] | None = None,
 ) -> types.GenerateContentConfig:
-    """The request's configuration; no temperature, on purpose (see the module's docstring)."""
+    """The request's configuration; no temperature, on purpose (see the module's docstring).
+
+    With `response_schema` (a JSON Schema) the model answers with a JSON object of that shape."""
     from google.genai import types
 
-    return types.GenerateContentConfig(
+    config = types.GenerateContentConfig(
         system_instruction=with_one_message_rule(system_instruction or settings.system_instruction),
         max_output_tokens=settings.gemini_max_output_tokens,
         thinking_config=types.ThinkingConfig(thinking_level=settings.gemini_thinking_level.strip().upper()),
     )
+    if response_schema is not None:
+        config.response_mime_type = "application/json"
+        config.response_json_schema = response_schema
+    return config
 
 
 def generate(
@@ -73,12 +81,13 @@ def generate(
     *,
     settings: Settings,
     system_instruction: str | None = None,
+    response_schema: dict[str, Any] | None = None,
     deadline: Deadline | None = None,
 ) -> ModelAnswer:
     from google.genai import errors
 
     model = settings.gemini_model
-    config = generation_config(settings, system_instruction)
+    config = generation_config(settings, system_instruction, response_schema)
     limit = model_call_seconds(settings)
     started = time.perf_counter()
     try:

@@ -37,11 +37,22 @@ def describe(message: MessageDoc) -> str:
     if kind == "contacts":
         cards = [_contact_card(c) for c in message.get("contacts") or []]
         return "[Shared contact" + ("s" if len(cards) > 1 else "") + ": " + "; ".join(cards) + "]"
+    if kind == "interactive" and message.get("direction") == "outbound":
+        return _offered(text, message.get("interactive"))
     if kind in ("interactive", "button"):
         return f"[Tapped: {text}]"
     if kind in ("image", "audio", "video", "document", "sticker"):
         return _describe_media(kind, message, text)
     return text
+
+
+def _offered(text: str, interactive: Any) -> str:
+    """The assistant's own message with choices: the choices as it wrote them, whole."""
+    options = (interactive or {}).get("options") if isinstance(interactive, Mapping) else None
+    titles = [
+        str(o.get("full_title") or o.get("title") or "") for o in options or () if isinstance(o, Mapping)
+    ]
+    return f"{text}\n[Offered choices: {' | '.join(t for t in titles if t)}]" if titles else text
 
 
 def _contact_card(card: Mapping[str, Any]) -> str:
@@ -116,3 +127,10 @@ def build_contents(
     while turns and turns[0].role != "user":
         turns.pop(0)  # a conversation the model sees starts with the customer
     return turns
+
+
+def lead_with(turns: list[types.Content], part: types.Part) -> None:
+    """Put `part` first in the burst's turn (the last, the customer's): what the model is told
+    about the burst before reading it, such as the knowledge passages found for it."""
+    if turns and turns[-1].role == "user":
+        turns[-1].parts = [part, *(turns[-1].parts or [])]

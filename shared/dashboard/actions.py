@@ -51,7 +51,9 @@ def _conversation(db: firestore.Client, conversation_id: str) -> firestore.Docum
 
 
 def set_ai_paused(db: firestore.Client, conversation_id: str, paused: bool, operator: str) -> Outcome:
-    """Pause or resume the AI; resuming also clears `needs_attention` (the operator has looked)."""
+    """Pause or resume the AI; resuming also clears `needs_attention` and a waiting handoff (the
+    operator has looked), and marks the time from which a new handoff may fire
+    (shared/ai_reply/handoff.py)."""
     ref = _conversation(db, conversation_id)
     if ref is None:
         return Outcome.NOT_FOUND
@@ -62,6 +64,8 @@ def set_ai_paused(db: firestore.Client, conversation_id: str, paused: bool, oper
     }
     if not paused:
         fields["needs_attention"] = False
+        fields["handoff_waiting"] = False
+        fields["ai_resumed_at"] = fields["ai_paused_changed_at"]
     try:
         ref.update(fields, **CALL)
     except gexc.NotFound:

@@ -24,6 +24,7 @@ from shared.dashboard.config import DashboardConfig
 from shared.dashboard.routes.actions import operator_actions
 from shared.dashboard.routes.auth import auth
 from shared.dashboard.routes.guardrails import guardrails
+from shared.dashboard.routes.handoff import handoff_settings
 from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, upload_limit
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
@@ -72,6 +73,7 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
         media,
         settings_pages,
         knowledge,
+        handoff_settings,
         guardrails,
         message_templates,
         rates,

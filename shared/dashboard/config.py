@@ -37,6 +37,7 @@ class DashboardConfig:
     reply_topic: str
     media_topic: str
     number_defaults: Defaults  # what a business number without settings of its own uses
+    human_reply_pause_minutes: float = 60.0  # an operator's reply pauses the assistant this long
     waba_id: str = ""  # WHATSAPP_BUSINESS_ACCOUNT_ID: whose templates "Sync" fetches
 
     @property
@@ -77,4 +78,5 @@ class DashboardConfig:
             media_topic=settings.media_topic,
             waba_id=settings.whatsapp_business_account_id,
             number_defaults=Defaults.from_settings(settings),
+            human_reply_pause_minutes=settings.human_reply_pause_minutes,
         )

@@ -21,7 +21,7 @@ MediaUrl = Callable[[str, str], str]  # (message id, variant) -> URL of the dash
 
 # "unknown": an operator's send WhatsApp never answered; nothing will ever say what became of it.
 FINAL_OUTBOUND = frozenset({"read", "played", "failed", "unknown"})
-FINAL_INBOUND = frozenset({"answered", "ignored", "failed"})
+FINAL_INBOUND = frozenset({"answered", "ignored", "failed", "history"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
 TYPE_ICONS = {
@@ -46,6 +46,7 @@ INBOUND_STATUS_LABELS = {
     "answered": "answered",
     "failed": "failed",
     "ignored": "not answered",
+    "history": "from the Business app's history",
 }
 
 
@@ -84,6 +85,28 @@ class MediaView:
 
 
 @dataclass(frozen=True)
+class SourceView:
+    """A knowledge passage the reply was given, as the record keeps it."""
+
+    source: str  # "document › heading"
+    text: str
+    similarity: float | None
+    cited: bool  # the answer says it relied on it
+
+    @classmethod
+    def from_value(cls, value: Any) -> SourceView | None:
+        if not isinstance(value, Mapping):
+            return None
+        title, heading = _text(value.get("title")), _text(value.get("heading"))
+        return cls(
+            source=f"{title} › {heading}" if heading else title or "document",
+            text=_text(value.get("text")),
+            similarity=_number(value.get("similarity")),
+            cited=bool(value.get("cited")),
+        )
+
+
+@dataclass(frozen=True)
 class AiDetails:
     model: str
     input_tokens: int | None
@@ -92,6 +115,9 @@ class AiDetails:
     finish_reason: str
     error: str
     thinking_tokens: int | None = None  # billed as output, apart from the answer's
+    sources: tuple[SourceView, ...] = ()  # the knowledge it was given, cited ones first
+    handoff: str = ""  # why the assistant handed the conversation to a person
+    envelope_error: str = ""  # why its answer was read as plain text
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any]) -> AiDetails:
@@ -100,7 +126,19 @@ class AiDetails:
             return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
         error = data.get("error")
+        knowledge = data.get("knowledge")
+        sources = (
+            [v for v in (SourceView.from_value(k) for k in knowledge or ()) if v]
+            if isinstance(knowledge, list)
+            else []
+        )
+        handoff = data.get("handoff")
         return cls(
+            sources=tuple(sorted(sources, key=lambda v: not v.cited)),
+            handoff=_text(handoff.get("reason"))
+            if isinstance(handoff, Mapping) and handoff.get("honoured")
+            else "",
+            envelope_error=_text(data.get("envelope_error")),
             model=str(data.get("model") or ""),
             input_tokens=number("input_tokens"),
             output_tokens=number("output_tokens"),
@@ -117,7 +155,7 @@ class AiDetails:
 class MessageView:
     id: str
     direction: str  # inbound | outbound
-    author: str  # customer | ai | operator
+    author: str  # customer | ai | operator | business_app
     author_label: str
     type: str
     icon: str
@@ -221,6 +259,8 @@ def _details(kind: str, data: Mapping[str, Any]) -> tuple[list[str], str, str]:
     if kind == "button" and isinstance(button := data.get("button"), Mapping):
         return ["tapped a button"] if button.get("text") else [], "", ""
     if kind == "interactive" and isinstance(reply := data.get("interactive"), Mapping):
+        if isinstance(options := reply.get("options"), list):  # choices the assistant offered
+            return [f"▸ {_text(o.get('title'))}" for o in options if isinstance(o, Mapping)], "", ""
         return [s for s in (_text(reply.get("description")),) if s], "", ""
     if kind == "template" and isinstance(template := data.get("template"), Mapping):
         parts = (
@@ -260,11 +300,14 @@ def message_view(
         else None
     )
     if direction == "outbound":
-        author = "operator" if data.get("sent_by") == "operator" else "ai"
+        author = {"operator": "operator", "business_app": "business_app"}.get(
+            _text(data.get("sent_by")), "ai"
+        )
         # Behind IAP the operator is an email worth showing; the local login has one shared name.
         operator_name = _text(data.get("operator"))
         named = f"Operator ({operator_name})" if "@" in operator_name else "Operator"
-        author_label = "AI" if author == "ai" else named
+        # The owner, from the WhatsApp Business app on the same number (Coexistence echoes).
+        author_label = {"ai": "AI", "business_app": "Business app"}.get(author, named)
         final = status in FINAL_OUTBOUND
         status_label = "may not have been delivered" if status == "unknown" else status or "accepted"
         retried = bool(data.get("retried_as"))
@@ -281,6 +324,8 @@ def message_view(
     if error is None and media is not None and media.status == "failed" and media.failure_reason:
         error = ErrorView(code="", title="media could not be processed", detail=media.failure_reason)
     details, link_label, link_url = _details(kind, data)
+    if data.get("revoked"):
+        details = ["deleted for everyone by its sender", *details]  # kept here for the record
     text = _text(data.get("text"))
     if kind == "button" and not text and isinstance(data.get("button"), Mapping):
         text = _text(data["button"].get("text"))

@@ -33,6 +33,9 @@ NOTICES = {
         "warning",
         "Not sent: the customer opted out (wrote STOP). You can write again once they write START.",
     ),
+    "erase_unconfirmed": Notice(
+        "warning", "Nothing was deleted: type the customer's number exactly as shown to confirm."
+    ),
     "retry_queued": Notice("success", "The message was queued for the AI again."),
     "resent": Notice("success", "The message was sent again."),
     "not_failed": Notice("info", "Nothing to retry: the message was already retried or has not failed."),
@@ -48,7 +51,9 @@ NOTICES = {
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
     "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
-    "knowledge_added": Notice("success", "The document was added: the assistant answers from it now."),
+    "knowledge_added": Notice(
+        "success", "The document was added: the assistant answers from it within half a minute."
+    ),
     "knowledge_replaced": Notice(
         "success", "The document was replaced: the assistant answers from the new one."
     ),

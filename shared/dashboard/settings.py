@@ -26,6 +26,7 @@ class Section:
 NUMBER_SECTIONS: tuple[Section, ...] = (
     Section("voice", "Voice", "_settings_voice.html"),
     Section("limits", "Limits", "_settings_limits.html"),  # shared/dashboard/routes/guardrails.py
+    Section("handoff", "Handoff to a person", "_settings_handoff.html"),  # routes/handoff.py
 )
 PAGE_SECTIONS: tuple[Section, ...] = ()
 PAGE_SECTIONS: tuple[Section, ...] = (Section("rates", "Rate card", "_settings_rates.html"),)

@@ -1,7 +1,8 @@
 """The passages a reply is given: the customer's words embedded as a query, the nearest passages
 of the number's documents (and of those for every number) above `KNOWLEDGE_MIN_SIMILARITY`.
 
-A number without documents costs one small query and no embedding call. A failure of the
+A number without documents costs no embedding call, and no query while the instance remembers
+it has none (shared/knowledge/scopes.py). A failure of the
 embedding model or of the vector search is `RetrievalFailed`: the reply job decides whether to
 retry or to answer without knowledge, and records which.
 """
@@ -38,7 +39,7 @@ def retrieve(clients: Clients, settings: Settings, phone_number_id: str, questio
     started = time.perf_counter()
     db = clients.firestore
     try:
-        if not store.has_documents(db, phone_number_id):
+        if not clients.knowledge_scopes.has_documents(db, phone_number_id):
             return Retrieved()
         vector = embed_query(clients.genai, settings, question)
         passages = store.nearest_passages(

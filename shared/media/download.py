@@ -1,7 +1,9 @@
 """Downloading a WhatsApp media file to disk: two steps, a hard byte cap, an integrity check.
 
-WhatsApp gives a media id (and, on newer deliveries, a url). The id's metadata holds a url that
-is valid for five minutes; the url needs the same bearer token. The body is streamed to a file
+The Cloud API gives a media id (and, on newer deliveries, a url). The id's metadata holds a url
+that is valid for five minutes; the url needs the same bearer token. A provider without media
+ids (WAHA: `refreshes_media_urls` is False) gives the url with the message, and only that url,
+on its own host, is fetched. The body is streamed to a file
 and hashed on the way, and the download stops the moment it passes the kind's cap, so a huge
 file costs neither memory nor more than `cap` bytes of disk. Every request and every chunk read
 draws from the job's deadline, so a file that trickles in cannot outlast the job.
@@ -20,8 +22,8 @@ import requests
 from shared.bucket import whatsapp_sha256_to_hex
 from shared.deadline import Deadline
 from shared.files.errors import MediaRejected, RejectCode
-from shared.whatsapp.client import WhatsAppClient
 from shared.whatsapp.errors import InvalidRequest, MediaUnavailable, UntrustedAddress
+from shared.whatsapp.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Downloaded:
 
 
 def download_media(
-    wa: WhatsAppClient,
+    wa: Provider,
     media: dict[str, Any],
     dest: Path,
     *,
@@ -63,6 +65,8 @@ def download_media(
     declared = str(media.get("mime_type") or "")
     expected = whatsapp_sha256_to_hex(media.get("sha256"))
     url = media.get("url")
+    if not wa.refreshes_media_urls:
+        return _download_given_url(wa, str(url or ""), dest, cap, declared, expected, noun, deadline)
     if url and not wa.trusts_media_url(str(url)):
         # Only the media id is worth anything then: the Graph API says where the file really is.
         log.warning(
@@ -83,8 +87,37 @@ def download_media(
         return _stream(wa, url, dest, cap, declared, expected, noun, deadline)
 
 
+def _download_given_url(
+    wa: Provider,
+    url: str,
+    dest: Path,
+    cap: int,
+    declared: str,
+    expected: str | None,
+    noun: str,
+    deadline: Deadline | None,
+) -> Downloaded:
+    """A provider whose messages carry the only address of their file (WAHA): that one or none."""
+    if not url:
+        raise MediaRejected(
+            f"No download address came with this {noun}: the WhatsApp server did not keep the file",
+            RejectCode.DAMAGED,
+        )
+    if not wa.trusts_media_url(url):
+        raise MediaRejected(
+            f"The download address that came with this {noun} is not the WhatsApp server's",
+            RejectCode.UNTRUSTED_URL,
+        )
+    try:
+        return _stream(wa, url, dest, cap, declared, expected, noun, deadline)
+    except MediaUnavailable as exc:
+        raise MediaRejected(
+            f"The WhatsApp server no longer has this {noun}: {exc}", RejectCode.DAMAGED
+        ) from exc
+
+
 def _fresh_url(
-    wa: WhatsAppClient,
+    wa: Provider,
     media: dict[str, Any],
     cap: int,
     declared: str,
@@ -110,7 +143,7 @@ def _fresh_url(
 
 
 def _stream(
-    wa: WhatsAppClient,
+    wa: Provider,
     url: str,
     dest: Path,
     cap: int,
@@ -141,7 +174,7 @@ def _stream(
     return Downloaded(dest, size, actual, declared)
 
 
-def _open_download(wa: WhatsAppClient, url: str, noun: str, deadline: Deadline | None) -> requests.Response:
+def _open_download(wa: Provider, url: str, noun: str, deadline: Deadline | None) -> requests.Response:
     try:
         return wa.open_download(url, deadline=deadline)
     except UntrustedAddress as exc:  # a redirect off Meta's hosts: never followed, never retried

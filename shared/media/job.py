@@ -31,9 +31,9 @@ from shared.media.kinds import max_bytes, noun_for
 from shared.media.pipeline import MediaLimits, PreparedMedia, prepare
 from shared.store import jobs
 from shared.store.inbound import record_job_arrival
-from shared.store.schema import CALL, InboundStatus, MediaStatus, message_ref
-from shared.whatsapp.client import WhatsAppClient
+from shared.store.schema import CALL, InboundStatus, MediaStatus, business_number, message_ref
 from shared.whatsapp.errors import AuthenticationFailed
+from shared.whatsapp.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,13 @@ def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients
     deadline = Deadline.for_job(settings.media_job_timeout_seconds)
     job = received.job
     db = clients.firestore
+    # First, whatever the job's age: the message joins its conversation and the counters (its
+    # user's conversation, which the job may not have named: the rest of the job works there).
+    arrived = record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
+    message = arrived.message if arrived else None
+    if arrived and arrived.conversation_id != job.conversation_id:
+        job = Job(arrived.conversation_id, job.message_id, job.reason, job.published_at)
     extra = {"conversation_id": job.conversation_id, "message_id": job.message_id}
-    # First, whatever the job's age: the message joins its conversation and the counters.
-    message = record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
     ref = message_ref(db, job.conversation_id, job.message_id)
     if not message or not isinstance(message.get("media"), dict):
         log.warning("media job for an unknown message; dropped", extra=extra)
@@ -87,7 +91,8 @@ def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients
         _settle_given_up(clients, settings, job, message, fields)
         return
     try:
-        fields = _process(message, job.conversation_id, clients.bucket, clients.whatsapp, settings, deadline)
+        provider = clients.provider(business_number(job.conversation_id))
+        fields = _process(message, job.conversation_id, clients.bucket, provider, settings, deadline)
     except MediaRejected as exc:
         log.warning("media refused", extra={**extra, "reason": exc.reason, "code": exc.code})
         fields = {
@@ -182,7 +187,7 @@ def _process(
     message: dict[str, Any],
     conversation_id: str,
     bucket: MediaBucket,
-    wa: WhatsAppClient,
+    wa: Provider,
     settings: Settings,
     deadline: Deadline,
 ) -> dict[str, Any]:

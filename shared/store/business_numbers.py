@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,12 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.config import DEFAULT_FALLBACK_REPLY, DEFAULT_SYSTEM_INSTRUCTION, Settings
+from shared.config import (
+    DEFAULT_FALLBACK_REPLY,
+    DEFAULT_HANDOFF_MESSAGE,
+    DEFAULT_SYSTEM_INSTRUCTION,
+    Settings,
+)
 from shared.store.schema import CALL, business_number_ref, business_numbers
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ class Defaults:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    handoff_message: str = DEFAULT_HANDOFF_MESSAGE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Defaults:
@@ -58,6 +64,7 @@ class Defaults:
             business_name=settings.business_name,
             system_instruction=settings.system_instruction,
             fallback_reply=settings.fallback_reply,
+            handoff_message=settings.handoff_message,
         )
 
 
@@ -101,6 +108,19 @@ VOICE: tuple[TextSetting, ...] = (
 )
 
 
+# What the customer reads, once, when the assistant hands the conversation to a person.
+HANDOFF: tuple[TextSetting, ...] = (
+    TextSetting(
+        "handoff_message",
+        "Handoff message",
+        "Sent once when the assistant hands a conversation to a person (the customer asked for one, "
+        "is upset, or asks what it may not answer); the AI then stays paused until you resume it.",
+        max_chars=1024,
+        multiline=True,
+    ),
+)
+
+
 class InvalidSetting(ValueError):
     """An operator's value cannot be stored; the message says why in words for the operator."""
 
@@ -118,6 +138,7 @@ class BusinessNumber:
     business_name: str = ""
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    handoff_message: str = DEFAULT_HANDOFF_MESSAGE
     own: frozenset[str] = frozenset()  # the settings this number has of its own (the rest: defaults)
     first_seen_at: datetime | None = None
     updated_at: datetime | None = None
@@ -193,13 +214,19 @@ def get(db: firestore.Client, phone_number_id: str, defaults: Defaults) -> Busin
     return BusinessNumber.from_document(phone_number_id, snap.to_dict(), defaults) if snap.exists else None
 
 
-def for_reply(db: firestore.Client, phone_number_id: str, defaults: Defaults) -> BusinessNumber:
+def for_reply(
+    db: firestore.Client,
+    phone_number_id: str,
+    defaults: Defaults,
+    *,
+    later: Callable[..., object] | None = None,
+) -> BusinessNumber:
     """The settings a reply on this number uses; the first reply on a number makes it known to
-    the Settings page (`record_seen`)."""
+    the Settings page (`record_seen`, handed to `later` to run off the reply's path if given)."""
     number = get(db, phone_number_id, defaults)
     if number is not None:
         return number
-    record_seen(db, phone_number_id)
+    (later or (lambda f, *a: f(*a)))(record_seen, db, phone_number_id)
     return BusinessNumber.from_document(phone_number_id, None, defaults)
 
 

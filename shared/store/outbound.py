@@ -46,11 +46,12 @@ def outbound_document(
     operator: str | None = None,
     error: dict[str, Any] | None = None,
     template: dict[str, Any] | None = None,
+    interactive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "wamid": wamid,
         "direction": Direction.OUTBOUND.value,
-        "type": "template" if template else "text",
+        "type": "template" if template else "interactive" if interactive else "text",
         "text": text,
         "to": to,
         "sent_by": sent_by.value,
@@ -65,6 +66,8 @@ def outbound_document(
         doc["operator"] = operator
     if template:
         doc["template"] = template  # name, language, category and the values it was filled with
+    if interactive:
+        doc["interactive"] = interactive  # the choices as sent (shared/whatsapp/interactive.py)
     return doc
 
 
@@ -82,6 +85,7 @@ def add_outbound(
     operator: str | None = None,
     answers: list[firestore.DocumentReference] = (),  # type: ignore[assignment]
     template: dict[str, Any] | None = None,
+    interactive: dict[str, Any] | None = None,
 ) -> None:
     """A message WhatsApp accepted, its conversation's summary and counters, as writes of `batch`.
 
@@ -103,6 +107,7 @@ def add_outbound(
         ai_response_id=ai_response_id,
         operator=operator,
         template=template,
+        interactive=interactive,
     )
     batch.set(message_ref(db, conversation_id, wamid), document)
     batch.set(

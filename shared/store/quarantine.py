@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,8 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
             "truncated": body_bytes < body_size,
             "size_bytes": len(body),
             "sha256": digest,  # of the whole body, however much of it is shown
+            # The customers the body names, so erasing a customer finds their entries too.
+            "wa_ids": customers_in(body),
             "body_chunks": len(chunks),
             "received_at": now,
             "expire_at": now + RETENTION,
@@ -84,6 +87,17 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
     with contextlib.suppress(gexc.AlreadyExists):  # a redelivery of a body already kept
         batch.commit(**CALL)
     return entry_id
+
+
+# Meta names a customer as a message's `from`, a contact's `wa_id` or a status's `recipient_id`.
+_CUSTOMER_FIELD = re.compile(rb'"(?:from|wa_id|recipient_id)"\s*:\s*"(\+?[0-9]{5,20})"')
+MAX_CUSTOMERS = 100
+
+
+def customers_in(body: bytes) -> list[str]:
+    """The WhatsApp ids a body names, found in its bytes (it may not even be JSON)."""
+    found = dict.fromkeys(m.group(1).decode().lstrip("+") for m in _CUSTOMER_FIELD.finditer(body))
+    return list(found)[:MAX_CUSTOMERS]
 
 
 def whole_body(db: firestore.Client, entry_id: str, shown_body: str, chunk_count: int) -> Iterator[bytes]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,26 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
 
 
+_USER_ID = re.compile(r"[A-Z]{2}\.")
+
+
+def is_user_id(address: str) -> bool:
+    """A business-scoped user id (`US.1349...`) rather than a phone number (digits, maybe "+")."""
+    return bool(_USER_ID.match(address))
+
+
+def addressed(to: str) -> dict[str, str]:
+    """The send body's recipient: `to` for a phone number ("+" and digits, so it is never read as
+    a local one), `recipient` for a user known by their BSUID. Only one is ever sent: Meta reads
+    `to` first when both are there."""
+    if is_user_id(to):
+        return {"recipient": to}
+    return {"to": "+" + to.lstrip("+")}
+
+
 class WhatsAppClient:
+    refreshes_media_urls = True  # GET /{media-id} gives a fresh download url (shared/whatsapp/provider.py)
+
     def __init__(
         self,
         base_url: str,
@@ -94,15 +114,44 @@ class WhatsAppClient:
         callback_data: str | None = None,
         deadline: Deadline | None = None,
     ) -> str:
-        """Send a text message; returns the wamid WhatsApp assigned to it."""
+        """Send a text message to `to` (a phone number, or a BSUID: see `addressed`); returns the
+        wamid WhatsApp assigned to it."""
         if meta_length(body) > TEXT_LIMIT:
             raise ValueError(f"text body of {meta_length(body)} UTF-16 units is over WhatsApp's {TEXT_LIMIT}")
+        content = {"body": body, "preview_url": False}
+        return self._send_message(phone_number_id, to, "text", content, reply_to, callback_data, deadline)
+
+    def send_interactive(
+        self,
+        phone_number_id: str,
+        to: str,
+        interactive: dict[str, Any],
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+        deadline: Deadline | None = None,
+    ) -> str:
+        """Send reply buttons or a list (`interactive.FittedChoices.payload`); returns the wamid."""
+        return self._send_message(
+            phone_number_id, to, "interactive", interactive, reply_to, callback_data, deadline
+        )
+
+    def _send_message(
+        self,
+        phone_number_id: str,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        reply_to: str | None,
+        callback_data: str | None,
+        deadline: Deadline | None,
+    ) -> str:
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": "+" + to.lstrip("+"),  # with "+" the number is never read as a local one
-            "type": "text",
-            "text": {"body": body, "preview_url": False},
+            **addressed(to),
+            "type": kind,
+            kind: content,
         }
         if reply_to:
             payload["context"] = {"message_id": reply_to}

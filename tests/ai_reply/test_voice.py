@@ -13,6 +13,7 @@ import pytest
 
 from local.offline_gemini import start_offline_gemini
 from local.simulator import graph_api_url, start_simulator
+from shared.ai_reply.instruction import ANSWER_RULES
 from shared.ai_reply.job import handle_reply_job
 from shared.ai_reply.one_message import with_one_message_rule
 from shared.bus import Job, ReceivedJob
@@ -79,9 +80,9 @@ def test_one_customer_writing_to_two_numbers_gets_each_numbers_voice_from_that_n
     ask(services, SUPPORT, "my order is late")
 
     sales, support = system_instructions(services)
-    # Each number's own instruction, then the rule every instruction ends with.
-    assert sales == with_one_message_rule("You answer on behalf of Acme Sales.\n\nSell.")
-    assert support == with_one_message_rule("The deployment's own instruction.")  # nobody configured it
+    # Each number's own instruction, the answer rules, then the rule every instruction ends with.
+    assert sales == with_one_message_rule(f"You answer on behalf of Acme Sales.\n\nSell.\n\n{ANSWER_RULES}")
+    assert support == with_one_message_rule(f"The deployment's own instruction.\n\n{ANSWER_RULES}")
     sent = services["simulator"].outbox()
     assert [s["phone_number_id"] for s in sent] == [SALES, SUPPORT]
     assert all(s["wa_id"] == CUSTOMER for s in sent)
@@ -96,3 +97,23 @@ def test_the_fallback_reply_is_the_numbers_own(services) -> None:
     ask(services, SUPPORT, "hello?")
     (sent,) = services["simulator"].outbox()
     assert sent["text"] == "Support will call you."
+
+
+def test_the_scoped_default_names_the_numbers_business(services) -> None:
+    services["env"].pop("SYSTEM_INSTRUCTION")
+    business_numbers.save(services["db"], SALES, {"business_name": "Pastelaria Lisboa"}, operator="ops")
+    ask(services, SALES, "hello")
+
+    (instruction,) = system_instructions(services)
+    assert instruction.startswith("You are the WhatsApp assistant of Pastelaria Lisboa.")
+    assert "Only help with Pastelaria Lisboa" in instruction and "{business}" not in instruction
+
+
+def test_the_handoff_message_is_the_numbers_own(services) -> None:
+    business_numbers.save(
+        services["db"], SUPPORT, {"handoff_message": "Um colega responde já."}, operator="ops"
+    )
+    ask(services, SUPPORT, "I want to talk to a person")
+
+    (sent,) = services["simulator"].outbox()
+    assert sent["text"] == "Um colega responde já."

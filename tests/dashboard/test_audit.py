@@ -71,8 +71,17 @@ def test_every_action_of_the_test_is_on_the_audit_page(audited, firestore_db, si
         },
     )
 
+    assert audited.get(f"/conversations/{conv}/export").status_code == 200
+    audited.post(f"/conversations/{conv}/erase", {"confirm": WA_ID, "scope": "this"})
+    audited.post("/logout")
+    audited.login()
+
     page = audited.get("/audit").get_data(as_text=True)
-    assert rows(page) == ["settings", "replay", "retry", "reply", "mark_handled", "resume", "pause", "login"]
+    assert rows(page) == [
+        *("login", "logout", "erasure", "export", "settings", "replay", "retry"),
+        *("reply", "mark_handled", "resume", "pause", "login"),
+    ]
+    assert WA_ID not in page.split('data-action="erasure"')[1].split("</tr>")[0]  # names the erasure only
     assert conv in page and "operator" in page and "(password)" in page
     assert "cap 3.50 USD/day" in page
 

@@ -23,8 +23,8 @@ SAMPLE_ARGUMENTS = {
     "variant": "original",
     "entry_id": "abc",
     "filename": "css/dashboard.css",
+    "document_id": "doc123",
     "phone_number_id": "100000000000001",
-    "document_id": "doc-sample",
 }
 
 

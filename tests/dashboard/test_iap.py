@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -161,3 +162,18 @@ def test_an_operator_behind_iap_acts_with_a_csrf_token(iap_app, key_server, fire
     stored = conversation(firestore_db, conv)
     assert stored["ai_paused"] is True
     assert stored["ai_paused_by"] == OPERATOR
+
+
+def test_an_operators_first_request_through_iap_is_their_login_in_the_audit_trail(
+    iap_app, key_server, caplog
+) -> None:
+    client = iap_app.test_client()
+    headers = {"x-goog-iap-jwt-assertion": assertion(key_server.state.private_key)}
+    with caplog.at_level(logging.INFO, logger="shared.dashboard.audit"):
+        first = client.get("/", headers=headers)
+        client.get("/conversations", headers=headers)  # the same browser: signed in already
+    logins = [r.audit for r in caplog.records if getattr(r, "audit", {}).get("action") == "login"]
+    assert [(a["operator"], a["via"]) for a in logins] == [(OPERATOR, "iap")]
+    assert "__Host-signed-in=" in first.headers["Set-Cookie"] or any(
+        "__Host-signed-in=" in v for v in first.headers.getlist("Set-Cookie")
+    )

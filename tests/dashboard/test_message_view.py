@@ -110,3 +110,13 @@ def test_the_version_changes_exactly_when_the_bubble_would() -> None:
     reply = {"direction": "outbound", "text": "Hi", "status": "sent"}
     assert view(reply).version == view(dict(reply)).version
     assert view(reply).version != view({**reply, "status": "delivered"}).version
+
+
+def test_what_the_business_typed_on_its_phone_is_its_own_message_not_the_ai_s_nor_an_operator_s() -> None:
+    v = view({"direction": "outbound", "type": "text", "text": "Ana here", "sent_by": "business_app"})
+    assert (v.author, v.author_label) == ("business_app", "Business app")
+
+
+def test_a_message_deleted_by_its_sender_stays_and_says_so() -> None:
+    v = view({"direction": "inbound", "type": "text", "text": "oops", "revoked": True})
+    assert v.text == "oops" and v.details[0] == "deleted for everyone by its sender"

@@ -32,7 +32,7 @@ def test_every_number_seen_is_listed_with_the_environments_defaults(make_app, fi
     html = page.get_data(as_text=True)
     assert listed_numbers(html) == [SALES, SUPPORT]
     assert 'placeholder="Answer in rhymes."' in html  # the default, shown where nothing is set
-    assert html.count(">default</span>") == 6
+    assert html.count(">default</span>") == 8  # 2 numbers x (3 voice settings + the handoff message)
 
 
 def test_an_operator_sets_one_numbers_voice_and_the_other_keeps_the_defaults(operator, firestore_db) -> None:
@@ -89,3 +89,14 @@ def test_settings_need_the_csrf_token_and_escape_what_operators_wrote(operator, 
     operator.post(f"/settings/{SALES}/voice", {"business_name": XSS[:100], "system_instruction": XSS})
     html = operator.get("/settings").get_data(as_text=True)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_an_operator_sets_one_numbers_handoff_message(operator, firestore_db) -> None:
+    business_numbers.record_seen(firestore_db, SUPPORT)
+    response = operator.post(f"/settings/{SUPPORT}/handoff", {"handoff_message": "Um colega responde já."})
+
+    assert response.status_code == 303 and "handoff" in response.headers["Location"]
+    number = business_numbers.get(firestore_db, SUPPORT, business_numbers.Defaults())
+    assert number.handoff_message == "Um colega responde já." and not number.is_default("handoff_message")
+    too_long = operator.post(f"/settings/{SUPPORT}/handoff", {"handoff_message": "x" * 2000})
+    assert too_long.status_code == 422 and "at most 1,024 fit" in too_long.get_data(as_text=True)

@@ -68,3 +68,20 @@ def test_the_spend_cap_alert_matches_the_line_the_reply_function_logs(tf) -> Non
     )
     assert 'local.function_names["ai_reply"]' in condition["filter"]
     assert policy["notification_channels"] == "${local.notification_channels}"
+
+
+def test_the_media_lifecycle_deletes_an_object_retention_days_after_the_last_message_that_references_it(
+    tf,
+) -> None:
+    """RETENTION_DAYS and the bucket's rule are one number: the variable that sets the first sets
+    the second, counted from the customTime shared/bucket.py stamps on every object."""
+    bucket = tf.resource("google_storage_bucket", "media")
+    assert "lifecycle_rule" not in bucket  # no rule of its own beside the one below
+    ((name, rule),) = [next(iter(d.items())) for d in bucket["dynamic"]]
+    assert name == "lifecycle_rule"
+    assert rule["for_each"] == "${var.retention_days > 0 ? [var.retention_days] : []}"
+    content = block(rule, "content")
+    condition = {k: v for k, v in block(content, "condition").items() if k != "__is_block__"}
+    assert condition == {"days_since_custom_time": "${lifecycle_rule.value}"}
+    assert block(content, "action")["type"] == "Delete"
+    assert tf.locals["base_env"]["RETENTION_DAYS"] == "${tostring(var.retention_days)}"

@@ -163,3 +163,16 @@ def test_passages_of_a_replacement_that_never_published_are_never_retrieved(clie
     found = retrieve(clients, settings, NUMBER, "When does the Lisbon bakery open on Saturdays?")
 
     assert found.passages and all(p.id.startswith(f"{first.document_id}-1-") for p in found.passages)
+
+
+def test_an_instance_remembers_for_a_while_which_numbers_have_documents(clients, settings, firestore_db):
+    from shared.knowledge.scopes import KnowledgeScopes
+
+    now = [100.0]
+    scopes = KnowledgeScopes(ttl_seconds=30, clock=lambda: now[0])
+
+    assert scopes.has_documents(firestore_db, NUMBER) is False
+    ingest_document(settings, clients, data=HOURS, filename="hours.md")
+    assert scopes.has_documents(firestore_db, NUMBER) is False  # remembered: no query
+    now[0] += 31
+    assert scopes.has_documents(firestore_db, NUMBER) is True

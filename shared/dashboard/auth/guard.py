@@ -8,17 +8,21 @@ is refused like any other before it can say that it does not exist.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import flask
 
 from shared.dashboard import state
+from shared.dashboard.audit import Action
 from shared.dashboard.auth import csrf
 from shared.dashboard.config import AuthMode
 from shared.dashboard.headers import add_security_headers
 
 log = logging.getLogger(__name__)
 
+SIGNED_IN = "__Host-signed-in"  # behind IAP: this browser's sign-in is in the audit trail already
+SIGNED_IN_SECONDS = 12 * 3600
 PUBLIC = frozenset({"static", "auth.health", "auth.login", "auth.login_submit"})
 
 
@@ -47,7 +51,16 @@ def before_request() -> flask.Response | None:
     if operator is None:
         return _refuse_unauthenticated(request)
     flask.g.operator = operator
-    return _check_csrf(request)
+    refused = _check_csrf(request)
+    if (
+        refused is None
+        and operator.via is AuthMode.IAP
+        and request.cookies.get(SIGNED_IN) != _seen(operator.name)
+    ):
+        # IAP signs operators in itself; their first request of a working day is their login.
+        state.audit(Action.LOGIN, "dashboard", detail="through Identity-Aware Proxy")
+        flask.g.signed_in = True
+    return refused
 
 
 def _check_csrf(request: flask.Request) -> flask.Response | None:
@@ -61,8 +74,22 @@ def _check_csrf(request: flask.Request) -> flask.Response | None:
     return None
 
 
+def _seen(operator: str) -> str:
+    return hashlib.sha256(f"signed-in:{operator}".encode()).hexdigest()[:32]
+
+
 def after_request(response: flask.Response) -> flask.Response:
     csrf.set_cookie(flask.request, response)
+    if flask.g.get("signed_in"):
+        response.set_cookie(
+            SIGNED_IN,
+            _seen(flask.g.operator.name),
+            max_age=SIGNED_IN_SECONDS,
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+        )
     return add_security_headers(flask.request, response)
 
 

@@ -67,7 +67,8 @@ def reply(conversation_id: str) -> flask.Response:
         flask.request.form.get("text", ""),
         key=flask.request.form.get("send_key", ""),
         operator=state.operator().name,
-        sender=dashboard.clients.whatsapp,
+        sender=dashboard.clients.provider(conversation.phone_number_id),
+        pause_minutes=dashboard.config.human_reply_pause_minutes,
     )
     state.audit(Action.REPLY, conversation_id, outcome=result.outcome.value, detail=result.wamid)
     return _sent_notice(conversation_id, result, "sent")
@@ -113,7 +114,7 @@ def retry(conversation_id: str, message_id: str) -> flask.Response:
             conversation,
             message,
             operator=state.operator().name,
-            sender=dashboard.clients.whatsapp,
+            sender=dashboard.clients.provider(conversation.phone_number_id),
         )
         state.audit(Action.RETRY, f"{conversation_id}/{message_id}", outcome=result.outcome.value)
         return _sent_notice(conversation_id, result, "resent")

@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime
 
 import flask
 
-from shared.dashboard import state
+from shared.dashboard import erasure, state
 from shared.dashboard.audit import DAY, PAGE_SIZE, Action
+from shared.dashboard.conversations import get_conversation
+from shared.dashboard.export import export_zip
 from shared.dashboard.routes.settings import phone_number_id_from, render_settings
 from shared.dashboard.settings import Refused, saved
+from shared.store import erasure as erasure_records
 from shared.store.limits import Limits, limits_for, save_limits
 from shared.store.usage import spend_today
 
@@ -117,3 +120,58 @@ def _amount(raw: str | None) -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError(raw)
     return value
+
+
+# -- a customer's data ----------------------------------------------------------------------------
+
+
+@guardrails.get("/conversations/<conversation_id>/export")
+def export(conversation_id: str) -> flask.Response:
+    dashboard = state.current()
+    conversation = get_conversation(dashboard.db, conversation_id)
+    if conversation is None:
+        flask.abort(404)
+    chunks = export_zip(dashboard.db, dashboard.clients.bucket, conversation_id)
+    state.audit(Action.EXPORT, conversation_id)
+    filename = f"whatsapp-{conversation.wa_id}-{datetime.now(UTC):%Y%m%d}.zip"
+    # The chunks need no request context (their clients are the instance's), so they are
+    # streamed as they are, the way the media proxy streams a file.
+    return flask.Response(
+        chunks,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@guardrails.post("/conversations/<conversation_id>/erase")
+def erase(conversation_id: str) -> flask.Response | tuple[str, int]:
+    dashboard = state.current()
+    conversation = get_conversation(dashboard.db, conversation_id)
+    if conversation is None:
+        flask.abort(404)
+    form = flask.request.form
+    typed = "".join(ch for ch in form.get("confirm", "") if ch.isdigit())
+    if typed != conversation.wa_id:
+        url = flask.url_for(
+            "pages.conversation",
+            conversation_id=conversation_id,
+            notice="erase_unconfirmed",
+            _anchor="customer-data",
+        )
+        return flask.redirect(url, code=303)
+    every_number = form.get("scope") == "all"
+    operator = state.operator()
+    if pending := conversation.erasure_id and erasure_records.load(dashboard.db, conversation.erasure_id):
+        done = erasure.resume(dashboard.db, dashboard.clients.bucket, pending)
+    else:
+        done = erasure.erase_customer(
+            dashboard.db,
+            dashboard.clients.bucket,
+            conversation.wa_id,
+            phone_number_id=None if every_number else conversation.phone_number_id,
+            operator=operator.name,
+            via=operator.via.value,
+        )
+    # The record names the erasure, never the customer: the trail keeps no trace of whom it erased.
+    state.audit(Action.ERASURE, f"erasure {done.id}", outcome=done.state, detail=erasure.summary(done))
+    return flask.render_template("erasure.html", erasure=done), 200

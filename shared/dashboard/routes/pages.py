@@ -12,6 +12,7 @@ from shared.dashboard.conversations import (
     costliest_conversations,
     list_conversations,
     search_conversations,
+    waiting_for_a_person,
 )
 from shared.dashboard.costs import conversation_cost
 from shared.dashboard.cursors import BadCursor, Cursor
@@ -57,6 +58,7 @@ def conversations() -> str:
     only = ConversationFilter.parse(args.get("filter"))
     db = state.current().db
     by_cost = args.get("sort") == "cost"
+    waiting = []
     if query:
         rows, next_cursor = search_conversations(db, query), None
     elif by_cost:
@@ -64,16 +66,20 @@ def conversations() -> str:
     else:
         page = list_conversations(db, only=only, after=_cursor("after"))
         rows, next_cursor = page.rows, page.next_cursor
+        if only is ConversationFilter.ALL and not args.get("after"):
+            waiting = waiting_for_a_person(db)  # handed over by the assistant: first, always
+            pinned = {row.id for row in waiting}
+            rows = [row for row in rows if row.id not in pinned]
     return flask.render_template(
         "conversations.html",
         rows=rows,
+        waiting=waiting,
         query=query,
         only=only,
         filters=list(ConversationFilter),
         next_cursor=next_cursor.encode() if next_cursor else None,
         first_page=not query and not args.get("after"),
         by_cost=by_cost,
-        now_=datetime.now(UTC),
         now=datetime.now(UTC),
     )
 

@@ -47,6 +47,7 @@
   const clockFormat = new Intl.DateTimeFormat(undefined, {
     day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
   });
+  const hhmmFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
   function ago(date) {
     const seconds = Math.max(0, Math.floor((Date.now() - date.getTime()) / 1000));
@@ -64,6 +65,7 @@
       if (Number.isNaN(date.getTime())) continue;
       time.title = date.toString();
       if (time.hasAttribute("data-clock")) time.textContent = clockFormat.format(date);
+      if (time.hasAttribute("data-hhmm")) time.textContent = hhmmFormat.format(date);
       if (time.hasAttribute("data-relative")) time.textContent = ago(date);
     }
   }
@@ -198,6 +200,32 @@
     return span;
   }
 
+  // The knowledge passages a reply was given (templates/_bubble.html: ai-sources).
+  function sourcesBlock(sources) {
+    const details = el("details", "ai-sources small");
+    const summary = el("summary");
+    summary.append(icon("book-open"), ` Sources (${sources.length})`);
+    details.appendChild(summary);
+    const list = el("ul", "list-unstyled mb-0");
+    for (const source of sources) {
+      const item = el("li", `ai-source${source.cited ? " cited" : ""}`);
+      const name = el("span", "source-name");
+      name.dir = "auto";
+      if (source.cited) name.append(icon("check"), " ");
+      name.append(source.source);
+      item.appendChild(name);
+      if (source.similarity !== null && source.similarity !== undefined) {
+        item.append(" ", el("span", "source-score text-body-secondary", source.similarity.toFixed(2)));
+      }
+      const text = el("div", "source-text", source.text.length > 400 ? `${source.text.slice(0, 397)}...` : source.text);
+      text.dir = "auto";
+      item.appendChild(text);
+      list.appendChild(item);
+    }
+    details.appendChild(list);
+    return details;
+  }
+
   function bubble(view, retryUrl) {
     const failed = view.status === "failed" ? " message-failed" : "";
     const message = el("div", `message message-${view.direction} author-${view.author}${failed}`);
@@ -259,6 +287,20 @@
         ai.append(" · ", el("span", "ai-finish", view.ai.finish_reason));
       }
       box.appendChild(ai);
+      if (view.ai.handoff) {
+        const handoff = el("div", "ai-handoff small");
+        const reason = el("span", "", view.ai.handoff);
+        reason.dir = "auto";
+        handoff.append(icon("user-check"), " Handed to a person: ", reason);
+        box.appendChild(handoff);
+      }
+      if (view.ai.envelope_error) {
+        const plain = el("div", "ai-plain small");
+        plain.title = view.ai.envelope_error;
+        plain.append(icon("alert-circle"), " answered as plain text (the model's answer was not the expected JSON)");
+        box.appendChild(plain);
+      }
+      if (view.ai.sources && view.ai.sources.length) box.appendChild(sourcesBlock(view.ai.sources));
     }
 
     const foot = el("div", "bubble-foot small");
@@ -386,22 +428,40 @@
     const who = el("div", "min-w-0");
     const title = el("div", "fw-semibold text-truncate", row.title);
     title.dir = "auto";
-    who.append(title, el("div", "small text-body-secondary", `+${row.wa_id}`));
+    who.append(title, el("div", "small text-body-secondary text-truncate identity", row.identity));
     const side = el("div", "text-end flex-shrink-0");
     const time = timeElement(row.last_message_at, "data-relative");
     time.className = "small text-body-secondary";
     time.textContent = row.ago;
+    const answering = el("div", `small answering answering-${row.answering.who}`, row.answering.label);
+    if (row.answering.until) {
+      const until = timeElement(row.answering.until, "data-hhmm");
+      until.textContent = hhmmFormat.format(new Date(row.answering.until));
+      answering.append(" · paused until ", until);
+    }
     const badges = el("div", "badges");
+    if (row.handoff_waiting) {
+      const handoff = el("span", "badge text-bg-warning handoff-badge", "asked for a person");
+      handoff.title = row.handoff_reason || "";
+      badges.appendChild(handoff);
+    }
     if (row.needs_attention) badges.appendChild(el("span", "badge text-bg-warning", "attention"));
     if (row.ai_paused) badges.appendChild(el("span", "badge text-bg-secondary", "AI paused"));
     if (row.has_failure) badges.appendChild(el("span", "badge text-bg-danger", "failed"));
+    if (row.opted_out) badges.appendChild(el("span", "badge text-bg-light", "opted out"));
     if (row.window === "closing") badges.appendChild(el("span", "badge text-bg-info", "window closing"));
     if (row.window === "closed") badges.appendChild(el("span", "badge text-bg-dark border", "window closed"));
-    side.append(time, badges);
+    side.append(time, answering, badges);
     top.append(who, side);
     const preview = el("div", "small text-body-secondary text-truncate preview", row.preview);
     preview.dir = "auto";
-    link.append(top, preview);
+    link.append(top);
+    if (row.handoff_waiting && row.handoff_reason) {
+      const reason = el("div", "small text-warning-emphasis text-truncate handoff-reason", row.handoff_reason);
+      reason.dir = "auto";
+      link.append(reason);
+    }
+    link.append(preview);
     return link;
   }
 
