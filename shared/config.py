@@ -258,6 +258,11 @@ class Settings:
             )
         return self
 
+    def has_service_window(self, phone_number_id: str) -> bool:
+        """Whether the 24-hour customer service window (and templates) apply to a business number:
+        on Meta's Cloud API they do; a WAHA session (WhatsApp Web) has neither."""
+        return phone_number_id not in self.waha_sessions.values()
+
     @property
     def reengage(self) -> tuple[str, str] | None:
         """REENGAGE_TEMPLATE as (name, language), or None when there is none."""

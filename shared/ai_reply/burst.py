@@ -93,7 +93,11 @@ class BurstReply:
         if attempts > self.settings.reply_max_job_attempts:
             self._give_up(record, attempts - 1)
             return
-        if not record.sent_wamids and window_closed(self.conversation):
+        if (
+            not record.sent_wamids
+            and self.settings.has_service_window(self.phone_number_id)
+            and window_closed(self.conversation)
+        ):
             self._window_closed(record, "known before sending")
             return
         try:

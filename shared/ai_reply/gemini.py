@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.ai_reply.budget import model_call_seconds
-from shared.ai_reply.one_message import with_one_message_rule
 from shared.clients import GEMINI_RETRYABLE_STATUS, is_genai_transport_error
 from shared.config import Settings
 from shared.deadline import Deadline, DeadlineExceeded, run_within
@@ -65,7 +64,7 @@ def generation_config(
     from google.genai import types
 
     config = types.GenerateContentConfig(
-        system_instruction=with_one_message_rule(system_instruction or settings.system_instruction),
+        system_instruction=system_instruction or settings.system_instruction,
         max_output_tokens=settings.gemini_max_output_tokens,
         thinking_config=types.ThinkingConfig(thinking_level=settings.gemini_thinking_level.strip().upper()),
     )

@@ -65,7 +65,8 @@ def reengage(settings: Settings, clients: Clients, conversation_id: str) -> str:
     )
     if claim is None:
         return "already"  # this silence was re-engaged (or is being) by another job
-    wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+    # Whom it goes to: the phone when known, else the BSUID (as every reply, shared/ai_reply/burst.py).
+    wa_id = str(conversation.get("wa_id") or conversation.get("user_id") or conversation_id.split("_", 1)[1])
     phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
     try:
         values = {slot.field_name: _value(slot.field_name, conversation) for slot in template.slots}
@@ -118,7 +119,7 @@ def reengage(settings: Settings, clients: Clients, conversation_id: str) -> str:
     batch.set(conv_ref, flag, merge=True)
     batch.update(claim, {"outcome": "sent", "wamid": wamid, "settled_at": datetime.now(UTC)})
     batch.commit(**CALL)
-    apply_parked_statuses(db, phone_number_id, wamid, wa_id)
+    apply_parked_statuses(db, conversation_id, wamid)
     log.info("re-engagement template sent", extra={**extra, "wamid": wamid, "template": template.name})
     return "sent"
 

@@ -92,9 +92,12 @@ def send_operator_reply(
     operator: str,
     sender: TextSender,
     pause_minutes: float = 0,
+    service_window: bool = True,
 ) -> SendResult:
     """Send an operator's message; like the owner's from the Business app it pauses the assistant
-    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself."""
+    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself. With
+    `service_window` (a Cloud API number) a free-form message after the 24-hour window is refused
+    before WhatsApp is called; a WAHA session has no window."""
     if conversation.opted_out:
         return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
@@ -102,7 +105,7 @@ def send_operator_reply(
         return SendResult(SendOutcome.EMPTY)
     if meta_length(body) > TEXT_LIMIT:
         return SendResult(SendOutcome.TOO_LONG)
-    if not conversation.window_open():
+    if service_window and not conversation.window_open():
         return SendResult(SendOutcome.WINDOW_CLOSED)
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)
@@ -178,7 +181,7 @@ def send_operator_template(
     if claim is None:
         return SendResult(SendOutcome.DUPLICATE)
     try:
-        wamid = sender.send_template(conversation.phone_number_id, conversation.wa_id, message)
+        wamid = sender.send_template(conversation.phone_number_id, conversation.address, message)
     except OutcomeUnknown as exc:
         batch = db.batch()
         _add_unknown(batch, db, conversation, f"unknown-{key}", message.text, SentBy.OPERATOR, operator, exc)
@@ -200,13 +203,13 @@ def send_operator_template(
         wamid=wamid,
         text=message.text,
         sent_by=SentBy.OPERATOR,
-        to=conversation.wa_id,
+        to=conversation.address,
         operator=operator,
         template=template_record(message),
     )
     add_operator_send_done(batch, claim, wamid)
     batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    apply_parked_statuses(db, conversation.id, wamid)
     log.info(
         "operator template sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "template": template.name},

@@ -178,22 +178,9 @@ class WhatsAppClient:
     ) -> str:
         """Send an approved template (the only kind of message allowed outside the 24-hour
         window); returns its wamid."""
-        payload: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": "+" + to.lstrip("+"),
-            "type": "template",
-            "template": template.payload(),
-        }
-        if callback_data:
-            payload["biz_opaque_callback_data"] = callback_data
-        answer = self._call(
-            "POST", f"/{phone_number_id}/messages", json=payload, idempotent=False, deadline=deadline
+        return self._send_message(
+            phone_number_id, to, "template", template.payload(), None, callback_data, deadline
         )
-        try:
-            return str(answer["messages"][0]["id"])
-        except (KeyError, IndexError, TypeError):
-            raise ServiceUnavailable("send answered without a message id") from None
 
     def list_templates(self, waba_id: str, *, page_size: int = 100) -> list[dict[str, Any]]:
         """Every template of the WhatsApp Business Account, following the pages to the last."""

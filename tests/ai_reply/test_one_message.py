@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.ai_reply.gemini import generation_config
-from shared.ai_reply.one_message import ONE_MESSAGE_CHARS, with_one_message_rule
-from shared.config import Settings
+from shared.ai_reply.instruction import system_instruction
+from shared.ai_reply.one_message import ONE_MESSAGE_CHARS, ONE_MESSAGE_RULE
 from shared.store.stats import read_daily_stats
 from tests.ai_reply.test_sent_once import CONV, run_job, seed_ready_message, services  # noqa: F401
 
 
-def test_every_system_instruction_ends_with_the_one_message_rule_once() -> None:
-    config = generation_config(Settings(), "Answer as Ana's bakery.")
-    text = str(config.system_instruction)
+def test_every_system_instruction_asks_for_one_whatsapp_message() -> None:
+    text = system_instruction("Answer as {business}'s bakery.", "Ana")
     assert text.startswith("Answer as Ana's bakery.")
-    assert "one WhatsApp message" in text and f"{ONE_MESSAGE_CHARS:,} characters" in text
-    assert with_one_message_rule(text) == text
+    assert ONE_MESSAGE_RULE in text and f"{ONE_MESSAGE_CHARS:,} characters" in text
+    assert "one WhatsApp message" in system_instruction("", "")  # an empty persona keeps the rules
 
 
 def test_an_answer_longer_than_one_message_is_split_and_counted(services) -> None:  # noqa: F811

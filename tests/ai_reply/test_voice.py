@@ -15,7 +15,6 @@ from local.offline_gemini import start_offline_gemini
 from local.simulator import graph_api_url, start_simulator
 from shared.ai_reply.instruction import ANSWER_RULES
 from shared.ai_reply.job import handle_reply_job
-from shared.ai_reply.one_message import with_one_message_rule
 from shared.bus import Job, ReceivedJob
 from shared.clients import Clients
 from shared.config import Settings
@@ -80,9 +79,8 @@ def test_one_customer_writing_to_two_numbers_gets_each_numbers_voice_from_that_n
     ask(services, SUPPORT, "my order is late")
 
     sales, support = system_instructions(services)
-    # Each number's own instruction, the answer rules, then the rule every instruction ends with.
-    assert sales == with_one_message_rule(f"You answer on behalf of Acme Sales.\n\nSell.\n\n{ANSWER_RULES}")
-    assert support == with_one_message_rule(f"The deployment's own instruction.\n\n{ANSWER_RULES}")
+    assert sales == f"You answer on behalf of Acme Sales.\n\nSell.\n\n{ANSWER_RULES}"
+    assert support == f"The deployment's own instruction.\n\n{ANSWER_RULES}"  # a number nobody configured
     sent = services["simulator"].outbox()
     assert [s["phone_number_id"] for s in sent] == [SALES, SUPPORT]
     assert all(s["wa_id"] == CUSTOMER for s in sent)

@@ -69,6 +69,7 @@ def reply(conversation_id: str) -> flask.Response:
         operator=state.operator().name,
         sender=dashboard.clients.provider(conversation.phone_number_id),
         pause_minutes=dashboard.config.human_reply_pause_minutes,
+        service_window=dashboard.clients.settings.has_service_window(conversation.phone_number_id),
     )
     state.audit(Action.REPLY, conversation_id, outcome=result.outcome.value, detail=result.wamid)
     return _sent_notice(conversation_id, result, "sent")
@@ -94,6 +95,13 @@ def send_template(conversation_id: str) -> flask.Response:
         key=form.get("send_key", ""),
         operator=state.operator().name,
         sender=dashboard.clients.whatsapp,
+    )
+    name = f"{template.name}:{template.language}" if template else chosen
+    state.audit(
+        Action.TEMPLATE,
+        conversation_id,
+        outcome=result.outcome.value,
+        detail=f"{name} {result.wamid}".strip(),
     )
     return _sent_notice(conversation_id, result, "template_sent")
 

@@ -99,7 +99,8 @@ def conversation(conversation_id: str) -> str:
         notice=notice_from(flask.request.args),
         send_key=new_send_key(),
         template_key=new_send_key(),
-        window_closed=not page.conversation.window_open(),
+        window_closed=state.current().clients.settings.has_service_window(page.conversation.phone_number_id)
+        and not page.conversation.window_open(),
         templates=approved_templates(db),
         cost=conversation_cost(page.conversation, read_rate_card(db)),
         newest=page.messages[-1].at if page.messages else None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import flask
 
 from shared.dashboard import state
+from shared.dashboard.audit import Action
 from shared.dashboard.rates_form import RateFormError, card_from_form
 from shared.dashboard.routes.settings import render_settings
 from shared.dashboard.settings import Refused, saved
@@ -49,5 +50,6 @@ def save_rates() -> flask.Response | tuple[str, int]:
     except RateFormError as exc:
         return render_settings(Refused("", "rates", dict(flask.request.form), {"rates": f"{exc}."}), 422)
     save_rate_card(dashboard.db, card, state.operator().name)
+    state.audit(Action.SETTINGS, "rate_card", detail=f"as of {card.as_of}")
     log.info("rate card saved", extra={"operator": state.operator().name})
     return saved("", "rates")

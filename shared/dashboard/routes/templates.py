@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 
 from shared.dashboard import state
+from shared.dashboard.audit import Action
 from shared.dashboard.notices import notice_from
 from shared.dashboard.templates_page import sync_from_whatsapp
 from shared.store.templates import list_templates
@@ -31,4 +32,5 @@ def sync() -> flask.Response:
     else:
         report = sync_from_whatsapp(dashboard.db, dashboard.config.waba_id, dashboard.clients.whatsapp)
         notice = "synced" if report.ok else "sync_failed"
+    state.audit(Action.SETTINGS, "templates", outcome=notice)
     return flask.redirect(flask.url_for("message_templates.templates_page", notice=notice), code=303)
