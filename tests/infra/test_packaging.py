@@ -124,6 +124,7 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
         "OPERATOR_EMAILS": "operator@example.com",
         "WHATSAPP_API_URL": f"http://127.0.0.1:{port}/v27.0",
         "LOG_EXECUTION_ID": "true",
+        "REENGAGE_TEMPLATE": "probe_template:en_US",  # name:language, or the function refuses to start
     }
     env = {}
     for name in sorted(names):
