@@ -125,6 +125,7 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
         "WHATSAPP_API_URL": f"http://127.0.0.1:{port}/v27.0",
         "LOG_EXECUTION_ID": "true",
         "WAHA_URL": "https://waha.invalid",  # an address is checked at start; nothing is called
+        "REENGAGE_TEMPLATE": "probe_template:en_US",  # name:language, or the function refuses to start
     }
     env = {}
     for name in sorted(names):
