@@ -16,7 +16,7 @@ BUSINESS_PLACEHOLDER = "{business}"
 
 ANSWER_RULES = (
     """How to answer:
-- Answer with a JSON object. "text" is the message the customer reads.
+- Answer with a JSON object. "text" is the message the customer reads (a transcript you are asked for goes at its start, as asked).
 """
     + ONE_MESSAGE_RULE
     + """
