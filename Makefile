@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.hostile
 	$(PY) -m bench.knowledge
+	$(PY) -m bench.guardrails
 
 clean:
 	rm -rf build artifacts .pytest_cache .ruff_cache

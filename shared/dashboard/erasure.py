@@ -30,7 +30,8 @@ from shared.store.erasure import Erasure
 
 log = logging.getLogger(__name__)
 
-WA_ID = re.compile(r"^[0-9]{5,20}$")
+# A phone number's digits, or the id a provider keeps for a user whose number is hidden (`lid.123`).
+WA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 PHONE_NUMBER_ID = re.compile(r"^[0-9]{1,20}$")
 
 
@@ -45,12 +46,20 @@ def erase_customer(
 ) -> Erasure:
     """Erase customer `wa_id` on one business number, or on every one (`phone_number_id` None)."""
     if not WA_ID.match(wa_id):
-        raise ValueError(f"not a WhatsApp id (digits only): {wa_id!r}")
+        raise ValueError(f"not a WhatsApp id: {wa_id!r}")
     if phone_number_id is not None and not PHONE_NUMBER_ID.match(phone_number_id):
         raise ValueError(f"not a phone number id (digits only): {phone_number_id!r}")
     erasure = records.start(db, wa_id, phone_number_id=phone_number_id, operator=operator, via=via)
     log.info("erasure started", extra={"erasure_id": erasure.id, "operator": operator})
     return resume(db, bucket, erasure)
+
+
+def confirms(typed: str, wa_id: str) -> bool:
+    """Whether what the operator typed is the customer's id ("+1 555 123 4567" for 15551234567)."""
+    given = "".join(typed.split()).removeprefix("+")
+    if wa_id.isdigit():
+        given = "".join(ch for ch in given if ch.isdigit())
+    return bool(wa_id) and given == wa_id
 
 
 def resume(db: firestore.Client, bucket: MediaBucket, erasure: Erasure) -> Erasure:

@@ -1,8 +1,8 @@
 """A customer's data as a ZIP, streamed as it is built ("Download this customer's data").
 
 The archive holds `conversation.json` (the conversation, then every message oldest first, each
-outbound one the assistant wrote with its AI response: model, tokens, finish reason and the
-sources the answer drew on) and `media/{message id}/{file}` for every stored file the messages
+outbound one the assistant wrote with its AI response: model, tokens, finish reason, the
+knowledge passages it was given and the ones it cited as its `sources`) and `media/{message id}/{file}` for every stored file the messages
 reference (originals and derived files: transcodes, poster frames, extracted text). Messages
 are read a page at a time and each file is copied from the bucket a chunk at a time, and the
 ZIP is written to a pipe the response drains as it goes (zipfile writes a non-seekable stream
@@ -71,7 +71,9 @@ AI_RESPONSE_FIELDS = (
     "output_tokens",
     "thinking_tokens",
     "latency_ms",
-    "sources",
+    "knowledge",  # every passage the answer was given, each marked whether it cited it
+    "choices",
+    "handoff",
     "created_at",
     "state",
 )
@@ -158,7 +160,12 @@ def _answer(
         seen.clear()
         snap = ai_responses(db, conversation_id).document(response_id).get(**CALL)
         data = snap.to_dict() or {} if snap.exists else None
-        seen[response_id] = (
-            {"id": response_id, **{k: data[k] for k in AI_RESPONSE_FIELDS if k in data}} if data else None
-        )
+        if data is None:
+            seen[response_id] = None
+        else:
+            kept = {k: data[k] for k in AI_RESPONSE_FIELDS if k in data}
+            passages = data.get("knowledge") if isinstance(data.get("knowledge"), list) else []
+            # The sources of the answer: the passages it cited.
+            kept["sources"] = [p for p in passages if isinstance(p, dict) and p.get("cited")]
+            seen[response_id] = {"id": response_id, **kept}
     return seen[response_id]

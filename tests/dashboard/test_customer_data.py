@@ -53,7 +53,14 @@ def customer(db, bucket, wa_id: str, phone_number_id: str = PHONE_NUMBER_ID) -> 
     answer = store_ai_reply(db, conv, wa_id, "It ships today.", answered=[question])
     db.collection("conversations").document(conv).collection("ai_responses").document(
         message_ref(db, conv, answer).get().get("ai_response_id")
-    ).update({"sources": [{"title": "Shipping policy", "passage": "Orders ship in 24 h."}]})
+    ).update(
+        {
+            "knowledge": [
+                {"title": "Shipping policy", "text": "Orders ship in 24 h.", "cited": True},
+                {"title": "Returns", "text": "30 days.", "cited": False},
+            ]
+        }
+    )
     photo = add_photo(db, bucket, conv, wa_id, phone_number_id)
     db.collection("conversations").document(conv).collection("operator_sends").document("k1").set(
         {"state": "sent"}
@@ -163,6 +170,14 @@ def test_the_erasure_command_erases_on_every_number(
     assert mentions(firestore_db, gcs_client, ERASED) == []
 
 
+def test_the_typed_confirmation_is_the_customers_id_however_it_is_written() -> None:
+    assert erasure.confirms("+1 555 000 4444", "15550004444")
+    assert erasure.confirms("15550004444", "15550004444")
+    assert not erasure.confirms("1555000444", "15550004444")
+    assert not erasure.confirms("", "")
+    assert erasure.confirms("lid.123456", "lid.123456") and not erasure.confirms("123456", "lid.123456")
+
+
 def open_zip(chunks) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
 
@@ -181,8 +196,9 @@ def test_the_export_zip_opens_and_holds_every_message_answer_source_and_medium(
     assert [m["id"] for m in data["messages"]] == kept["messages"]
     answer = next(m for m in data["messages"] if m["direction"] == "outbound")
     assert answer["ai_response"]["sources"] == [
-        {"title": "Shipping policy", "passage": "Orders ship in 24 h."}
+        {"title": "Shipping policy", "text": "Orders ship in 24 h.", "cited": True}
     ]
+    assert len(answer["ai_response"]["knowledge"]) == 2
     assert all("received_at" in m or "created_at" in m for m in data["messages"])
     media = sorted(name for name in archive.namelist() if name.startswith("media/"))
     assert len(media) == 2 and all(name.startswith(f"media/{kept['messages'][2]}/") for name in media)

@@ -150,8 +150,7 @@ def erase(conversation_id: str) -> flask.Response | tuple[str, int]:
     if conversation is None:
         flask.abort(404)
     form = flask.request.form
-    typed = "".join(ch for ch in form.get("confirm", "") if ch.isdigit())
-    if typed != conversation.wa_id:
+    if not erasure.confirms(form.get("confirm", ""), conversation.wa_id):
         url = flask.url_for(
             "pages.conversation",
             conversation_id=conversation_id,
