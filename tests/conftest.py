@@ -9,7 +9,9 @@ query the run makes, here or in a process a test starts, is recorded by shape
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,3 +81,19 @@ def media_bucket(gcs_client):
 @pytest.fixture
 def gcs_bucket() -> str:
     return MEDIA_BUCKET
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Screenshots are this run's: none left from an earlier one passes for a new one."""
+    from tests.support.browser import SCREENSHOTS
+
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per test module (tests/support/browser.py)."""
+    from tests.support.browser import launched_chromium
+
+    with launched_chromium() as browser:
+        yield browser

@@ -7,13 +7,10 @@ for any host but 127.0.0.1, and every page is screenshotted into artifacts/scree
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from google.cloud import storage
@@ -24,7 +21,7 @@ from shared.bucket import DERIVED, MediaBucket
 from shared.store import stats
 from shared.store.statuses import apply_status
 from shared.whatsapp.models import DeliveryStatus, StatusUpdate
-from tests.support.chromium import CHROMIUM
+from tests.support.browser import SCREENSHOTS, BrowserPage
 from tests.support.cloud import ARTIFACTS, PROJECT, base_env
 from tests.support.cloud import MEDIA_BUCKET as BUCKET
 from tests.support.dashboard import PASSWORD, SESSION_SECRET, XSS
@@ -32,47 +29,8 @@ from tests.support.seed import PHONE_NUMBER_ID, conversation, store_ai_reply, st
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = ARTIFACTS / "screenshots"
 WA_ID = "15550009999"
 LIVE_DEADLINE_MS = 3000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_screenshots() -> None:
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-
-
-def _browser_or_skip() -> Any:
-    if not CHROMIUM.exists() and not os.environ.get("CI"):
-        pytest.skip(
-            f"browser tests need Chromium at {CHROMIUM}: `make test` installs it (tests/support/chromium.py)"
-        )
-    if os.environ.get("CI"):
-        from playwright.sync_api import sync_playwright
-    else:
-        sync_playwright = pytest.importorskip(
-            "playwright.sync_api", reason="pip install playwright"
-        ).sync_playwright
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -92,49 +50,6 @@ def dashboard(emulators, storage_emulator, simulator_server) -> Iterator[Managed
     proc = start_function("dashboard", free_port(), env, ARTIFACTS / "logs")
     yield proc
     proc.stop()
-
-
-class BrowserPage:
-    """A page whose requests, dialogs and console errors the test can inspect."""
-
-    def __init__(self, page: Any, base_url: str) -> None:
-        self.page = page
-        self.base_url = base_url
-        self.dialogs: list[str] = []
-        self.console_errors: list[str] = []
-        self.foreign_requests: list[str] = []
-        page.on("dialog", self._on_dialog)
-        page.on(
-            "console", lambda message: message.type == "error" and self.console_errors.append(message.text)
-        )
-        page.on("pageerror", lambda error: self.console_errors.append(str(error)))
-        page.route("**/*", self._guard)
-
-    def _on_dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _guard(self, route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname != "127.0.0.1":
-            self.foreign_requests.append(url)
-            route.abort()
-        else:
-            route.continue_()
-
-    def goto(self, path: str) -> Any:
-        return self.page.goto(self.base_url + path)
-
-    def login(self) -> None:
-        self.goto("/login")
-        self.page.fill("#password", PASSWORD)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_url(self.base_url + "/")
-
-    def screenshot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.evaluate("() => window.scrollTo(0, 0)")  # the sticky navbar belongs at the top
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from shared.config import Settings
 from shared.store import business_numbers
 from shared.store.consent import record_consent
 from shared.store.limits import limits_for
-from tests.dashboard.test_browser import CHROMIUM_ARGS, BrowserPage, _browser_or_skip
-from tests.support.chromium import CHROMIUM
+from tests.support.browser import BrowserPage
 from tests.support.cloud import ARTIFACTS, PROJECT, base_env
 from tests.support.cloud import MEDIA_BUCKET as BUCKET
 from tests.support.dashboard import PASSWORD, SESSION_SECRET
@@ -32,15 +31,6 @@ pytestmark = pytest.mark.browser
 AUDIT_BUCKET = "browser-audit"
 CUSTOMER = "15550002323"
 OPTED_OUT = "15550003434"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from shared.clients import Clients
 from shared.config import Settings
 from shared.store import knowledge as store
 from shared.store.schema import ai_responses
-from tests.dashboard.test_browser import SCREENSHOTS, BrowserPage, chromium  # noqa: F401 (fixture)
+from tests.support.browser import SCREENSHOTS, BrowserPage
 from tests.support.cloud import ARTIFACTS, PROJECT, base_env
 from tests.support.dashboard import PASSWORD, SESSION_SECRET
 from tests.support.seed import message, store_inbound
@@ -62,7 +62,7 @@ def knowledge_dashboard(emulators, simulator_server, offline_model) -> Iterator[
 
 
 @pytest.fixture
-def page(chromium, knowledge_dashboard, firestore_db, simulator, offline_model) -> Iterator[BrowserPage]:  # noqa: F811
+def page(chromium, knowledge_dashboard, firestore_db, simulator, offline_model) -> Iterator[BrowserPage]:
     offline_model.state.reset()
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC")
     browser_page = BrowserPage(context.new_page(), knowledge_dashboard.url)

@@ -12,7 +12,7 @@ import requests
 from local.stack import LOCAL_WAHA
 from shared.whatsapp.waha.signature import ALGORITHM, ALGORITHM_HEADER, HEADER, sign
 from tests.support import media_samples
-from tests.support.cloud import ARTIFACTS
+from tests.support.browser import SCREENSHOTS
 from tests.support.payloads import load_waha
 from tests.support.system import System
 
@@ -140,30 +140,26 @@ def test_the_cloud_api_number_still_answers_beside_it(system: System) -> None:
 
 
 @pytest.mark.browser
-def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there(system: System) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    from tests.dashboard.test_browser import CHROMIUM_ARGS
-    from tests.support.chromium import CHROMIUM
-
+def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there(
+    system: System, chromium
+) -> None:
     customer = WahaCustomer(system)
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(system.simulator.url + "/")
-            page.fill("#wa-id", customer.number)
-            page.dispatch_event("#wa-id", "change")
-            page.wait_for_selector("#business-choice:not([hidden])")
-            page.select_option("#business", "waha")
-            page.fill("#text", "hello from the chat page")
-            page.click("#send-button")
-            page.wait_for_function(
-                "document.querySelector('#thread').textContent.includes('[offline model]')", timeout=30_000
-            )
-            (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "screenshots" / "simulator-chat-waha.png"))
-        finally:
-            browser.close()
+    page = chromium.new_page()
+    try:
+        page.goto(system.simulator.url + "/")
+        page.fill("#wa-id", customer.number)
+        page.dispatch_event("#wa-id", "change")
+        page.wait_for_selector("#business-choice:not([hidden])")
+        page.select_option("#business", "waha")
+        page.fill("#text", "hello from the chat page")
+        page.click("#send-button")
+        page.wait_for_function(
+            "document.querySelector('#thread').textContent.includes('[offline model]')", timeout=30_000
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "simulator-chat-waha.png"))
+    finally:
+        page.close()
     (reply,) = customer.replies(1)
     assert reply["provider"] == "waha" and "hello from the chat page" in reply["text"]
     assert customer.conversation()["phone_number_id"] == NUMBER

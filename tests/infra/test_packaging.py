@@ -126,7 +126,6 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
         "WAHA_URL": f"http://127.0.0.1:{port}",  # as var.waha sets it, when a WAHA server is there
         "WAHA_SESSION": "default",
         "LOG_EXECUTION_ID": "true",
-        "WAHA_URL": "https://waha.invalid",  # an address is checked at start; nothing is called
         "REENGAGE_TEMPLATE": "probe_template:en_US",  # name:language, or the function refuses to start
     }
     env = {}
