@@ -1,13 +1,15 @@
 """Webhook benchmark: latency and throughput against a floor function, and cold-start import time.
 
     .venv/bin/python -m bench.webhook [--c1 300] [--c16 1000] [--warmup 30] [--rounds 4] [--import-runs 7]
+        [--shape bsuid|bsuid-only|phone]
 
 (from the repository root, like every benchmark). Starts its own Firestore and Pub/Sub emulators
 on free ports, creates the media and reply topics (each with a pull subscription, so messages
 are retained as in production), and runs two HTTP functions under functions-framework with the
 webhook's production THREADS: the webhook, and `bench/floor/main.py`, which does only one
 Firestore create() and one Pub/Sub publish per request. Both get the same signed WhatsApp text
-deliveries (unique wamids, a few senders) at concurrency 1 and 16; the requests of each level are
+deliveries (unique wamids, a few senders, each with their phone and BSUID as Meta sends them since
+April 2026 unless `--shape` says otherwise) at concurrency 1 and 16; the requests of each level are
 split into rounds that alternate between the two targets, so background load hits both alike.
 Beside latency and throughput, the table shows the CPU time each request cost in each process
 (the function, each emulator, this client): on a small machine that is what bounds throughput.
@@ -118,16 +120,33 @@ class Delivery:
     headers: dict[str, str]
 
 
-def make_deliveries(prefix: str, count: int) -> list[Delivery]:
-    """Signed text deliveries built from the fixture: a unique wamid each, senders in rotation."""
+# Who the senders are, as a delivery names them: `bsuid` is what Meta sends since April 2026 (the
+# phone and the business-scoped user id), `bsuid-only` a user with a username and no phone shared,
+# `phone` a delivery from before BSUIDs.
+SHAPES = ("bsuid", "bsuid-only", "phone")
+
+
+def bsuid_of(sender: str) -> str:
+    return f"US.{int(sender):020d}"
+
+
+def make_deliveries(prefix: str, count: int, shape: str = "bsuid") -> list[Delivery]:
+    """Signed text deliveries built from the fixture: a unique wamid each, senders in rotation,
+    identified as `shape` says."""
     template = json.loads(load("text"))
     deliveries = []
     for i in range(count):
         data = copy.deepcopy(template)
         value = data["entry"][0]["changes"][0]["value"]
         sender = SENDERS[i % len(SENDERS)]
-        value["contacts"][0]["wa_id"] = sender
-        value["messages"][0]["from"] = sender
+        contact, message = value["contacts"][0], value["messages"][0]
+        contact["wa_id"] = sender
+        message["from"] = sender
+        if shape != "phone":
+            contact["user_id"] = message["from_user_id"] = bsuid_of(sender)
+            contact["profile"]["username"] = f"user{sender[-4:]}"
+        if shape == "bsuid-only":
+            del contact["wa_id"], message["from"]
         value["messages"][0]["id"] = f"wamid.bench.{prefix}.{i:06d}"
         value["messages"][0]["timestamp"] = str(int(time.time()))
         # Meta sends non-ASCII as \uXXXX escapes; the signature covers these exact bytes.
@@ -140,12 +159,13 @@ def make_deliveries(prefix: str, count: int) -> list[Delivery]:
 class DeliveryFeed:
     """Fresh deliveries for every run (a wamid is never sent twice, so every request stores one)."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, shape: str = "bsuid") -> None:
         self.prefix = prefix
+        self.shape = shape
         self.batches = itertools.count()
 
     def take(self, count: int) -> list[Delivery]:
-        return make_deliveries(f"{self.prefix}{next(self.batches)}", count)
+        return make_deliveries(f"{self.prefix}{next(self.batches)}", count, self.shape)
 
 
 # --- load -----------------------------------------------------------------------------------------
@@ -420,6 +440,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--import-runs", type=int, default=7, help="fresh processes per import probe (0: skip)"
     )
+    parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default="bsuid",
+        help="how deliveries name the user: phone and BSUID (Meta's since April 2026), BSUID only, or phone only",
+    )
     return parser.parse_args()
 
 
@@ -430,7 +456,8 @@ def run_load(args: argparse.Namespace, log_dir: Path) -> dict[int, dict[str, Sta
         procs = start_stack(stack, log_dir)
         print(f"stack up in {time.monotonic() - started:.1f}s; logs in {log_dir}", flush=True)
         targets = procs.targets()
-        feed = DeliveryFeed(f"{os.getpid()}.{int(time.time())}.")
+        feed = DeliveryFeed(f"{os.getpid()}.{int(time.time())}.", args.shape)
+        print(f"deliveries: {args.shape}", flush=True)
         for concurrency, total in ((1, args.c1), (16, args.c16)):
             level_started = time.monotonic()
             samples = measure_level(targets, feed, concurrency, total, args.warmup, args.rounds)

@@ -119,14 +119,31 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def offline_answer(turn: TurnSummary) -> str:
+# The business a system instruction says the assistant answers for (shared/ai_reply/voice.py).
+_ON_BEHALF = re.compile(r"^You answer on behalf of (.{1,100}?)\.(?:\n|$)")
+
+
+def speaking_for(body: Json) -> str | None:
+    """The business the request's system instruction names, if it names one."""
+    system = _field(body, "systemInstruction", "system_instruction")
+    if not isinstance(system, dict):
+        return None
+    text = "".join(p.get("text", "") for p in system.get("parts") or [] if isinstance(p, dict))
+    match = _ON_BEHALF.match(text)
+    return match.group(1) if match else None
+
+
+def offline_answer(turn: TurnSummary, business: str | None = None) -> str:
     """The offline model's whole "intelligence", e.g.
-    ``[offline model] I received 2 text parts and 1 media part (image/jpeg). You said: "hi"``.
+    ``[offline model] I received 2 text parts and 1 media part (image/jpeg). You said: "hi"``,
+    introduced by the business it answers for when its instruction names one
+    (``[offline model] Acme Sales here. I received...``), so each number's voice shows.
     """
     media = _plural(len(turn.media_types), "media part")
     if turn.media_types:
         media += f" ({', '.join(turn.media_types)})"
-    answer = f"[offline model] I received {_plural(turn.text_parts, 'text part')} and {media}."
+    here = f" {business} here." if business else ""
+    answer = f"[offline model]{here} I received {_plural(turn.text_parts, 'text part')} and {media}."
     if turn.last_text is not None:
         quoted = turn.last_text
         if len(quoted) > QUOTE_CHARS:
@@ -474,7 +491,7 @@ class OfflineGemini:
             return fault.text
         if fault is not None and fault.envelope is not None:
             return json.dumps(fault.envelope, ensure_ascii=False)
-        echo = offline_answer(turn)
+        echo = offline_answer(turn, speaking_for(body))
         properties = offline_answers.schema_properties(body)
         if properties is None:
             return echo

@@ -157,6 +157,7 @@ class StackOptions:
     push_max_backoff_s: int = 10
     max_delivery_attempts: int = 10  # as Terraform's default
     ack_deadline_s: int = 120
+    resume_sweep_s: float = 60.0  # Cloud Scheduler's resume sweep (terraform/scheduler.tf), every minute
     extra_function_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -173,6 +174,7 @@ class LocalStack:
     urls: dict[str, str] = field(default_factory=dict)
     offline_model: bool = False
     simulated_whatsapp: bool = False
+    sweeps: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -183,12 +185,16 @@ class LocalStack:
             self._start_simulators()
             self._start_functions()
             self._create_topics()
+            self._start_sweeps()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        if self.sweeps is not None:
+            self.sweeps.stop()
+            self.sweeps = None
         for name in reversed(list(self.servers)):
             with contextlib.suppress(Exception):
                 self.servers.pop(name).stop()
@@ -316,6 +322,16 @@ class LocalStack:
             os.killpg(proc.process.pid, signal.SIGKILL)
         proc.stop()  # reaps it and waits until the port is free
         self.processes[name] = self._start_function(name)
+
+    def _start_sweeps(self) -> None:
+        from local.scheduler import ResumeSweeps
+
+        self.sweeps = ResumeSweeps(
+            self.options.project,
+            self.env["REPLY_TOPIC"],
+            self.env["PUBSUB_EMULATOR_HOST"],
+            self.options.resume_sweep_s,
+        ).start()
 
     def _create_topics(self) -> None:
         """Topics, dead-letter topics and push subscriptions to the event functions."""

@@ -124,6 +124,10 @@ class Settings:
         300  # the ai_reply function's timeout (Terraform sets it from its sizing)
     )
     reply_lease_seconds: int = 300  # at least as long as one job may run
+    # A human reply (the owner from the WhatsApp Business app, or an operator from the dashboard)
+    # pauses the assistant in that conversation this long; it then resumes by itself and answers
+    # what is still waiting (0: a human reply pauses nothing).
+    human_reply_pause_minutes: float = 60.0
     reply_max_job_attempts: int = 3  # deliveries of one burst's job before its messages are marked failed
     # A job older than this is settled as failed instead of done. It must outlast every delivery
     # Pub/Sub may still make (Terraform sets it from the subscriptions' attempts, timeouts and

@@ -6,7 +6,8 @@ locals {
       "artifactregistry.googleapis.com", # function images
       "cloudbuild.googleapis.com",       # builds the function images
       "cloudfunctions.googleapis.com",
-      "compute.googleapis.com", # dashboard load balancer
+      "cloudscheduler.googleapis.com", # the resume sweep (scheduler.tf)
+      "compute.googleapis.com",        # dashboard load balancer
       "firestore.googleapis.com",
       "iam.googleapis.com",
       "iamcredentials.googleapis.com", # OIDC tokens for Pub/Sub push

@@ -10,8 +10,8 @@ locals {
   # Collections whose documents carry expire_at (the code writes now + RETENTION_DAYS, or a
   # shorter fixed horizon for quarantine, webhook errors and parked statuses). Conversations are
   # kept: they are the index the dashboard lists, one small document per customer.
-  # Passage fields read, never filtered on. (The embedding keeps Firestore's own handling: a
-  # vector value is indexed by the vector index, never by the automatic single-field ones.)
+  # Passage fields read, never filtered on. (The embedding, the field of the vector index below,
+  # keeps Firestore's default index settings.)
   knowledge_passage_unindexed = ["text"]
 
   ttl_collections = ["messages", "ai_responses", "quarantine", "body_chunks", "webhook_errors", "orphan_statuses", "operator_sends"]

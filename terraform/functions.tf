@@ -47,7 +47,10 @@ locals {
   waha = var.waha.url != ""
 
   function_env = {
-    webhook = {}
+    webhook = {
+      # An owner's message from the WhatsApp Business app pauses the assistant this long.
+      HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes)
+    }
     media = {
       # Each job's deadline (shared/deadline.py) ends inside the function's timeout.
       MEDIA_JOB_TIMEOUT_SECONDS = tostring(var.function_sizing["media"].timeout_seconds)
@@ -76,9 +79,10 @@ locals {
       LIMIT_NOTICE         = var.limit_notice
     }
     dashboard = {
-      BUSINESS_NAME   = var.business_name # shown as the default on the Settings page
-      IAP_AUDIENCE    = local.iap_audience
-      OPERATOR_EMAILS = join(",", var.operator_emails)
+      BUSINESS_NAME             = var.business_name                       # shown as the default on the Settings page
+      HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes) # an operator's reply pauses it too
+      IAP_AUDIENCE              = local.iap_audience
+      OPERATOR_EMAILS           = join(",", var.operator_emails)
       # The Knowledge page embeds documents; the vector index is built for these dimensions.
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location

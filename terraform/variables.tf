@@ -62,6 +62,16 @@ variable "business_name" {
   default     = ""
 }
 
+variable "human_reply_pause_minutes" {
+  description = "Minutes the assistant stays quiet in a conversation after a human reply there, from the WhatsApp Business app or the dashboard (HUMAN_REPLY_PAUSE_MINUTES); it then resumes by itself. 0: a human reply pauses nothing. Default = shared/config.py."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.human_reply_pause_minutes >= 0
+    error_message = "human_reply_pause_minutes cannot be negative."
+  }
+}
+
 variable "waha" {
   description = "A WAHA server (self-hosted WhatsApp HTTP API) serving some business numbers (docs/providers.md): its url (WAHA_URL, reachable from the functions) and sessions (WAHA_SESSION, `session[=business_number_id]` comma-separated). Empty url = no WAHA; its API key and webhook HMAC key are secrets."
   type = object({

@@ -8,15 +8,25 @@ Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N``
   POST /{v}/{phone_number_id}/messages   send (text ≤ 4096, image/audio/video/document/sticker by id or
                                          link, reaction, location, contacts, interactive (Meta's
                                          button and list limits, refused with 131009), template),
-                                         mark read, typing indicator
+                                         mark read, typing indicator; to ``"to"`` (a phone) or
+                                         ``"recipient"`` (a BSUID; ``to`` wins when both are given);
+                                         131062 for a BSUID send of a type in ``refuse_user_id_types``
   POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
   GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
   GET  /whatsapp_business/attachments/?mid=..&ext=..&hash=..   the bytes (bearer required, URL expires)
 
 Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offers the same as methods:
   POST /_sim/inbound          act as the user: {"from","name","type","text"|"media_id"|"data_base64"|<type obj>,
-                              "caption","filename","voice","context":{"id"}} or {"batch":[...]}
-                              -> {"wamid","wamids","webhook_status","error","body"}
+                              "caption","filename","voice","context":{"id"},"phone_number_id"?} or
+                              {"batch":[...]} -> {"wamid","wamids","webhook_status","error","body"};
+                              every webhook carries the user's BSUID (from_user_id, contacts[].user_id,
+                              statuses' recipient_user_id), as Meta's have since April 2026
+  GET|POST /_sim/users/<wa_id>  who the user is: {"username","hide_phone"}: a hidden phone sends no
+                              ``from``/``wa_id``/``recipient_id``, so the business must use ``recipient``
+  POST /_sim/business-app/send  {"to","text"}: the owner writes from the WhatsApp Business app: the user
+                              gets it, the webhook an ``smb_message_echoes`` change
+  POST /_sim/history          {"wa_ids"?}: one ``history`` webhook with the conversations held (Coexistence
+                              onboarding)
   POST /_sim/redeliver        {"wamid"}: post the same envelope bytes again (dedupe tests)
   POST /_sim/deliver-raw      {"body"|"body_base64"|"json", "signature"?: str|null, "headers"?}
   POST /_sim/verify-webhook   run the GET hub.challenge handshake against the webhook
@@ -29,7 +39,9 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
   GET|POST|DELETE /_sim/faults  error switches, e.g. {"target":"send","code":131047,"count":1},
                               {"target":"send","hang_seconds":5}, {"target":"media_download","http_status":500,
                               "count":2}, {"target":"delivery","code":131026} (accepted, then a failed status)
-  GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false})
+  GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false},
+                              {"extra_phone_number_ids": ["..."]} for more business numbers,
+                              {"refuse_user_id_types": ["template"]})
   POST /_sim/reset            forget everything and cancel pending deliveries
   GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
   GET  /_sim/health           {"ok": true} once the server answers
@@ -44,8 +56,10 @@ GET /_sim/waha/deliveries lists its webhook attempts; ``/_sim/conversation?provi
 
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
 ``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
-users write), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake), ``media``
-(the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button and list checks), ``wire``
+users write), ``identities`` (BSUIDs, usernames, hidden phones), ``coexistence`` (the Business app's
+echoes and history sync), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake),
+``media`` (the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button
+and list checks), ``wire``
 (Meta's formats), ``simulator`` (the parts
 composed), ``app`` and ``control`` (HTTP), ``cli`` (``python -m local.simulator``).
 """

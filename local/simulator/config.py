@@ -50,6 +50,9 @@ class SimulatorConfig:
     webhook_retry_delays: tuple[float, ...] = (0.0, 1.0, 3.0, 5.0)
     webhook_timeout_seconds: float = 10.0
     enforce_service_window: bool = False
+    # Message types a send to a BSUID (`recipient`) is refused for with 131062, as Meta refuses
+    # some authentication templates; empty: every kind is accepted.
+    refuse_user_id_types: tuple[str, ...] = ()
     escape_non_ascii: bool = True
     include_pricing: bool = True
     # WAHA mode: a second business number, served as a WAHA session, when its webhook url is set.
@@ -80,14 +83,16 @@ class SimulatorConfig:
         parsed = {k: _parse_setting(k, v) if isinstance(v, str) else v for k, v in changes.items()}
         if "webhook_retry_delays" in parsed:
             parsed["webhook_retry_delays"] = tuple(float(d) for d in parsed["webhook_retry_delays"])
-        if "extra_phone_number_ids" in parsed:
-            parsed["extra_phone_number_ids"] = tuple(str(n) for n in parsed["extra_phone_number_ids"])
+        for name in ("extra_phone_number_ids", "refuse_user_id_types"):
+            if name in parsed:
+                parsed[name] = tuple(str(n) for n in parsed[name])
         return dataclasses.replace(self, **parsed)
 
     def public(self) -> Json:
         data = dataclasses.asdict(self)
         data["webhook_retry_delays"] = list(self.webhook_retry_delays)
         data["extra_phone_number_ids"] = list(self.extra_phone_number_ids)
+        data["refuse_user_id_types"] = list(self.refuse_user_id_types)
         return data
 
 

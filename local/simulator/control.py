@@ -47,6 +47,20 @@ def add_control_routes(app: Flask, sim: WhatsAppSimulator) -> None:
     def inbound() -> Response:
         return jsonify(sim.send_inbound(_control_body(), request.host_url))
 
+    @app.route("/_sim/users/<wa_id>", methods=["GET", "POST"])
+    def user(wa_id: str) -> Response:
+        if request.method == "POST":
+            return jsonify(sim.set_user(wa_id, _control_body()))
+        return jsonify(sim.user(wa_id))
+
+    @app.post("/_sim/business-app/send")
+    def business_app_send() -> Response:
+        return jsonify(sim.send_from_business_app(_control_body()))
+
+    @app.post("/_sim/history")
+    def history() -> Response:
+        return jsonify(sim.replay_history(_control_body()))
+
     @app.post("/_sim/redeliver")
     def redeliver() -> Response:
         return jsonify(sim.redeliver(str(_control_body().get("wamid", ""))))

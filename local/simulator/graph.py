@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from local.simulator import wire
+from local.simulator.identities import Identities
 from local.simulator.interactive import INVALID_PARAMETER, interactive_problem
 from local.simulator.media import MediaHost
 from local.simulator.state import SimulatorState, digits
@@ -86,8 +87,10 @@ class GraphBehaviour:
             code, details = problem
             state.record_event("send", 400, body, error=details)
             return 400, wire.graph_error_body(code, details=details)
-        to = str(body["to"])
-        wa_id = digits(to)
+        to, wa_id, refusal = self._recipient(body)
+        if refusal is not None:
+            state.record_event("send", 400, body, error=refusal)
+            return 400, refusal
         if state.config.enforce_service_window and not self._window_open(wa_id):
             error = wire.graph_error_body(131047)
             state.record_event("send", 400, body, error=error)
@@ -95,7 +98,26 @@ class GraphBehaviour:
         record = self._record_outbound(phone_number_id, body, to, wa_id)
         state.record_event("send", 200, body, wamid=record["wamid"])
         self._statuses.schedule(record)
+        if "to" not in body:  # a BSUID send answers with the user id, not the number
+            return 200, {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "user_id": to}],
+                "messages": [{"id": record["wamid"]}],
+            }
         return 200, wire.send_success(to, wa_id, record["wamid"])
+
+    def _recipient(self, body: Json) -> tuple[str, str, Json | None]:
+        """(what was addressed, the user's number, Meta's refusal or None): `to` wins over
+        `recipient` when both are there, as at Meta; a BSUID is refused for kinds told to."""
+        if isinstance(body.get("to"), str) and digits(body["to"]):
+            return str(body["to"]), digits(body["to"]), None
+        user_id = str(body.get("recipient") or "")
+        if str(body.get("type", "text")) in self._state.config.refuse_user_id_types:
+            return user_id, "", wire.graph_error_body(131062)
+        wa_id = Identities(self._state).phone_of(user_id)
+        if wa_id is None:
+            return user_id, "", wire.graph_error_body(131026, details="Message undeliverable")
+        return user_id, wa_id, None
 
     def _window_open(self, wa_id: str) -> bool:
         last = self._state.last_inbound_at(wa_id)
@@ -151,8 +173,10 @@ def _read_problem(body: Json, typing: Any) -> str | None:
 def _send_problem(body: Json) -> tuple[int, str] | None:
     """Meta's (code, details) for a send it refuses outright, or None."""
     to = body.get("to")
-    if not isinstance(to, str) or not digits(to):
-        return 100, "The parameter to is required."
+    recipient = body.get("recipient")
+    has_to = isinstance(to, str) and bool(digits(to))
+    if not has_to and not (isinstance(recipient, str) and recipient):
+        return 100, "The parameter to (or recipient) is required."
     kind = body.get("type", "text")
     if kind not in SENDABLE_TYPES:
         return 100, f"Param type must be one of {sorted(SENDABLE_TYPES)} - got {kind!r}."

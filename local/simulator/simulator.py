@@ -11,9 +11,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from local.simulator.coexistence import BusinessApp
 from local.simulator.config import SimulatorConfig
 from local.simulator.faults import Fault
 from local.simulator.graph import GraphBehaviour
+from local.simulator.identities import Identities
 from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorState
 from local.simulator.statuses import StatusUpdates
@@ -33,6 +35,8 @@ class WhatsAppSimulator:
         self.statuses = StatusUpdates(self.shared, self.webhooks, self.media_host)
         self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses)
         self.users = Users(self.shared, self.media_host, self.webhooks)
+        self.identities = Identities(self.shared)
+        self.business_app = BusinessApp(self.shared, self.webhooks)
         self.waha = WahaServer(self.shared, self.media_host)
 
     # ---- lifecycle and settings -----------------------------------------------------------
@@ -121,6 +125,18 @@ class WhatsAppSimulator:
         if spec.get("provider") == "waha":
             return self.waha.send_inbound(spec, base_url)
         return self.users.send(spec, base_url)
+
+    def set_user(self, wa_id: str, changes: Json) -> Json:
+        return self.identities.set_profile(wa_id, changes)
+
+    def user(self, wa_id: str) -> Json:
+        return self.identities.describe(wa_id)
+
+    def send_from_business_app(self, spec: Json) -> Json:
+        return self.business_app.send(spec)
+
+    def replay_history(self, spec: Json | None = None) -> Json:
+        return self.business_app.replay_history(spec)
 
     def business_echo(self, spec: Json) -> Json:
         return self.waha.business_echo(spec)

@@ -43,6 +43,7 @@ class SimulatorState:
         self.typing_until: dict[str, float] = {}  # wa_id -> when the typing indicator goes away
         self.events: list[Json] = []  # every Graph call, answered or refused
         self.faults: FaultQueue[Fault] = FaultQueue()
+        self.profiles: dict[str, Any] = {}  # wa_id -> identities.Profile (username, hidden phone)
 
     def restart(self) -> None:
         """Cancel background work that holds the current ``stop`` and forget every record here."""

@@ -11,6 +11,7 @@ import threading
 import time
 
 from local.simulator import wire
+from local.simulator.identities import Identities
 from local.simulator.media import MediaHost
 from local.simulator.state import SimulatorError, SimulatorState
 from local.simulator.webhooks import WebhookSender
@@ -72,10 +73,14 @@ class StatusUpdates:
             with_pricing = shared.config.include_pricing and state in {"sent", "delivered"}
             callback = (record.get("request") or {}).get("biz_opaque_callback_data")
             item = wire.status(wamid, state, record["wa_id"], now, with_pricing, errors, callback)
+            # As since 2026: the BSUID always, the phone only for a user who shows it.
+            del item["recipient_id"]
+            item.update(Identities(shared).recipient_fields(record["wa_id"]))
             record["status"] = state
             record["statuses"].append({"status": state, "timestamp": str(now), "at": time.time()})
             if errors:
                 record["errors"].extend(errors)
             shared.changed.notify_all()
-        body = self._webhooks.encode(self._webhooks.envelope(statuses=[item]))
+        envelope = self._webhooks.envelope(phone_number_id=record.get("phone_number_id"), statuses=[item])
+        body = self._webhooks.encode(envelope)
         return self._webhooks.deliver("status", wamid, body, stop or shared.stop)

@@ -15,6 +15,7 @@ from typing import Any
 
 from local.simulator import wire
 from local.simulator.config import DEFAULT_USER_NAME, DEFAULT_USER_WA_ID
+from local.simulator.identities import Identities
 from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorError, SimulatorState, digits
 from local.simulator.webhooks import WebhookSender
@@ -36,10 +37,17 @@ class Users:
             raise SimulatorError("batch must be a list of message objects")
         built = [self._message(s, base_url) for s in specs]
         contacts: list[Json] = []
+        seen: set[str] = set()
+        identities = Identities(self._state)
         for message, record in built:
-            if message["type"] != "system" and record["from"] not in {c["wa_id"] for c in contacts}:
-                contacts.append(wire.contact(record["from"], record["name"]))
-        payload = self._webhooks.envelope(contacts=contacts or None, messages=[m for m, _ in built])
+            if message["type"] != "system" and record["from"] not in seen:
+                seen.add(record["from"])
+                contacts.append(identities.contact(record["from"], record["name"]))
+        payload = self._webhooks.envelope(
+            phone_number_id=spec.get("phone_number_id"),  # which business number they write to
+            contacts=contacts or None,
+            messages=[m for m, _ in built],
+        )
         body = self._webhooks.encode(payload)
         state = self._state
         with state.lock:
@@ -67,7 +75,7 @@ class Users:
         kind = "audio" if kind == "voice" else kind
         wamid = str(spec.get("wamid") or wire.new_wamid(sender, inbound=True))
         message: Json = {
-            "from": sender,
+            **Identities(self._state).sender_fields(sender),
             "id": wamid,
             "timestamp": str(int(spec.get("timestamp") or time.time())),
             "type": kind,

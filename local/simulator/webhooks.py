@@ -40,9 +40,14 @@ class WebhookSender:
 
     # ---- building bodies ------------------------------------------------------------------
 
-    def envelope(self, **value: Any) -> Json:
+    def envelope(self, field: str = "messages", phone_number_id: str | None = None, **value: Any) -> Json:
+        """Meta's envelope for the business number `phone_number_id` (the main one by default)."""
         cfg = self._state.config
-        return wire.envelope(cfg.waba_id, cfg.display_phone_number, cfg.phone_number_id, **value)
+        number = phone_number_id or cfg.phone_number_id
+        if number not in cfg.phone_number_ids:
+            raise SimulatorError(f"{number} is not one of the business numbers {list(cfg.phone_number_ids)}")
+        display = cfg.display_phone_number if number == cfg.phone_number_id else number[-11:]
+        return wire.envelope(cfg.waba_id, display, number, field, **value)
 
     def encode(self, payload: Json) -> bytes:
         return wire.encode_body(payload, self._state.config.escape_non_ascii)

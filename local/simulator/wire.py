@@ -93,6 +93,11 @@ GRAPH_ERRORS: dict[int, GraphError] = {
     131057: GraphError(
         500, "(#131057) Account in maintenance mode", "The business account is in maintenance."
     ),
+    131062: GraphError(
+        400,
+        "(#131062) Business-scoped user ID not supported",
+        "This message type cannot be sent to a business-scoped user ID; use the phone number.",
+    ),
 }
 
 
@@ -193,8 +198,11 @@ def encode_body(payload: Any, escape_non_ascii: bool = True) -> bytes:
     return json.dumps(payload, ensure_ascii=escape_non_ascii, separators=(",", ":")).encode()
 
 
-def envelope(waba_id: str, display_phone_number: str, phone_number_id: str, **value: Any) -> dict[str, Any]:
-    """The webhook envelope; ``value`` holds ``contacts``/``messages``/``statuses``/``errors`` lists."""
+def envelope(
+    waba_id: str, display_phone_number: str, phone_number_id: str, field: str = "messages", **value: Any
+) -> dict[str, Any]:
+    """The webhook envelope of `field`; ``value`` holds its lists (``contacts``/``messages``/
+    ``statuses``/``errors``, ``message_echoes``, ``history``)."""
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": display_phone_number, "phone_number_id": phone_number_id},
@@ -202,7 +210,7 @@ def envelope(waba_id: str, display_phone_number: str, phone_number_id: str, **va
     body.update({key: items for key, items in value.items() if items is not None})
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": waba_id, "changes": [{"value": body, "field": "messages"}]}],
+        "entry": [{"id": waba_id, "changes": [{"value": body, "field": field}]}],
     }
 
 

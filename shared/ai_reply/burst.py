@@ -61,7 +61,10 @@ class BurstReply:
         self.clients = clients
         self.settings = settings
         self.conversation_id = conversation_id
-        self.wa_id = str(conversation.get("wa_id") or conversation_id.split("_", 1)[1])
+        # Whom replies go to: the phone when known (Meta's advice), else the BSUID (`recipient`).
+        self.wa_id = str(
+            conversation.get("wa_id") or conversation.get("user_id") or conversation_id.split("_", 1)[1]
+        )
         self.phone_number_id = str(conversation.get("phone_number_id") or conversation_id.split("_", 1)[0])
         self.holder = holder
         self.conversation = dict(conversation)  # as the lease transaction read it
@@ -171,8 +174,10 @@ class BurstReply:
             search = _BACKGROUND.submit(
                 ground, self.clients, self.settings, self.phone_number_id, burst, last_attempt=last_attempt
             )
-            voice = voice_for(self.db, self.phone_number_id, self.settings)
+            # The number's settings are read while the context is built: no wait of their own.
+            voice_read = _BACKGROUND.submit(voice_for, self.db, self.phone_number_id, self.settings)
             contents = self._contents(burst, media_parts)  # may upload media to the Files API
+            voice = voice_read.result()
             grounding = awaited(
                 search,
                 self.deadline.share(KNOWLEDGE_SECONDS, "the knowledge search"),
@@ -240,25 +245,10 @@ class BurstReply:
             else None,
             **grounding.record(read.sources),
         }
-        spend = usage.ModelSpend.of(
-            self.settings,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            thinking_tokens=answer.thinking_tokens,
-        )
-        also: list[Callable[[Any], None]] = [
-            lambda batch: usage.add_model_spend(
-                batch,
-                self.db,
-                conversation_id=self.conversation_id,
-                phone_number_id=self.phone_number_id,
-                spend=spend,
-                shard_key=record.id,
-            )
-        ]
+        with_answer = [self._spend(record, answer)]
         if handing_over:
             reason = read.handoff_reason or ""
-            also.append(
+            with_answer.append(
                 lambda batch: handoff.add_handoff(
                     batch, self.db, self.conversation_id, reason=reason, reply_id=record.id
                 )
@@ -266,8 +256,25 @@ class BurstReply:
             log.info(
                 "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
             )
-        replies.save_answer(self.db, record, fields, shaped.parts, also=also)
+        replies.save_answer(self.db, record, fields, shaped.parts, with_answer=with_answer)
         return answer
+
+    def _spend(self, record: ReplyRecord, answer: ModelAnswer) -> Callable[[Any], None]:
+        """The answer's cost on the limits' counters (`usage.add_model_spend`), with the answer."""
+        spend = usage.ModelSpend.of(
+            self.settings,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            thinking_tokens=answer.thinking_tokens,
+        )
+        return lambda batch: usage.add_model_spend(
+            batch,
+            self.db,
+            conversation_id=self.conversation_id,
+            phone_number_id=self.phone_number_id,
+            spend=spend,
+            shard_key=record.id,
+        )
 
     def _store_transcripts(self, transcripts: dict[int, str], media_parts: MediaParts) -> None:
         for number, transcript in transcripts.items():
@@ -400,7 +407,7 @@ class BurstReply:
                 batch, self.db, self.conversation_id, record, ReplyState.SENT, counted=self._sent(burst)
             )
         batch.commit(**CALL)
-        apply_parked_statuses(self.db, self.phone_number_id, wamid, self.wa_id)
+        apply_parked_statuses(self.db, self.conversation_id, wamid)
 
     @staticmethod
     def _sent(burst: list[dict[str, Any]]) -> dict[str, stats.Number]:

@@ -21,17 +21,19 @@ import time
 import uuid
 from datetime import timedelta
 
-from shared.ai_reply import guard
+from shared.ai_reply import guard, resume
 from shared.ai_reply.budget import job_deadline, round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
 from shared.bus import Job, ReceivedJob, Redeliver
 from shared.clients import Clients
 from shared.config import Settings
-from shared.store import jobs, replies
+from shared.store import identity, jobs, replies
 from shared.store.inbound import record_job_arrival
 from shared.store.replies import LeaseOutcome
 
 log = logging.getLogger(__name__)
+
+MAX_MOVES = 3  # a message is moved at most once; a link leads straight to its conversation
 
 _INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
 
@@ -45,9 +47,23 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     # The job's arrival brings its message into the conversation's summary and the counters, and
     # tells a repeat delivery of the webhook that the job is out. It rides the lease transaction
     # below; a job that will not get there at once records it on its own first.
+    if job.reason == resume.SWEEP:
+        if received.age_seconds() <= settings.job_max_age_seconds:  # a later sweep does it anyway
+            resume.sweep(settings, clients)
+        return
     too_old = received.age_seconds() > settings.job_max_age_seconds
+    conversation_id = job.conversation_id
+    if job.reason == "record":
+        # A message recorded, never answered (a reaction, an identity change): its arrival is all.
+        record_job_arrival(db, conversation_id, job.message_id, published_at=received.published_at)
+        return
     if job.message_id and (too_old or settings.reply_debounce_ms > 0):
-        record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
+        arrived = record_job_arrival(db, conversation_id, job.message_id, published_at=received.published_at)
+        conversation_id = arrived.conversation_id if arrived else conversation_id
+    if conversation_id != job.conversation_id:
+        job = Job(conversation_id, job.message_id, job.reason, job.published_at)
+        received = ReceivedJob(job, received.pubsub_message_id, received.published_at)
+        context["conversation_id"] = conversation_id
     if too_old:
         _fail_too_old(received, clients, context)
         return
@@ -56,15 +72,28 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
 
     holder = f"{_INSTANCE}-{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.reply_lease_seconds)
-    outcome, conversation = replies.acquire_lease(
-        db,
-        job.conversation_id,
-        holder,
-        lease,
-        arriving=job.message_id or None,
-        published_at=received.published_at,
-        waiter=received.pubsub_message_id or f"{job.message_id}@{job.published_at}",
-    )
+    for _ in range(MAX_MOVES):
+        outcome, conversation = replies.acquire_lease(
+            db,
+            job.conversation_id,
+            holder,
+            lease,
+            arriving=job.message_id or None,
+            published_at=received.published_at,
+            waiter=received.pubsub_message_id or f"{job.message_id}@{job.published_at}",
+        )
+        if outcome is not LeaseOutcome.MOVED:
+            break
+        # The message was filed under an identifier of a user whose conversation is elsewhere.
+        target = conversation[identity.LINK]
+        if job.message_id and identity.linked_to(conversation.get("message")) is None:
+            identity.relocate(db, job.conversation_id, target, job.message_id, link=conversation["link"])
+        job = Job(target, job.message_id, job.reason, job.published_at)
+        context["conversation_id"] = target
+    else:
+        raise RuntimeError(f"the conversation of {job.message_id} kept moving")
+    if conversation.get("other_conversations"):
+        identity.merge_others(db, job.conversation_id, conversation)  # before its messages are read
     if outcome is LeaseOutcome.WAIT:
         log.info("reply lease taken; this job watches it until its holder lets go", extra=context)
         raise Redeliver("another instance holds the conversation's reply lease")

@@ -7,6 +7,7 @@ fixed rules of the answer (shared/ai_reply/instruction.py).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from google.cloud import firestore
@@ -36,8 +37,13 @@ def system_instruction(number: BusinessNumber) -> str:
     return instruction.system_instruction(persona, number.business_name)
 
 
+_SEEN = ThreadPoolExecutor(max_workers=1, thread_name_prefix="number-seen")
+
+
 def voice_for(db: firestore.Client, phone_number_id: str, settings: Settings) -> Voice:
-    number = business_numbers.for_reply(db, phone_number_id, Defaults.from_settings(settings))
+    number = business_numbers.for_reply(
+        db, phone_number_id, Defaults.from_settings(settings), later=_SEEN.submit
+    )
     return Voice(
         system_instruction(number), number.fallback_reply, number.business_name, number.handoff_message
     )

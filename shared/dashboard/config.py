@@ -37,6 +37,7 @@ class DashboardConfig:
     reply_topic: str
     media_topic: str
     number_defaults: Defaults  # what a business number without settings of its own uses
+    human_reply_pause_minutes: float = 60.0  # an operator's reply pauses the assistant this long
 
     @property
     def job_topics(self) -> dict[JobKind, str]:
@@ -75,4 +76,5 @@ class DashboardConfig:
             reply_topic=settings.reply_topic,
             media_topic=settings.media_topic,
             number_defaults=Defaults.from_settings(settings),
+            human_reply_pause_minutes=settings.human_reply_pause_minutes,
         )

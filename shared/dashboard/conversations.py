@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -54,6 +54,15 @@ class ConversationFilter(StrEnum):
 
 
 @dataclass(frozen=True)
+class Answering:
+    """Who is answering a conversation now; `until` when the assistant waits for a human's pause."""
+
+    who: str  # assistant | operator | business_app
+    label: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ConversationRow:
     id: str
     wa_id: str
@@ -66,6 +75,10 @@ class ConversationRow:
     ai_paused: bool
     needs_attention: bool
     has_failure: bool
+    user_id: str = ""  # the BSUID
+    username: str = ""
+    human_reply_by: str = ""  # business_app | operator: who wrote last as a person
+    human_reply_until: datetime | None = None  # the assistant waits until then
     opted_out: bool = False  # the customer wrote STOP: nothing may be sent until they write START
     limited: Mapping[str, Any] | None = None  # the limit the customer or the number is over, if any
     erasure_id: str = ""  # an erasure of this customer's data started and has not finished
@@ -74,7 +87,36 @@ class ConversationRow:
 
     @property
     def title(self) -> str:
-        return self.display_name or f"+{self.wa_id}"
+        if self.display_name:
+            return self.display_name
+        if self.username:
+            return f"@{self.username}"
+        return f"+{self.wa_id}" if self.wa_id else self.user_id or self.id.split("_", 1)[-1]
+
+    @property
+    def identity_line(self) -> str:
+        """The customer's identifiers: phone when known, username, BSUID (`US.1349...`)."""
+        parts = [f"+{self.wa_id}" if self.wa_id.isdigit() else self.wa_id]
+        if self.username:
+            parts.append(f"@{self.username}")
+        parts.append(self.user_id)
+        return " · ".join(p for p in parts if p)
+
+    def answering(self, now: datetime | None = None) -> Answering:
+        """Who answers this customer now: the assistant, unless an operator paused it, or a human
+        replied lately (the owner from the Business app, an operator) and it waits until then."""
+        if self.ai_paused:
+            return Answering("operator", "Operator (AI paused)")
+        now = now or datetime.now(UTC)
+        if self.human_reply_until is not None and self.human_reply_until > now:
+            who = "Business app" if self.human_reply_by == "business_app" else "Operator"
+            return Answering(self.human_reply_by or "operator", who, self.human_reply_until)
+        return Answering("assistant", "Assistant")
+
+    @property
+    def address(self) -> str:
+        """Whom a message goes to: the phone when known, else the BSUID (`client.addressed`)."""
+        return self.wa_id or self.user_id or self.id.split("_", 1)[-1]
 
     @classmethod
     def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> ConversationRow:
@@ -98,6 +140,10 @@ class ConversationRow:
             ai_paused=bool(data.get("ai_paused")),
             needs_attention=bool(data.get("needs_attention")),
             has_failure=bool(data.get("has_failure")),
+            user_id=str(data.get("user_id") or ""),
+            username=str(data.get("username") or ""),
+            human_reply_by=str(data.get("human_reply_by") or ""),
+            human_reply_until=when("human_reply_until"),
             opted_out=not may_message(data),
             limited=data.get("limited") if isinstance(data.get("limited"), Mapping) else None,
             erasure_id=str(data.get("erasure_id") or ""),
@@ -179,12 +225,16 @@ def _activity(row: ConversationRow) -> float:
     return row.last_message_at.timestamp() if row.last_message_at else 0.0
 
 
-def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LIMIT) -> list[ConversationRow]:
-    """Conversations whose number starts with the digits typed, or whose name starts with the text.
+_BSUID_PREFIX = re.compile(r"^[A-Za-z]{2}\.[A-Za-z0-9.]*$")
 
-    A query of digits (with the usual `+`, spaces, dashes, brackets) is a phone number; anything
-    else is a name. Prefix ranges on `wa_id` and `display_name_lower` are served by single-field
-    indexes; a substring search would need reading every conversation.
+
+def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LIMIT) -> list[ConversationRow]:
+    """Conversations whose phone, BSUID, username or name starts with the text typed.
+
+    Digits (with the usual `+`, spaces, dashes, brackets) are a phone number; `CC.` and more a
+    BSUID (`US.1349...`); `@name` a username; anything else a name (casefolded) or a username.
+    Prefix ranges on `wa_id`, `user_id`, `username` and `display_name_lower` are served by
+    single-field indexes; a substring search would need reading every conversation.
     """
     text = " ".join(text.split())[:MAX_SEARCH_CHARS]
     if not text:
@@ -192,9 +242,16 @@ def search_conversations(db: firestore.Client, text: str, limit: int = SEARCH_LI
     digits = re.sub(r"\D", "", text)
     if digits and not re.sub(r"[\d\s+().-]", "", text):
         rows = _prefix_query(db, "wa_id", digits, limit)
+    elif _BSUID_PREFIX.match(text):
+        rows = _prefix_query(db, "user_id", text[:2].upper() + text[2:], limit)
+    elif text.startswith("@"):
+        rows = _prefix_query(db, "username", text[1:].casefold(), limit)
     else:
         rows = _prefix_query(db, "display_name_lower", name_key(text), limit)
-    return sorted(rows, key=_activity, reverse=True)
+        if " " not in text:
+            rows += _prefix_query(db, "username", text.casefold(), limit)
+    unique = {row.id: row for row in rows}
+    return sorted(unique.values(), key=_activity, reverse=True)[:limit]
 
 
 def get_conversation(db: firestore.Client, conversation_id: str) -> ConversationRow | None:

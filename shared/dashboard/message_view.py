@@ -21,7 +21,7 @@ MediaUrl = Callable[[str, str], str]  # (message id, variant) -> URL of the dash
 
 # "unknown": an operator's send WhatsApp never answered; nothing will ever say what became of it.
 FINAL_OUTBOUND = frozenset({"read", "played", "failed", "unknown"})
-FINAL_INBOUND = frozenset({"answered", "ignored", "failed"})
+FINAL_INBOUND = frozenset({"answered", "ignored", "failed", "history"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
 TYPE_ICONS = {
@@ -45,6 +45,7 @@ INBOUND_STATUS_LABELS = {
     "answered": "answered",
     "failed": "failed",
     "ignored": "not answered",
+    "history": "from the Business app's history",
 }
 
 
@@ -153,7 +154,7 @@ class AiDetails:
 class MessageView:
     id: str
     direction: str  # inbound | outbound
-    author: str  # customer | ai | operator (a person of the business, here or on its own phone)
+    author: str  # customer | ai | operator | business_app
     author_label: str
     type: str
     icon: str
@@ -288,14 +289,14 @@ def message_view(
         else None
     )
     if direction == "outbound":
-        sent_by = data.get("sent_by")
-        author = "operator" if sent_by in ("operator", "business_app") else "ai"
+        author = {"operator": "operator", "business_app": "business_app"}.get(
+            _text(data.get("sent_by")), "ai"
+        )
         # Behind IAP the operator is an email worth showing; the local login has one shared name.
         operator_name = _text(data.get("operator"))
         named = f"Operator ({operator_name})" if "@" in operator_name else "Operator"
-        if sent_by == "business_app":
-            named = "The business's phone"  # typed there, not on this dashboard
-        author_label = "AI" if author == "ai" else named
+        # The owner, from the WhatsApp Business app on the same number (Coexistence echoes).
+        author_label = {"ai": "AI", "business_app": "Business app"}.get(author, named)
         final = status in FINAL_OUTBOUND
         status_label = "may not have been delivered" if status == "unknown" else status or "accepted"
         retried = bool(data.get("retried_as"))

@@ -51,7 +51,9 @@ NOTICES = {
         "info", "That dead letter is no longer waiting: it was replayed or handled already."
     ),
     "settings_saved": Notice("success", "Saved: the next reply on this number uses these settings."),
-    "knowledge_added": Notice("success", "The document was added: the assistant answers from it now."),
+    "knowledge_added": Notice(
+        "success", "The document was added: the assistant answers from it within half a minute."
+    ),
     "knowledge_replaced": Notice(
         "success", "The document was replaced: the assistant answers from the new one."
     ),

@@ -27,6 +27,7 @@ from google.cloud import firestore
 
 from shared.dashboard.actions import FailedMessage
 from shared.dashboard.conversations import ConversationRow
+from shared.store import pauses
 from shared.store.outbound import (
     add_operator_send_done,
     add_operator_send_unknown,
@@ -36,7 +37,7 @@ from shared.store.outbound import (
     release_operator_send,
     waiting_messages,
 )
-from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy
+from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy, conversation_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import OutcomeUnknown, WhatsAppError
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
@@ -81,7 +82,10 @@ def send_operator_reply(
     key: str,
     operator: str,
     sender: TextSender,
+    pause_minutes: float = 0,
 ) -> SendResult:
+    """Send an operator's message; like the owner's from the Business app it pauses the assistant
+    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself."""
     if conversation.opted_out:
         return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
@@ -95,7 +99,7 @@ def send_operator_reply(
     if claim is None:
         return SendResult(SendOutcome.DUPLICATE)
     try:
-        wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, body)
+        wamid = sender.send_text(conversation.phone_number_id, conversation.address, body)
     except OutcomeUnknown as exc:
         batch = db.batch()
         _add_unknown(batch, db, conversation, f"unknown-{key}", body, SentBy.OPERATOR, operator, exc)
@@ -118,13 +122,18 @@ def send_operator_reply(
         wamid=wamid,
         text=body,
         sent_by=SentBy.OPERATOR,
-        to=conversation.wa_id,
+        to=conversation.address,
         operator=operator,
         answers=waiting_messages(db, conversation.id),
     )
     add_operator_send_done(batch, claim, wamid)
+    batch.set(
+        conversation_ref(db, conversation.id),
+        pauses.human_reply(datetime.now(UTC), pause_minutes, SentBy.OPERATOR),
+        merge=True,
+    )
     batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    apply_parked_statuses(db, conversation.id, wamid)
     log.info(
         "operator reply sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
@@ -164,7 +173,7 @@ def resend_failed(
         return SendResult(SendOutcome.BUSY)
     sent_by = SentBy.OPERATOR if data.get("sent_by") == SentBy.OPERATOR else SentBy.AI
     try:
-        wamid = sender.send_text(conversation.phone_number_id, conversation.wa_id, text)
+        wamid = sender.send_text(conversation.phone_number_id, conversation.address, text)
     except OutcomeUnknown as exc:
         # The claim on the failed message stays (retry.state "unknown"): it is not resent again.
         batch = db.batch()
@@ -183,14 +192,14 @@ def resend_failed(
         wamid=wamid,
         text=text,
         sent_by=sent_by,
-        to=conversation.wa_id,
+        to=conversation.address,
         reply_to=data.get("reply_to") or None,
         ai_response_id=data.get("ai_response_id") or None,
         operator=operator,
     )
     batch.update(message.ref, {"retried_as": wamid, "retry.state": "sent"})
     batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.phone_number_id, wamid, conversation.wa_id)
+    apply_parked_statuses(db, conversation.id, wamid)
     log.info(
         "failed message sent again",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
@@ -219,7 +228,7 @@ def _add_unknown(
         record_id=record_id,
         text=text,
         sent_by=sent_by,
-        to=conversation.wa_id,
+        to=conversation.address,
         operator=operator,
         error={
             "code": "outcome_unknown",

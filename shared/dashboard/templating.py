@@ -54,6 +54,10 @@ def utc_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
 
 
+def hhmm(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%H:%M UTC") if isinstance(value, datetime) else "—"
+
+
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     if not isinstance(value, datetime):
         return "—"
@@ -91,7 +95,9 @@ def install(app: flask.Flask) -> None:
     app.jinja_env.autoescape = True  # every template, whatever its file name
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.jinja_env.filters.update(iso=iso, utc=utc_time, ago=ago, number=number, ms=duration_ms, size=size)
+    app.jinja_env.filters.update(
+        iso=iso, utc=utc_time, hhmm=hhmm, ago=ago, number=number, ms=duration_ms, size=size
+    )
     app.jinja_env.globals.update(
         static_url=static_url,
         icon=icon,

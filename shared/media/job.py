@@ -51,9 +51,13 @@ def handle_media_job(received: ReceivedJob, settings: Settings, clients: Clients
     deadline = Deadline.for_job(settings.media_job_timeout_seconds)
     job = received.job
     db = clients.firestore
+    # First, whatever the job's age: the message joins its conversation and the counters (its
+    # user's conversation, which the job may not have named: the rest of the job works there).
+    arrived = record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
+    message = arrived.message if arrived else None
+    if arrived and arrived.conversation_id != job.conversation_id:
+        job = Job(arrived.conversation_id, job.message_id, job.reason, job.published_at)
     extra = {"conversation_id": job.conversation_id, "message_id": job.message_id}
-    # First, whatever the job's age: the message joins its conversation and the counters.
-    message = record_job_arrival(db, job.conversation_id, job.message_id, published_at=received.published_at)
     ref = message_ref(db, job.conversation_id, job.message_id)
     if not message or not isinstance(message.get("media"), dict):
         log.warning("media job for an unknown message; dropped", extra=extra)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -214,13 +214,19 @@ def get(db: firestore.Client, phone_number_id: str, defaults: Defaults) -> Busin
     return BusinessNumber.from_document(phone_number_id, snap.to_dict(), defaults) if snap.exists else None
 
 
-def for_reply(db: firestore.Client, phone_number_id: str, defaults: Defaults) -> BusinessNumber:
+def for_reply(
+    db: firestore.Client,
+    phone_number_id: str,
+    defaults: Defaults,
+    *,
+    later: Callable[..., object] | None = None,
+) -> BusinessNumber:
     """The settings a reply on this number uses; the first reply on a number makes it known to
-    the Settings page (`record_seen`)."""
+    the Settings page (`record_seen`, handed to `later` to run off the reply's path if given)."""
     number = get(db, phone_number_id, defaults)
     if number is not None:
         return number
-    record_seen(db, phone_number_id)
+    (later or (lambda f, *a: f(*a)))(record_seen, db, phone_number_id)
     return BusinessNumber.from_document(phone_number_id, None, defaults)
 
 

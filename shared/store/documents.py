@@ -57,7 +57,7 @@ def inbound_message_document(
         "direction": Direction.INBOUND.value,
         "type": message.type.value,
         "text": message.text,
-        "sender": message.sender,
+        "sender": message.sender,  # the key the webhook filed it by: the phone, else the BSUID
         "timestamp": message.timestamp,
         "received_at": received_at,
         "created_at": received_at,  # every message, either direction, is ordered by created_at
@@ -68,6 +68,15 @@ def inbound_message_document(
     }
     if profile_name:
         doc["profile_name"] = profile_name  # contacts[].profile.name as it came with this message
+    user = message.user
+    for name, value in (
+        ("wa_id", user.wa_id),
+        ("user_id", user.user_id),
+        ("parent_user_id", user.parent_user_id),
+        ("username", user.username),
+    ):
+        if value:
+            doc[name] = value  # who the user was with this message (shared/store/identity.py)
     if expire_at is not None:
         doc["expire_at"] = expire_at
     if message.errors:
@@ -119,5 +128,9 @@ def _type_fields(message: InboundMessage) -> dict[str, Any]:
         case UnsupportedMessage(unsupported_type=kind):
             return {"unsupported": {"type": kind}}
         case SystemMessage(system=s):
-            return {"system": {"type": s.type, "body": s.body, "wa_id": s.wa_id}}
+            system = {"type": s.type, "body": s.body, "wa_id": s.wa_id}
+            for name in ("user_id", "parent_user_id", "previous_user_id", "previous_parent_user_id"):
+                if value := getattr(s, name):
+                    system[name] = value
+            return {"system": system}
     return {}

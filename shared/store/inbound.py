@@ -34,7 +34,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.store import stats
+from shared.store import identity, stats
 from shared.store.documents import inbound_message_document, preview
 from shared.store.schema import (
     CALL,
@@ -73,6 +73,7 @@ class PendingJob:
     message_id: str
     message_ref: firestore.DocumentReference
     confirm: bool = False
+    reason: str = "inbound"  # the Job's: "record" for a message only recorded, never answered
 
 
 def record_inbound(
@@ -82,6 +83,7 @@ def record_inbound(
     *,
     job_topic: str | None,
     retention_days: int,
+    reason: str = "inbound",
 ) -> PendingJob | None:
     """Store `message`; return the job this caller must publish, if any.
 
@@ -92,7 +94,7 @@ def record_inbound(
     msg_ref = message_ref(db, conv_id, message.wamid)
     doc = inbound_message_document(
         message,
-        profile_name=value.contact_names.get(message.sender),
+        profile_name=message.user.name,
         received_at=now,
         expire_at=expire_at(now, retention_days),
     )
@@ -105,8 +107,8 @@ def record_inbound(
     try:
         msg_ref.create(doc, **CALL)
     except gexc.AlreadyExists:
-        return _claim_existing_job(db, msg_ref, conv_id)
-    return PendingJob(job_topic, conv_id, message.wamid, msg_ref)
+        return _claim_existing_job(db, msg_ref, conv_id, reason)
+    return PendingJob(job_topic, conv_id, message.wamid, msg_ref, reason=reason)
 
 
 def _record_without_job(
@@ -120,7 +122,7 @@ def _record_without_job(
     conv_ref = conversation_ref(db, conv_id)
     batch = db.batch()
     batch.create(msg_ref, doc)
-    summary = conversation_summary(conv_id, doc, now)
+    summary = conversation_summary(conv_id, doc, now, identity=identity.message_identity(doc))
     batch.set(conv_ref, {**summary, "message_count": firestore.Increment(1)}, merge=True)
     # Counted in the same batch: a redelivery that stores nothing counts nothing.
     stats.add_stat_increments(batch, db, now, stats.inbound_message_stored(doc["type"]), msg_ref.id)
@@ -138,18 +140,25 @@ def _record_without_job(
 
 
 def conversation_summary(
-    conv_id: str, message: dict[str, Any], now: datetime, *, latest: bool = True
+    conv_id: str,
+    message: dict[str, Any],
+    now: datetime,
+    *,
+    latest: bool = True,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What an inbound message (as stored) changes on its conversation, `message_count` aside.
 
     `latest` is False for a message older than the last one already summarised: it moves the
-    activity time but leaves the preview, the name and the 24-hour window to the newer one.
+    activity time but leaves the preview, the name, the identity and the 24-hour window to the
+    newer one. `identity`: the user's identifiers the conversation takes (`identity.resolve`).
     """
     summary: dict[str, Any] = {
-        "wa_id": message["sender"],
         "phone_number_id": business_number(conv_id),
         "last_message_at": now,  # when the summary changed, which the dashboard's live list polls by
     }
+    if latest and identity:
+        summary.update(identity)
     if latest:
         summary["last_inbound_at"] = message["received_at"]  # WhatsApp's customer service window
         summary["last_message_preview"] = preview(message["type"], message.get("text") or "")
@@ -166,7 +175,7 @@ def _first_message(results: list[Any]) -> bool:
 
 
 def _claim_existing_job(
-    db: firestore.Client, msg_ref: firestore.DocumentReference, conv_id: str
+    db: firestore.Client, msg_ref: firestore.DocumentReference, conv_id: str, reason: str
 ) -> PendingJob | None:
     """A repeat delivery: publish the job only if nobody can still be publishing it."""
     deadline = time.monotonic() + WAIT_FOR_OTHER_DELIVERY
@@ -183,7 +192,7 @@ def _claim_existing_job(
                     option=db.write_option(last_update_time=snap.update_time),
                     timeout=CALL_TIMEOUT,
                 )
-                return PendingJob(job["topic"], conv_id, msg_ref.id, msg_ref, confirm=True)
+                return PendingJob(job["topic"], conv_id, msg_ref.id, msg_ref, confirm=True, reason=reason)
             except gexc.FailedPrecondition:
                 pass  # another delivery claimed it, or its consumer recorded it, first: look again
         if time.monotonic() >= deadline:
@@ -225,6 +234,7 @@ class Arrival:
     message_fields: dict[str, Any]  # its job marked published and received
     conversation: dict[str, Any]  # the summary the message brings, `message_count` aside
     starts_conversation: bool  # the first message: it sets `created_at` and counts the conversation
+    links: tuple[str, ...] = ()  # link documents to create for identifiers the conversation learnt
 
 
 def plan_arrival(
@@ -233,25 +243,44 @@ def plan_arrival(
     conversation: dict[str, Any] | None,
     now: datetime,
     published_at: datetime | None = None,
+    here: identity.Here | None = None,
 ) -> Arrival | None:
-    """The arrival to write, given the message and its conversation as read; None when there is none
-    (an unknown message, one recorded without a job, or a job that arrived before)."""
+    """The arrival to write, given the message and its conversation as read and where the message
+    belongs (`here`, from `identity.resolve`); None when there is none (an unknown message, one
+    recorded without a job, or a job that arrived before)."""
     job = (message or {}).get("job")
     if message is None or not isinstance(job, dict) or job.get("received_at"):
         return None
+    here = here or identity.Here(identity.message_identity(message))
     fields: dict[str, Any] = {"job.state": JobState.PUBLISHED.value, "job.received_at": now}
     if published_at is not None and not job.get("published_at"):
         fields["job.published_at"] = published_at
     last_inbound = (conversation or {}).get("last_inbound_at")
     summary = conversation_summary(
-        conv_id, message, now, latest=not last_inbound or message["received_at"] >= last_inbound
+        conv_id,
+        message,
+        now,
+        latest=not last_inbound or message["received_at"] >= last_inbound,
+        identity=identity.summary_identity(here.identity, conversation),
     )
+    if (conversation or {}).get("contact_name"):
+        # The business named this contact in its app: that name stays (coexistence.py).
+        summary.pop("display_name", None)
+        summary.pop("display_name_lower", None)
+    if here.conflicts:
+        # The same user has another conversation too (they wrote from a new number before the
+        # change was reported): an operator looks; the messages stay where they are.
+        log.warning(
+            "another conversation of the same user",
+            extra={"conversation_id": conv_id, "others": here.conflicts},
+        )
+        summary.update({"needs_attention": True, "other_conversations": list(here.conflicts)})
     # A conversation counted but without `created_at` is being started by a message without a
     # job (its batch landed, the write of `created_at` not yet): that writer counts it.
     starts = not (conversation or {}).get("created_at") and not (conversation or {}).get("message_count")
     if starts:
         summary["created_at"] = message["received_at"]
-    return Arrival(message, fields, summary, starts)
+    return Arrival(message, fields, summary, starts, here.links)
 
 
 def add_arrival_counters(
@@ -264,27 +293,47 @@ def add_arrival_counters(
         stats.add_lifetime_increments(writes, db, stats.conversation_started(), conv_id)
 
 
+@dataclass(frozen=True)
+class JobArrival:
+    """Where the job's message is (its user's conversation, which its job may not have named)
+    and the message as stored."""
+
+    conversation_id: str
+    message: dict[str, Any]
+
+
 def record_job_arrival(
     db: firestore.Client, conv_id: str, message_id: str, *, published_at: datetime | None = None
-) -> dict[str, Any] | None:
-    """The first step of a consumer of an inbound message's job; returns the message (None if unknown).
+) -> JobArrival | None:
+    """The first step of a consumer of an inbound message's job; None for an unknown message.
 
     The first time the job of this message arrives, one batch marks it published and received
     (`published_at` is the publisher's stamp) and applies the message to its conversation and the
     counters. The batch is conditional on the message being unchanged since it was read, and a
     new conversation on not existing yet, so two deliveries of the job (Pub/Sub's at-least-once)
     or a burst's first messages arriving together count once; a later arrival writes nothing.
+    A message filed under an identifier that links to its user's conversation is moved there
+    first (`identity.relocate`), and the arrival is recorded in that conversation.
     """
-    msg_ref = message_ref(db, conv_id, message_id)
-    conv_ref = conversation_ref(db, conv_id)
     for _ in range(ARRIVAL_ATTEMPTS):
+        msg_ref = message_ref(db, conv_id, message_id)
+        conv_ref = conversation_ref(db, conv_id)
         snaps = {snap.reference.path: snap for snap in db.get_all([msg_ref, conv_ref], **CALL)}
         msg_snap, conv_snap = snaps[msg_ref.path], snaps[conv_ref.path]
         message = msg_snap.to_dict() if msg_snap.exists else None
         conversation = conv_snap.to_dict() if conv_snap.exists else None
-        arrival = plan_arrival(conv_id, message, conversation, datetime.now(UTC), published_at)
+        if message is None:
+            return None
+        place = identity.resolve(db, conv_id, message, conversation, lambda refs: db.get_all(refs, **CALL))
+        if isinstance(place, identity.Elsewhere):
+            if identity.linked_to(message) is None:
+                identity.relocate(db, conv_id, place.target, message_id, link=place.link)
+            conv_id = place.target
+            continue
+        now = datetime.now(UTC)
+        arrival = plan_arrival(conv_id, message, conversation, now, published_at, place)
         if arrival is None:
-            return message
+            return JobArrival(conv_id, message)
         batch = db.batch()
         batch.update(
             msg_ref, arrival.message_fields, option=db.write_option(last_update_time=msg_snap.update_time)
@@ -299,10 +348,14 @@ def record_job_arrival(
             )
         else:
             batch.set(conv_ref, {**arrival.conversation, "message_count": firestore.Increment(1)}, merge=True)
+        identity.add_links(batch, db, arrival.links, conv_id, now)
         add_arrival_counters(batch, db, arrival, conv_id, message_id)
         try:
             batch.commit(**CALL)
         except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
             continue  # the message or the conversation changed under us: read both again
-        return {**arrival.message, "job": {**arrival.message["job"], "state": JobState.PUBLISHED.value}}
+        if arrival.conversation.get("other_conversations"):
+            identity.merge_others(db, conv_id, arrival.conversation)
+        message = {**arrival.message, "job": {**arrival.message["job"], "state": JobState.PUBLISHED.value}}
+        return JobArrival(conv_id, message)
     raise gexc.Aborted(f"the arrival of {message_id}'s job kept racing other writes")

@@ -33,7 +33,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store import stats
+from shared.store import identity, pauses, stats
 from shared.store.inbound import add_arrival_counters, plan_arrival
 from shared.store.schema import (
     CALL,
@@ -54,7 +54,11 @@ class LeaseOutcome(StrEnum):
     BUSY = "busy"  # another instance is replying; it will answer this message too
     WAIT = "wait"  # busy, and this job watches the lease in case its holder died: redeliver it
     PAUSED = "paused"  # an operator paused the AI for this conversation
+    HUMAN = "human"  # a human replied lately: the assistant waits until their pause runs out
     MISSING = "missing"  # no such conversation
+    MOVED = (
+        "moved"  # the arriving message belongs to its user's conversation (`moved_to`): move it, ask there
+    )
 
 
 class ReplyState(StrEnum):
@@ -87,7 +91,9 @@ def acquire_lease(
     `arriving` names the inbound message whose job brought this call: if its arrival is not
     recorded yet, the same transaction records it and applies the message to the conversation
     (`inbound.plan_arrival`), so a reply job pays no extra round trip for it. A conversation that
-    starts with this message is created here.
+    starts with this message is created here. A message that belongs to its user's conversation
+    elsewhere (`identity.resolve`) takes nothing: the outcome is MOVED, and the returned mapping
+    names the conversation (`moved_to`) the caller moves it to (`identity.relocate`) and asks again.
     """
     ref = conversation_ref(db, conversation_id)
     msg_ref = message_ref(db, conversation_id, arriving) if arriving else None
@@ -104,7 +110,18 @@ def acquire_lease(
         if msg_ref is not None:
             msg_snap = snaps[msg_ref.path]
             message = msg_snap.to_dict() if msg_snap.exists else None
-            arrival = plan_arrival(conversation_id, message, data, now, published_at)
+            place = None
+            if message is not None:
+                place = identity.resolve(db, conversation_id, message, data, tx.get_all)
+                if isinstance(place, identity.Elsewhere):
+                    seen.clear()
+                    seen.update({identity.LINK: place.target, "link": place.link, "message": message})
+                    return LeaseOutcome.MOVED
+            arrival = plan_arrival(conversation_id, message, data, now, published_at, place)
+        elif data is not None and identity.linked_to(data):
+            seen.clear()
+            seen.update({identity.LINK: identity.linked_to(data), "link": False, "message": None})
+            return LeaseOutcome.MOVED
         if data is None and arrival is None:
             return LeaseOutcome.MISSING
         seen.clear()
@@ -112,6 +129,7 @@ def acquire_lease(
         write: dict[str, Any] = {}
         if arrival is not None:
             tx.update(msg_ref, arrival.message_fields)
+            identity.add_links(tx, db, arrival.links, conversation_id, now)
             add_arrival_counters(tx, db, arrival, conversation_id, arriving or "")
             seen.update(arrival.conversation)
             write.update(arrival.conversation)
@@ -132,6 +150,9 @@ def acquire_lease(
         elif (data or {}).get("ai_paused"):
             outcome = LeaseOutcome.PAUSED
             write["needs_attention"] = True
+        elif pauses.paused_by_human(data, now):
+            outcome = LeaseOutcome.HUMAN
+            write["resume_at"] = (data or {})["human_reply_until"]  # the sweep answers it then
         else:
             outcome = LeaseOutcome.ACQUIRED
             write.update(
@@ -321,17 +342,17 @@ def save_answer(
     fields: dict[str, Any],
     parts: list[str],
     *,
-    also: Sequence[Callable[[firestore.WriteBatch], None]] = (),
+    with_answer: Sequence[Callable[[firestore.WriteBatch], None]] = (),
 ) -> None:
     """The model's answer, before anything is sent: a redelivery sends it without asking again.
 
-    `also` adds writes that take effect exactly when the answer is stored, in the same batch: the
-    answer's cost on the limits' counters (`usage.add_model_spend`), a handoff's pause.
+    `with_answer` adds writes that take effect exactly when the answer is stored, in its batch:
+    its cost on the limits' counters (`usage.add_model_spend`), a handoff's pause.
     """
     batch = db.batch()
-    for write in also:
-        write(batch)
     batch.update(record.ref, {**fields, "parts": parts, "state": ReplyState.GENERATED.value, "error": None})
+    for add in with_answer:
+        add(batch)
     counted = stats.model_answered(
         input_tokens=fields.get("input_tokens"),
         output_tokens=fields.get("output_tokens"),

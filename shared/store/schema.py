@@ -57,6 +57,7 @@ class InboundStatus(StrEnum):
     ANSWERED = "answered"
     FAILED = "failed"  # no reply will come without an operator's retry
     IGNORED = "ignored"  # recorded only: reactions, unsupported and system messages
+    HISTORY = "history"  # synced from the Business app's past chats: context, never answered
 
 
 class MediaStatus(StrEnum):

@@ -25,7 +25,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.store import stats
+from shared.store import identity, stats
 from shared.store.replies import add_delivery_failure, reply_of_callback
 from shared.store.schema import (
     CALL,
@@ -58,13 +58,25 @@ def _status_fields(update: StatusUpdate) -> dict[str, Any]:
     return fields
 
 
-def apply_status(db: firestore.Client, phone_number_id: str, update: StatusUpdate) -> bool:
-    """Move the outbound message forward; False when the message is not (yet) known."""
-    conv_id = conversation_id(phone_number_id, update.recipient_id)
-    conv_ref = conversation_ref(db, conv_id)
-    ref = message_ref(db, conv_id, update.wamid)
+def apply_status(
+    db: firestore.Client, phone_number_id: str, update: StatusUpdate, *, conv_id: str | None = None
+) -> bool:
+    """Move the outbound message forward; False when the message is not (yet) known.
+
+    The message is looked for in the conversation its recipient's phone, else BSUID, gives (or
+    `conv_id`); not there, the conversation that id links to is tried (shared/store/identity.py)."""
+    conv_id = conv_id or conversation_id(phone_number_id, update.recipient)
+    linked = False
     for _ in range(5):
+        conv_ref = conversation_ref(db, conv_id)
+        ref = message_ref(db, conv_id, update.wamid)
         snap = ref.get(**CALL)
+        if not snap.exists and not linked:
+            linked = True
+            target = identity.linked_to(conv_ref.get(**CALL).to_dict())
+            if target:
+                conv_id = target
+                continue
         if not snap.exists or snap.get("direction") != Direction.OUTBOUND:
             _park(db, update, conv_id)
             return False
@@ -152,7 +164,7 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
     )
 
 
-def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list[StatusUpdate]:
+def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str | None) -> list[StatusUpdate]:
     """Statuses that arrived before `wamid` was recorded, lowest first."""
     snap = orphan_status_ref(db, wamid).get(**CALL)
     if not snap.exists:
@@ -176,10 +188,11 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str) -> list
     return sorted(updates, key=lambda u: u.status.rank)
 
 
-def apply_parked_statuses(db: firestore.Client, phone_number_id: str, wamid: str, recipient_id: str) -> None:
-    parked = parked_statuses(db, wamid, recipient_id)
+def apply_parked_statuses(db: firestore.Client, conv_id: str, wamid: str) -> None:
+    """After recording outbound message `wamid` in `conv_id`: the statuses that came before it."""
+    parked = parked_statuses(db, wamid, None)
     if not parked:
         return  # the usual case: statuses come after the message is recorded
     for update in parked:
-        apply_status(db, phone_number_id, update)
+        apply_status(db, conv_id.split("_", 1)[0], update, conv_id=conv_id)
     orphan_status_ref(db, wamid).delete(**CALL)

@@ -16,16 +16,25 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.api_core import exceptions as gexc
 
 from shared.bus import Job, JobBus
 from shared.clients import Clients
 from shared.config import Settings
+from shared.store import coexistence
 from shared.store.inbound import JobInFlight, PendingJob, mark_job_published, record_inbound, release_job
 from shared.store.quarantine import quarantine, record_webhook_errors
 from shared.store.statuses import apply_status
-from shared.whatsapp.models import MEDIA_TYPES, REPLYABLE_TYPES, ChangeValue, InboundMessage
+from shared.whatsapp.models import (
+    MEDIA_TYPES,
+    REPLYABLE_TYPES,
+    ChangeField,
+    ChangeValue,
+    HistoryMessage,
+    InboundMessage,
+)
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -42,17 +51,24 @@ class IngestReport:
     jobs_published: int = 0
     statuses: int = 0
     unknown_statuses: int = 0
+    echoes: int = 0  # the business's own messages from the WhatsApp Business app
+    history: int = 0  # past messages a history sync stored
+    contacts_named: int = 0
     quarantined: list[str] = field(default_factory=list)
     ignored: int = 0  # events of chats or kinds the assistant never answers (WAHA: groups, broadcasts)
 
 
-def job_topic(message: InboundMessage, settings: Settings) -> str | None:
-    """Media goes to the media function first; other replyable messages straight to the reply one."""
+def job_topic(message: InboundMessage, settings: Settings) -> str:
+    """Media goes to the media function first; everything else to the reply one, which answers
+    what can be answered and records the rest (reactions, unsupported and system messages): its
+    consumer is who finds the user's conversation (shared/store/identity.py)."""
     if message.type in MEDIA_TYPES:
         return settings.media_topic
-    if message.type in REPLYABLE_TYPES:
-        return settings.reply_topic
-    return None  # reactions, unsupported and system messages are recorded, not answered
+    return settings.reply_topic
+
+
+def job_reason(message: InboundMessage) -> str:
+    return "inbound" if message.type in REPLYABLE_TYPES else "record"
 
 
 def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
@@ -109,6 +125,9 @@ def store_values(
                     phone_number_id=value.phone_number_id,
                     errors=value.errors,
                 )
+            if value.field is not ChangeField.MESSAGES:
+                _record_coexistence(db, value, settings, report)
+                continue
             for message in value.messages:
                 report.messages += 1
                 try:
@@ -118,6 +137,7 @@ def store_values(
                         message,
                         job_topic=job_topic(message, settings),
                         retention_days=settings.retention_days,
+                        reason=job_reason(message),
                     )
                 except JobInFlight:
                     in_flight += 1
@@ -140,9 +160,34 @@ def store_values(
     return report
 
 
+def _record_coexistence(db: Any, value: ChangeValue, settings: Settings, report: IngestReport) -> None:
+    """What the WhatsApp Business app reports: the owner's messages, past chats, contact names."""
+    for echo in value.echoes:
+        stored = coexistence.record_echo(
+            db,
+            value.phone_number_id,
+            echo,
+            pause_minutes=settings.human_reply_pause_minutes,
+            retention_days=settings.retention_days,
+        )
+        report.echoes += int(stored)
+    if value.field is ChangeField.HISTORY:
+        # A sync's media arrives as ordinary messages under the history field: past, never answered.
+        past = [*value.history, *(HistoryMessage(m, from_business=False) for m in value.messages)]
+        if past:
+            synced = coexistence.record_history(
+                db, value.phone_number_id, past, retention_days=settings.retention_days
+            )
+            report.history += synced.stored
+    if value.contact_updates:
+        report.contacts_named += coexistence.apply_contact_updates(
+            db, value.phone_number_id, value.contact_updates
+        )
+
+
 def _start_publish(bus: JobBus, job: PendingJob) -> Future[str]:
     try:
-        return bus.publish_async(job.topic, Job(job.conversation_id, job.message_id))
+        return bus.publish_async(job.topic, Job(job.conversation_id, job.message_id, job.reason))
     except Exception as exc:  # e.g. the publisher could not be created: fails like a publish would
         failed: Future[str] = Future()
         failed.set_exception(exc)

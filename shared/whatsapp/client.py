@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,23 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
 
 
+_USER_ID = re.compile(r"[A-Z]{2}\.")
+
+
+def is_user_id(address: str) -> bool:
+    """A business-scoped user id (`US.1349...`) rather than a phone number (digits, maybe "+")."""
+    return bool(_USER_ID.match(address))
+
+
+def addressed(to: str) -> dict[str, str]:
+    """The send body's recipient: `to` for a phone number ("+" and digits, so it is never read as
+    a local one), `recipient` for a user known by their BSUID. Only one is ever sent: Meta reads
+    `to` first when both are there."""
+    if is_user_id(to):
+        return {"recipient": to}
+    return {"to": "+" + to.lstrip("+")}
+
+
 class WhatsAppClient:
     refreshes_media_urls = True  # GET /{media-id} gives a fresh download url (shared/whatsapp/provider.py)
 
@@ -93,7 +111,8 @@ class WhatsAppClient:
         callback_data: str | None = None,
         deadline: Deadline | None = None,
     ) -> str:
-        """Send a text message; returns the wamid WhatsApp assigned to it."""
+        """Send a text message to `to` (a phone number, or a BSUID: see `addressed`); returns the
+        wamid WhatsApp assigned to it."""
         if meta_length(body) > TEXT_LIMIT:
             raise ValueError(f"text body of {meta_length(body)} UTF-16 units is over WhatsApp's {TEXT_LIMIT}")
         content = {"body": body, "preview_url": False}
@@ -127,7 +146,7 @@ class WhatsAppClient:
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": "+" + to.lstrip("+"),  # with "+" the number is never read as a local one
+            **addressed(to),
             "type": kind,
             kind: content,
         }

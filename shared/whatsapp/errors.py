@@ -71,6 +71,20 @@ class RecipientUnavailable(WhatsAppError):
     """131026, 131030 and friends: the number cannot receive this message."""
 
 
+class UserIdNotAccepted(WhatsAppError):
+    """131062: this kind of message cannot be addressed to a business-scoped user id (BSUID);
+    it needs the user's phone number, which a user known only by username has not shared."""
+
+    REASON: ClassVar[str] = (
+        "WhatsApp does not accept this kind of message for a user known only by their username "
+        "(no phone number): it needs their phone number"
+    )
+
+    @property
+    def title(self) -> str:
+        return self.REASON
+
+
 class InvalidRequest(WhatsAppError):
     """100, 131008, 131009, 131051: our request is wrong; retrying the same request cannot help."""
 
@@ -105,6 +119,7 @@ _BY_CODE: dict[int, type[WhatsAppError]] = {
     131026: RecipientUnavailable,
     131030: RecipientUnavailable,
     131021: RecipientUnavailable,
+    131062: UserIdNotAccepted,
     100: InvalidRequest,
     131008: InvalidRequest,
     131009: InvalidRequest,

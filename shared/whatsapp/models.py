@@ -8,7 +8,7 @@ title of a tapped button) so the store, the prompt and the dashboard read it the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -145,11 +145,62 @@ class Reaction:
         return not self.emoji
 
 
+class SystemType(StrEnum):
+    """The `system` messages that change who a user is."""
+
+    USER_CHANGED_NUMBER = "user_changed_number"  # a new phone, and with it a new BSUID
+    USER_CHANGED_USER_ID = "user_changed_user_id"  # a new BSUID only (no phone can be shared)
+
+
 @dataclass(frozen=True)
 class SystemEvent:
     type: str
     body: str = ""
     wa_id: str | None = None  # the new number on `user_changed_number`
+    user_id: str | None = None  # the new BSUID
+    parent_user_id: str | None = None
+    previous_user_id: str | None = None  # the BSUID the user had before
+    previous_parent_user_id: str | None = None
+
+    @property
+    def changes_identity(self) -> bool:
+        return self.type in (SystemType.USER_CHANGED_NUMBER, SystemType.USER_CHANGED_USER_ID)
+
+
+@dataclass(frozen=True)
+class UserIdentity:
+    """Who a WhatsApp user is to one business: their phone number when it can be shared, their
+    business-scoped user id (BSUID, `CC.<alnum>`) on every delivery since April 2026, and the
+    username they chose. At least one of `wa_id` and `user_id` is known."""
+
+    wa_id: str | None = None  # digits, no "+"
+    user_id: str | None = None  # BSUID, e.g. US.13491208655302741918
+    parent_user_id: str | None = None  # the BSUID across a business portfolio (`CC.ENT.<alnum>`)
+    username: str | None = None
+    name: str | None = None  # contacts[].profile.name
+
+    @property
+    def key(self) -> str:
+        """What a conversation is keyed by: the phone when known (as conversations always were),
+        else the BSUID."""
+        return self.wa_id or self.user_id or ""
+
+    def merged(self, other: UserIdentity | None) -> UserIdentity:
+        """This identity with the blanks filled in from `other` (the same user's contact entry)."""
+        if other is None:
+            return self
+        return UserIdentity(
+            wa_id=self.wa_id or other.wa_id,
+            user_id=self.user_id or other.user_id,
+            parent_user_id=self.parent_user_id or other.parent_user_id,
+            username=self.username or other.username,
+            name=self.name or other.name,
+        )
+
+    def same_user(self, other: UserIdentity) -> bool:
+        return bool(
+            (self.wa_id and self.wa_id == other.wa_id) or (self.user_id and self.user_id == other.user_id)
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +209,7 @@ class InboundMessage:
 
     type: ClassVar[MessageType]
     wamid: str
-    sender: str  # the user's wa_id, digits only
+    user: UserIdentity  # the WhatsApp user: the sender, or for an echo the one it went to
     timestamp: datetime
     context: ReplyContext | None = None
     errors: tuple[ReportedError, ...] = ()
@@ -166,6 +217,11 @@ class InboundMessage:
     @property
     def text(self) -> str:
         return ""
+
+    @property
+    def sender(self) -> str:
+        """The user's key: their phone when known, else their BSUID."""
+        return self.user.key
 
     @property
     def reply_to(self) -> str | None:
@@ -293,10 +349,16 @@ class StatusUpdate:
     wamid: str
     status: DeliveryStatus
     timestamp: datetime
-    recipient_id: str
+    recipient_id: str | None  # the user's phone; absent for a user known only by BSUID
     errors: tuple[ReportedError, ...] = ()
     pricing_category: str | None = None
     callback_data: str | None = None  # `biz_opaque_callback_data` we sent with the message
+    recipient_user_id: str | None = None  # the user's BSUID
+
+    @property
+    def recipient(self) -> str:
+        """The recipient's key, as conversations are keyed: the phone when known, else the BSUID."""
+        return self.recipient_id or self.recipient_user_id or ""
 
 
 @dataclass(frozen=True)
@@ -309,15 +371,69 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Echo:
+    """A message the business sent from the WhatsApp Business app (Coexistence): `message` holds
+    its content as Meta's message object does, its `user` the customer it went to."""
+
+    message: InboundMessage
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One message of a `history` sync: a past message of a thread, from the user or, with
+    `from_business`, sent by the business (its `user` is then the recipient)."""
+
+    message: InboundMessage
+    from_business: bool
+    status: str = ""  # history_context.status: the last delivery state (READ, DELIVERED, ...)
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    """`smb_app_state_sync`: a contact the business added, edited or removed in the app."""
+
+    wa_id: str
+    full_name: str = ""
+    first_name: str = ""
+    action: str = ""  # add | edit | remove
+    user_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.full_name or self.first_name
+
+
+class ChangeField(StrEnum):
+    """The webhook fields whose content is stored; every other field is acknowledged and ignored."""
+
+    MESSAGES = "messages"
+    ECHOES = "smb_message_echoes"
+    HISTORY = "history"
+    APP_STATE_SYNC = "smb_app_state_sync"
+
+
+@dataclass(frozen=True)
 class ChangeValue:
-    """`entry[].changes[].value` of a `messages` change, for one business phone number."""
+    """`entry[].changes[].value` of a stored field, for one business phone number.
+
+    `messages` are the users' messages to answer, except under the `history` field, where they
+    are past media messages a sync sends apart (stored, never answered)."""
 
     phone_number_id: str
     display_phone_number: str = ""
-    contact_names: dict[str, str] = field(default_factory=dict)  # wa_id -> profile name
+    contacts: tuple[UserIdentity, ...] = ()
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
     errors: tuple[ReportedError, ...] = ()
+    field: ChangeField = ChangeField.MESSAGES
+    echoes: tuple[Echo, ...] = ()
+    history: tuple[HistoryMessage, ...] = ()
+    contact_updates: tuple[ContactUpdate, ...] = ()
+
+    @property
+    def contact_names(self) -> dict[str, str]:
+        """The profile name of each user by key (phone when known, else BSUID)."""
+        return {c.key: c.name for c in self.contacts if c.name and c.key}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ raises `MalformedDelivery`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +21,15 @@ from shared.whatsapp.models import (
     Button,
     ButtonMessage,
     Change,
+    ChangeField,
     ChangeValue,
     ContactsMessage,
+    ContactUpdate,
     DeliveryStatus,
     DocumentMessage,
+    Echo,
     Entry,
+    HistoryMessage,
     ImageMessage,
     InboundMessage,
     InteractiveMessage,
@@ -42,6 +48,7 @@ from shared.whatsapp.models import (
     SystemMessage,
     TextMessage,
     UnsupportedMessage,
+    UserIdentity,
     VideoMessage,
     WebhookDelivery,
 )
@@ -116,6 +123,32 @@ def _timestamp(obj: Mapping[str, Any], path: str) -> datetime:
 def _wa_id(raw: str) -> str:
     # Meta's tables sometimes print numbers with a leading "+"; ids are digits.
     return raw.lstrip("+")
+
+
+# A BSUID is a country code, a dot and alphanumerics (`US.1349...`, `US.ENT.1181...` for a
+# portfolio's parent id). It becomes part of a Firestore document id, so nothing else is let in.
+_BSUID = re.compile(r"[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,120}")
+
+
+def _user_id(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    raw = _str(obj, key, path)
+    if not raw:
+        return None
+    if not _BSUID.fullmatch(raw):
+        raise _Invalid(f"{path}.{key}", f"not a business-scoped user id: {raw[:40]!r}")
+    return raw
+
+
+def _identity(obj: Mapping[str, Any], path: str, phone_key: str, user_id_key: str) -> UserIdentity:
+    """The user a message names under `phone_key` / `user_id_key`; one of them must be there."""
+    identity = UserIdentity(
+        wa_id=_wa_id(_str(obj, phone_key, path)) or None,
+        user_id=_user_id(obj, user_id_key, path),
+        parent_user_id=_user_id(obj, f"{user_id_key.removesuffix('user_id')}parent_user_id", path),
+    )
+    if not identity.key:
+        raise _Invalid(f"{path}.{phone_key}", f"is missing, and so is {user_id_key}: nobody to answer")
+    return identity
 
 
 def parse_error(raw: Any, path: str) -> ReportedError:
@@ -223,7 +256,13 @@ def _system(msg: Mapping[str, Any], path: str) -> SystemEvent:
     p = f"{path}.system"
     obj = _obj(msg.get("system"), p)
     return SystemEvent(
-        type=_str(obj, "type", p), body=_str(obj, "body", p), wa_id=_str(obj, "wa_id", p) or None
+        type=_str(obj, "type", p),
+        body=_str(obj, "body", p),
+        wa_id=_wa_id(_str(obj, "wa_id", p)) or None,
+        user_id=_user_id(obj, "user_id", p),
+        parent_user_id=_user_id(obj, "parent_user_id", p),
+        previous_user_id=_user_id(obj, "previous_user_id", p),
+        previous_parent_user_id=_user_id(obj, "previous_parent_user_id", p),
     )
 
 
@@ -247,13 +286,16 @@ _BUILDERS: dict[str, _Builder] = {
 }
 
 
-def parse_message(raw: Any, path: str = "message") -> InboundMessage:
-    """One element of `value.messages`; raises ValueError naming the path on bad input."""
+def parse_message(
+    raw: Any, path: str = "message", *, user: UserIdentity | None = None, party: str = "from"
+) -> InboundMessage:
+    """One element of `value.messages` (or, with `party="to"`, of `message_echoes`: the user is
+    the recipient); `user` when the caller knows who it is. Raises ValueError naming the path."""
     msg = _obj(raw, path)
     kind = _str(msg, "type", path, required=True)
     common: dict[str, Any] = {
         "wamid": _str(msg, "id", path, required=True),
-        "sender": _wa_id(_str(msg, "from", path, required=True)),
+        "user": user or _identity(msg, path, party, f"{party}_user_id"),
         "timestamp": _timestamp(msg, path),
         "context": _context(msg.get("context"), f"{path}.context"),
         "errors": _errors(msg.get("errors"), f"{path}.errors"),
@@ -275,11 +317,13 @@ def parse_status(raw: Any, path: str = "status") -> StatusUpdate:
     except ValueError:
         raise _Invalid(f"{path}.status", f"unknown status {status_raw!r}") from None
     pricing = obj.get("pricing")
+    recipient = _identity(obj, path, "recipient_id", "recipient_user_id")
     return StatusUpdate(
         wamid=_str(obj, "id", path, required=True),
         status=status,
         timestamp=_timestamp(obj, path),
-        recipient_id=_wa_id(_str(obj, "recipient_id", path, required=True)),
+        recipient_id=recipient.wa_id,
+        recipient_user_id=recipient.user_id,
         errors=_errors(obj.get("errors"), f"{path}.errors"),
         pricing_category=str(pricing.get("category")) if isinstance(pricing, Mapping) else None,
         callback_data=_str(obj, "biz_opaque_callback_data", path) or None,
@@ -302,32 +346,120 @@ def _parse_items(
     return tuple(parsed)
 
 
-def _parse_value(raw: Any, path: str, rejected: list[Rejected]) -> ChangeValue:
+def _contact(raw: Any, path: str) -> UserIdentity | None:
+    contact = _obj(raw, path)
+    profile = contact.get("profile")
+    profile = profile if isinstance(profile, Mapping) else {}
+    identity = UserIdentity(
+        wa_id=_wa_id(_str(contact, "wa_id", path)) or None,
+        user_id=_user_id(contact, "user_id", path),
+        parent_user_id=_user_id(contact, "parent_user_id", path),
+        username=str(profile.get("username") or "") or None,
+        name=str(profile.get("name") or "") or None,
+    )
+    return identity if identity.key else None
+
+
+def _with_contacts(message: InboundMessage, contacts: tuple[UserIdentity, ...]) -> InboundMessage:
+    """The message's user completed from their `contacts[]` entry (name, username, other id)."""
+    for contact in contacts:
+        if message.user.same_user(contact):
+            return dataclasses.replace(message, user=message.user.merged(contact))
+    return message
+
+
+def _echo(raw: Any, path: str) -> Echo:
+    return Echo(parse_message(raw, path, party="to"))
+
+
+def _history(raw: Any, path: str, display_number: str, rejected: list[Rejected]) -> list[HistoryMessage]:
+    """The messages of one `history[]` element, thread by thread, in the order they were sent."""
+    item = _obj(raw, path)
+    found: list[HistoryMessage] = []
+    for i, thread_raw in enumerate(_list(item.get("threads"), f"{path}.threads")):
+        thread_path = f"{path}.threads[{i}]"
+        try:
+            thread = _obj(thread_raw, thread_path)
+            user = _identity(thread, thread_path, "id", "user_id")
+        except _Invalid as exc:
+            rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=thread_raw))
+            continue
+        for j, msg_raw in enumerate(_list(thread.get("messages"), f"{thread_path}.messages")):
+            msg_path = f"{thread_path}.messages[{j}]"
+            try:
+                msg = _obj(msg_raw, msg_path)
+                sender = _wa_id(_str(msg, "from", msg_path))
+                from_business = bool(msg.get("to")) or (bool(display_number) and sender == display_number)
+                context = msg.get("history_context")
+                status = str(context.get("status") or "") if isinstance(context, Mapping) else ""
+                message = parse_message(msg, msg_path, user=user)
+                found.append(HistoryMessage(message, from_business, status))
+            except _Invalid as exc:
+                rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=msg_raw))
+    return found
+
+
+def _contact_update(raw: Any, path: str) -> ContactUpdate | None:
+    item = _obj(raw, path)
+    if item.get("type") != "contact":
+        return None
+    contact = _obj(item.get("contact"), f"{path}.contact")
+    p = f"{path}.contact"
+    return ContactUpdate(
+        wa_id=_wa_id(_str(contact, "phone_number", p, required=True)),
+        full_name=_str(contact, "full_name", p),
+        first_name=_str(contact, "first_name", p),
+        action=_str(item, "action", path),
+        user_id=_user_id(contact, "user_id", p),
+    )
+
+
+def _parse_value(raw: Any, path: str, field_name: ChangeField, rejected: list[Rejected]) -> ChangeValue:
     value = _obj(raw, path)
     metadata = _obj(value.get("metadata"), f"{path}.metadata")
-    names: dict[str, str] = {}
-    for i, contact in enumerate(_list(value.get("contacts"), f"{path}.contacts")):
-        contact = _obj(contact, f"{path}.contacts[{i}]")
-        profile = contact.get("profile")
-        name = profile.get("name") if isinstance(profile, Mapping) else None
-        if contact.get("wa_id") and isinstance(name, str):
-            names[_wa_id(str(contact["wa_id"]))] = name
+    display_number = _str(metadata, "display_phone_number", f"{path}.metadata")
+    contacts = tuple(
+        c
+        for c in _parse_items(value.get("contacts"), f"{path}.contacts", _contact, rejected)
+        if c is not None
+    )
+    messages = _parse_items(value.get("messages"), f"{path}.messages", parse_message, rejected)
+    history: list[HistoryMessage] = []
+    errors = list(_parse_items(value.get("errors"), f"{path}.errors", parse_error, rejected))
+    if field_name is ChangeField.HISTORY:
+        for i, item in enumerate(_list(value.get("history"), f"{path}.history")):
+            item_path = f"{path}.history[{i}]"
+            if isinstance(item, Mapping) and item.get("errors"):  # the business declined to share
+                errors.extend(_parse_items(item["errors"], f"{item_path}.errors", parse_error, rejected))
+            try:
+                history.extend(_history(item, item_path, display_number, rejected))
+            except _Invalid as exc:
+                rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=item))
+    updates = _parse_items(value.get("state_sync"), f"{path}.state_sync", _contact_update, rejected)
     return ChangeValue(
         phone_number_id=_str(metadata, "phone_number_id", f"{path}.metadata", required=True),
-        display_phone_number=_str(metadata, "display_phone_number", f"{path}.metadata"),
-        contact_names=names,
-        messages=_parse_items(value.get("messages"), f"{path}.messages", parse_message, rejected),
+        display_phone_number=display_number,
+        contacts=contacts,
+        messages=tuple(_with_contacts(m, contacts) for m in messages),
         statuses=_parse_items(value.get("statuses"), f"{path}.statuses", parse_status, rejected),
-        errors=_parse_items(value.get("errors"), f"{path}.errors", parse_error, rejected),
+        errors=tuple(errors),
+        field=field_name,
+        echoes=_parse_items(value.get("message_echoes"), f"{path}.message_echoes", _echo, rejected),
+        history=tuple(history),
+        contact_updates=tuple(u for u in updates if u is not None),
     )
 
 
 def _parse_change(raw: Any, path: str, rejected: list[Rejected]) -> Change:
     change = _obj(raw, path)
     field_name = _str(change, "field", path, required=True)
-    if field_name != "messages":
+    try:
+        stored = ChangeField(field_name)
+    except ValueError:
         return Change(field=field_name, value=None)
-    return Change(field=field_name, value=_parse_value(change.get("value"), f"{path}.value", rejected))
+    return Change(
+        field=field_name, value=_parse_value(change.get("value"), f"{path}.value", stored, rejected)
+    )
 
 
 def parse_delivery(body: bytes) -> WebhookDelivery:

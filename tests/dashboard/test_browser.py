@@ -345,3 +345,44 @@ def test_the_dashboard_fits_a_phone_screen(chromium, dashboard, seeded, simulato
     finally:
         context.close()
     assert page.foreign_requests == [] and page.dialogs == [] and page.console_errors == []
+
+
+def test_an_operator_gives_a_business_number_its_own_voice_on_the_settings_page(
+    browser_page: BrowserPage, seeded, firestore_db
+) -> None:
+    from shared.store import business_numbers
+
+    business_numbers.record_seen(firestore_db, PHONE_NUMBER_ID)
+    browser_page.login()
+    browser_page.goto("/settings")
+    prefix = f"#voice-{PHONE_NUMBER_ID}"
+    browser_page.page.fill(f"{prefix}-business_name", "Acme Sales")
+    browser_page.page.fill(f"{prefix}-system_instruction", "Sell, kindly.")
+    browser_page.page.click(f"#number-{PHONE_NUMBER_ID}-voice button[type=submit]")
+    browser_page.page.wait_for_selector("#notice")
+    assert (
+        "the next reply on this number uses these settings"
+        in browser_page.page.locator("#notice").inner_text()
+    )
+    assert browser_page.page.input_value(f"{prefix}-business_name") == "Acme Sales"
+    number = business_numbers.get(firestore_db, PHONE_NUMBER_ID, business_numbers.Defaults())
+    assert (number.business_name, number.system_instruction) == ("Acme Sales", "Sell, kindly.")
+    browser_page.screenshot("settings")
+
+
+def test_a_phone_less_customer_appears_live_by_username_and_bsuid(
+    browser_page: BrowserPage, seeded, firestore_db
+) -> None:
+    from tests.support.seed import store_identified
+
+    browser_page.login()
+    browser_page.goto("/conversations")
+    store_identified(
+        firestore_db, user_id="US.13491208655302741918", username="maya.bakes", name="Maya", job_topic=None
+    )
+    browser_page.page.wait_for_function(
+        "() => document.querySelector('.conversation-row .identity').textContent.includes('@maya.bakes')",
+        timeout=LIVE_DEADLINE_MS,
+    )
+    first = browser_page.page.locator(".conversation-row").first.inner_text()
+    assert "US.13491208655302741918" in first and "Assistant" in first

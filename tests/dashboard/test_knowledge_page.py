@@ -45,12 +45,18 @@ def test_an_added_document_is_listed_with_its_passages(operator, firestore_db):
 
 
 def test_a_document_for_one_number_is_listed_under_that_number(operator, firestore_db):
+    from shared.store import business_numbers
+
+    business_numbers.save(firestore_db, "1234567890", {"business_name": "Pastelaria Lisboa"}, operator="ops")
+    assert 'value="1234567890">Pastelaria Lisboa (1234567890)' in operator.get("/knowledge").get_data(
+        as_text=True
+    )
     upload(operator, HOURS, "hours.md", scope="1234567890")
     upload(operator, b"Prices\n======\nA croissant is 1.20 EUR.", "prices.md")
 
     only = operator.get("/knowledge?scope=1234567890").get_data(as_text=True)
 
-    assert "hours.md" in only and "prices.md" not in only
+    assert "hours.md" in only and "prices.md" not in only and "Pastelaria Lisboa" in only
     assert [d.scope for d in store.list_documents(firestore_db, scope="1234567890")] == ["1234567890"]
 
 

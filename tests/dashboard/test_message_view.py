@@ -112,9 +112,9 @@ def test_the_version_changes_exactly_when_the_bubble_would() -> None:
     assert view(reply).version != view({**reply, "status": "delivered"}).version
 
 
-def test_what_the_business_typed_on_its_phone_is_a_person_s_message_not_the_ai_s() -> None:
+def test_what_the_business_typed_on_its_phone_is_its_own_message_not_the_ai_s_nor_an_operator_s() -> None:
     v = view({"direction": "outbound", "type": "text", "text": "Ana here", "sent_by": "business_app"})
-    assert (v.author, v.author_label) == ("operator", "The business's phone")
+    assert (v.author, v.author_label) == ("business_app", "Business app")
 
 
 def test_a_message_deleted_by_its_sender_stays_and_says_so() -> None:

@@ -22,6 +22,7 @@ def stack(emulators: Emulators) -> Iterator[LocalStack]:
         # As many deliveries as production's subscriptions make: a job waiting out a dead
         # instance's lease needs them (tests/infra/test_job_horizon.py).
         max_delivery_attempts=10,
+        resume_sweep_s=1.0,  # with HUMAN_REPLY_PAUSE_MINUTES shortened in E2E_ENV
     )
     with LocalStack(options) as running:
         yield running

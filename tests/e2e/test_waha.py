@@ -177,3 +177,15 @@ def test_a_send_waha_fails_with_a_5xx_is_retried_and_delivered_once(system: Syst
     settle()
     assert len(system.simulator.state.outbox(customer.number)) == 1
     assert [e["status"] for e in system.simulator.state.events("waha_send")][-2:] == [500, 201]
+
+
+def test_choices_reach_a_waha_customer_as_numbered_text(system: System) -> None:
+    customer = WahaCustomer(system)
+    customer.say_spec({"type": "text", "text": "Which size?\noptions: Small; Medium; Large"})
+    (reply,) = customer.replies(1)
+    assert "1. Small\n2. Medium\n3. Large" in reply["text"]
+    assert reply["text"].endswith("Reply with the number or the name of your choice.")
+    stored = system.wait_for(
+        lambda: [m for m in customer.messages() if m["direction"] == "outbound"], what="the stored reply"
+    )
+    assert stored[0]["type"] == "interactive"  # the dashboard shows the choices as offered

@@ -38,7 +38,9 @@ def test_the_webhook_writes_only_the_message_and_the_arrival_adds_it_to_its_conv
     assert not conversation_ref(firestore_db, CONV).get().exists
 
     published = datetime.now(UTC) - timedelta(seconds=1)
-    message = record_job_arrival(firestore_db, CONV, "wamid.A", published_at=published)
+    arrived = record_job_arrival(firestore_db, CONV, "wamid.A", published_at=published)
+    assert arrived is not None and arrived.conversation_id == CONV
+    message = arrived.message
     assert message is not None and message["text"] == "where is my order?"
     job = message_ref(firestore_db, CONV, "wamid.A").get().get("job")
     assert job["state"] == "published"

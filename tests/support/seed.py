@@ -82,6 +82,71 @@ def store_inbound(
     return conversation_id(phone_number_id, wa_id), wamid
 
 
+def identified_envelope(
+    message: dict[str, Any],
+    *,
+    phone: str | None,
+    user_id: str | None,
+    name: str = "Test User",
+    username: str | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> bytes:
+    """A delivery as Meta sends it since 2026: the user's BSUID beside their phone, or alone."""
+    if phone:
+        message = {"from": phone, **message}
+    if user_id:
+        message = {"from_user_id": user_id, **message}
+    contact: dict[str, Any] = {"profile": {"name": name, **({"username": username} if username else {})}}
+    if phone:
+        contact["wa_id"] = phone
+    if user_id:
+        contact["user_id"] = user_id
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001234", "phone_number_id": phone_number_id},
+        "messages": [message],
+    }
+    if message.get("type") != "system":  # system messages come without contacts
+        value["contacts"] = [contact]
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "200000000000001", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(body).encode()
+
+
+def store_identified(
+    db: firestore.Client,
+    *,
+    phone: str | None = None,
+    user_id: str | None = None,
+    username: str | None = None,
+    name: str = "Test User",
+    text: str = "hello",
+    wamid: str | None = None,
+    system: dict[str, Any] | None = None,
+    job_topic: str | None = "whatsapp-reply",
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> tuple[str, str]:
+    """Store one message from a user with these identifiers like the webhook does; returns the
+    (conversation id the webhook filed it under, wamid)."""
+    wamid = wamid or new_wamid()
+    message: dict[str, Any] = {"id": wamid, "timestamp": str(int(time.time()))}
+    if system is not None:
+        message.update(type="system", system=system)
+    else:
+        message.update(type="text", text={"body": text})
+    body = identified_envelope(
+        message, phone=phone, user_id=user_id, name=name, username=username, phone_number_id=phone_number_id
+    )
+    delivery = parse_delivery(body)
+    assert not delivery.rejected, delivery.rejected
+    value = delivery.message_changes[0]
+    parsed = value.messages[0]
+    record_inbound(db, value, parsed, job_topic=job_topic, retention_days=30)
+    return conversation_id(phone_number_id, parsed.sender), wamid
+
+
 def store_ai_reply(
     db: firestore.Client,
     conv_id: str,
@@ -145,7 +210,7 @@ def record_sent(
         answers=waiting_messages(db, conv_id) if sent_by is SentBy.OPERATOR else [],
     )
     batch.commit(**CALL)
-    apply_parked_statuses(db, phone_number_id, wamid, wa_id)
+    apply_parked_statuses(db, conv_id, wamid)
 
 
 def record_refused(

@@ -17,6 +17,7 @@ E2E_ENV = {
     "REPLY_TOPIC": "e2e-reply",
     "GEMINI_MAX_ATTEMPTS": "2",  # keeps the model-failure tests short; the policy is the same
     "GEMINI_MODEL": "gemini-3.8-flash",
+    "HUMAN_REPLY_PAUSE_MINUTES": "0.05",  # 3 s: an echo's pause, and its end, within a test
 }
 
 

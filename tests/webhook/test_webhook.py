@@ -146,19 +146,20 @@ def test_other_replyable_messages_go_to_the_reply_topic(webhook, topics, name) -
 
 
 @pytest.mark.parametrize("name", ["reaction", "reaction_removed", "unsupported", "system", "unknown_type"])
-def test_reactions_unsupported_and_system_messages_are_stored_without_a_job(
+def test_reactions_unsupported_and_system_messages_are_recorded_by_a_job_that_answers_nothing(
     webhook, firestore_db, topics, name
 ) -> None:
     assert webhook.post(load(name)).status_code == 200
     conv = "106540352242922_16505551234"
     doc = next(iter(messages(firestore_db, conv).values()))
     assert doc["status"] == "ignored"
-    assert doc["job"] is None
-    # No consumer will see it, so the webhook lists it on the dashboard itself.
+    # Its consumer finds the user's conversation (their ids may have moved it) and lists it there.
+    (job,) = receive_jobs(firestore_db, topics, REPLY_TOPIC, expect=1)
+    assert job["reason"] == "record"
     summary = conversation(firestore_db, conv)
     assert summary["message_count"] == 1 and summary["created_at"] is not None
-    assert summary["last_message_at"] == summary["last_inbound_at"] == doc["received_at"]
-    assert topics.pull(REPLY_TOPIC, wait=0.3) == [] and topics.pull(MEDIA_TOPIC, wait=0.1) == []
+    assert summary["last_inbound_at"] == doc["received_at"]
+    assert topics.pull(MEDIA_TOPIC, wait=0.1) == []
 
 
 def test_type_specific_fields_keep_meta_key_names(webhook, firestore_db) -> None:

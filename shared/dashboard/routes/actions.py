@@ -61,6 +61,7 @@ def reply(conversation_id: str) -> flask.Response:
         key=flask.request.form.get("send_key", ""),
         operator=state.operator().name,
         sender=dashboard.clients.provider(conversation.phone_number_id),
+        pause_minutes=dashboard.config.human_reply_pause_minutes,
     )
     state.audit(Action.REPLY, conversation_id, outcome=result.outcome.value, detail=result.wamid)
     return _sent_notice(conversation_id, result, "sent")

@@ -17,6 +17,7 @@ from shared.dashboard import state
 from shared.dashboard.notices import notice_from
 from shared.knowledge.ingest import KnowledgeUnavailable, ingest_document, remove_document
 from shared.knowledge.reading import UnreadableDocument
+from shared.store import business_numbers
 from shared.store import knowledge as store
 from shared.store.schema import ALL_NUMBERS
 
@@ -43,12 +44,15 @@ def _scope(value: str | None) -> str | None:
 
 
 def _page(*, error: str = "", status: int = 200) -> tuple[str, int]:
+    dashboard = state.current()
     shown = flask.request.args.get("scope", "")
     scope = _scope(shown) if shown else None
-    documents = store.list_documents(state.current().db, scope=scope)
+    documents = store.list_documents(dashboard.db, scope=scope)
+    numbers = business_numbers.list_numbers(dashboard.db, dashboard.config.number_defaults)
     return flask.render_template(
         "knowledge.html",
         documents=documents,
+        numbers={n.phone_number_id: n.business_name for n in numbers},
         scope=shown if scope else "",
         error=error,
         notice=None if error else notice_from(flask.request.args),

@@ -36,12 +36,19 @@ def _json(data: dict[str, object]) -> flask.Response:
     return flask.Response(str(htmlsafe_json_dumps(data)), mimetype="application/json")
 
 
+def _answering_json(row: ConversationRow) -> dict[str, str]:
+    answering = row.answering()
+    return {"who": answering.who, "label": answering.label, "until": iso(answering.until)}
+
+
 def _row_json(row: ConversationRow) -> dict[str, object]:
     return {
         "id": row.id,
         "url": flask.url_for("pages.conversation", conversation_id=row.id),
         "title": row.title,
         "wa_id": row.wa_id,
+        "identity": row.identity_line,
+        "answering": _answering_json(row),
         "preview": row.preview,
         "last_message_at": iso(row.last_message_at),
         "ago": ago(row.last_message_at),

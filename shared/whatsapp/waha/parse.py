@@ -24,6 +24,7 @@ and an envelope it cannot read at all raises `MalformedDelivery`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -52,6 +53,7 @@ from shared.whatsapp.models import (
     StickerMessage,
     TextMessage,
     UnsupportedMessage,
+    UserIdentity,
     VideoMessage,
 )
 from shared.whatsapp.parse import MalformedDelivery
@@ -335,7 +337,7 @@ def parse_message(payload: Mapping[str, Any], sender: str, chat: str, path: str)
     """A customer's message (`message`/`message.any` payload) as the Cloud API's would be."""
     common: dict[str, Any] = {
         "wamid": _str(payload, "id", path, required=True),
-        "sender": sender,
+        "user": UserIdentity(wa_id=sender),  # WAHA knows a chat, not a BSUID
         "timestamp": _seconds(payload.get("timestamp"), f"{path}.timestamp"),
         "context": _context(payload, chat, path),
     }
@@ -400,7 +402,7 @@ def _reaction(payload: Mapping[str, Any], customer: str, path: str) -> ReactionM
     reaction = _obj(payload.get("reaction"), f"{path}.reaction")
     return ReactionMessage(
         wamid=_str(payload, "id", path, required=True),
-        sender=customer,
+        user=UserIdentity(wa_id=customer),
         timestamp=_seconds(payload.get("timestamp"), f"{path}.timestamp"),
         reaction=Reaction(
             message_id=_str(reaction, "messageId", f"{path}.reaction", required=True),
@@ -431,8 +433,11 @@ def _parse_event(
                 return
             raise _Ignored("our own message, sent through the API")
         if name := _profile_name(payload):
-            value["contact_names"] = {customer: name}
-        value["messages"] = (parse_message(payload, customer, chat_id_of(customer), path),)
+            value["contacts"] = (UserIdentity(wa_id=customer, name=name),)
+        message = parse_message(payload, customer, chat_id_of(customer), path)
+        if name:
+            message = dataclasses.replace(message, user=UserIdentity(wa_id=customer, name=name))
+        value["messages"] = (message,)
         return
     if event == "message.ack":
         if payload.get("fromMe") is not True:

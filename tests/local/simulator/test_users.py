@@ -36,10 +36,12 @@ def test_inbound_text_is_delivered_signed_in_metas_envelope(sim, receiver):
     value = change["value"]
     assert value["messaging_product"] == "whatsapp"
     assert value["metadata"]["phone_number_id"] == PHONE_ID
-    assert value["contacts"] == [{"profile": {"name": "Alice"}, "wa_id": USER}]
+    (contact,) = value["contacts"]
+    assert contact == {"profile": {"name": "Alice"}, "wa_id": USER, "user_id": contact["user_id"]}
+    assert contact["user_id"].startswith("US.")  # a BSUID on every webhook, as since April 2026
     message = value["messages"][0]
     assert message["id"] == result["wamid"]
-    assert message["from"] == USER
+    assert message["from"] == USER and message["from_user_id"] == contact["user_id"]
     assert message["type"] == "text"
     assert message["text"] == {"body": "مرحبا 👋"}
     assert message["timestamp"].isdigit()

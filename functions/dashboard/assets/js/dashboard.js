@@ -47,6 +47,7 @@
   const clockFormat = new Intl.DateTimeFormat(undefined, {
     day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
   });
+  const hhmmFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
   function ago(date) {
     const seconds = Math.max(0, Math.floor((Date.now() - date.getTime()) / 1000));
@@ -64,6 +65,7 @@
       if (Number.isNaN(date.getTime())) continue;
       time.title = date.toString();
       if (time.hasAttribute("data-clock")) time.textContent = clockFormat.format(date);
+      if (time.hasAttribute("data-hhmm")) time.textContent = hhmmFormat.format(date);
       if (time.hasAttribute("data-relative")) time.textContent = ago(date);
     }
   }
@@ -426,11 +428,17 @@
     const who = el("div", "min-w-0");
     const title = el("div", "fw-semibold text-truncate", row.title);
     title.dir = "auto";
-    who.append(title, el("div", "small text-body-secondary", `+${row.wa_id}`));
+    who.append(title, el("div", "small text-body-secondary text-truncate identity", row.identity));
     const side = el("div", "text-end flex-shrink-0");
     const time = timeElement(row.last_message_at, "data-relative");
     time.className = "small text-body-secondary";
     time.textContent = row.ago;
+    const answering = el("div", `small answering answering-${row.answering.who}`, row.answering.label);
+    if (row.answering.until) {
+      const until = timeElement(row.answering.until, "data-hhmm");
+      until.textContent = hhmmFormat.format(new Date(row.answering.until));
+      answering.append(" · paused until ", until);
+    }
     const badges = el("div", "badges");
     if (row.handoff_waiting) {
       const handoff = el("span", "badge text-bg-warning handoff-badge", "asked for a person");
@@ -441,7 +449,7 @@
     if (row.ai_paused) badges.appendChild(el("span", "badge text-bg-secondary", "AI paused"));
     if (row.has_failure) badges.appendChild(el("span", "badge text-bg-danger", "failed"));
     if (row.opted_out) badges.appendChild(el("span", "badge text-bg-light", "opted out"));
-    side.append(time, badges);
+    side.append(time, answering, badges);
     top.append(who, side);
     const preview = el("div", "small text-body-secondary text-truncate preview", row.preview);
     preview.dir = "auto";
