@@ -189,6 +189,8 @@ class Settings:
             )
         if parse_waha_sessions(self.waha_session) and not self.waha_url:
             raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
+        if self.waha_url and not re.fullmatch(r"https?://[^/\s?#@]+(/[^\s?#]*)?", self.waha_url):
+            raise ConfigError(f"WAHA_URL={self.waha_url!r} is not an http(s) address of a WAHA server")
         positive = (
             "gemini_max_output_tokens",
             "gemini_timeout_seconds",

@@ -160,3 +160,10 @@ def test_functions_that_call_waha_need_its_api_key() -> None:
     with pytest.raises(ConfigError, match="WAHA_API_KEY"):
         Settings.from_env(env).require_waha_api_key()
     Settings.from_env({**env, "WAHA_API_KEY": "k"}).require_waha_api_key()
+
+
+@pytest.mark.parametrize("url", ["waha:3000", "ftp://waha", "http://user:pw@waha:3000", "http://waha:3000?x"])
+def test_a_waha_url_that_is_not_an_http_address_stops_the_instance(url) -> None:
+    with pytest.raises(ConfigError, match="WAHA_URL"):
+        Settings.from_env({"WAHA_URL": url, "WAHA_SESSION": "default"})
+    Settings.from_env({"WAHA_URL": "https://waha.example.com/", "WAHA_SESSION": "default"})

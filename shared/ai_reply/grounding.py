@@ -49,7 +49,7 @@ class Grounding:
         if not self.retrieved.passages:
             return types.Part.from_text(text=NO_MATCH)
         blocks = [
-            f'<passage n="{number}" source="{html.escape(p.source, quote=True)}">\n{p.text}\n</passage>'
+            f'<passage n="{number}" source="{html.escape(p.source, quote=True)}">\n{_inside(p.text)}\n</passage>'
             for number, p in enumerate(self.retrieved.passages, start=1)
         ]
         return types.Part.from_text(text="\n".join([INTRO, *blocks]))
@@ -65,6 +65,11 @@ class Grounding:
             "knowledge_latency_ms": self.retrieved.latency_ms,
             "knowledge_error": self.error,
         }
+
+
+def _inside(text: str) -> str:
+    """A passage's words cannot close its tag early (a document quoting our own markup)."""
+    return text.replace("</passage", "</ passage")
 
 
 def question_of(burst: Sequence[Mapping[str, Any]]) -> str:

@@ -85,7 +85,12 @@ def clear_flags(db: firestore.Client, conversation_id: str, operator: str) -> Ou
         return Outcome.NOT_FOUND
     try:
         ref.update(
-            {"needs_attention": False, "has_failure": False, "flags_cleared_by": operator},
+            {
+                "needs_attention": False,
+                "has_failure": False,
+                "handoff_waiting": False,  # a person has taken it: no longer first in the list
+                "flags_cleared_by": operator,
+            },
             **CALL,
         )
     except gexc.NotFound:

@@ -15,8 +15,9 @@ import flask
 
 from shared.clients import Clients
 from shared.config import Settings
-from shared.store.echoes import mark_revoked, record_business_echo
+from shared.store.coexistence import record_echo
 from shared.store.quarantine import quarantine
+from shared.store.revocations import mark_revoked
 from shared.webhook.ingest import TRANSIENT_ERRORS, IngestReport, store_values
 from shared.webhook.respond import read_body, text
 from shared.whatsapp.parse import MalformedDelivery
@@ -91,17 +92,15 @@ def ingest_waha(body: bytes, settings: Settings, clients: Clients) -> IngestRepo
         _log_ignored(delivery)
         report.ignored += 1
     number = delivery.value.phone_number_id
-    for echo in delivery.echoes:
-        record_business_echo(
+    for echo in delivery.echoes:  # the business wrote from its phone: as a Coexistence echo
+        stored = record_echo(
             db,
             number,
-            wamid=echo.wamid,
-            customer=echo.customer,
-            text=echo.text,
-            message_type=echo.type,
-            sent_at=echo.timestamp,
+            echo,
+            pause_minutes=settings.human_reply_pause_minutes,
             retention_days=settings.retention_days,
         )
+        report.echoes += int(stored)
     for revoked in delivery.revoked:
         if not mark_revoked(
             db, number, wamid=revoked.wamid, customer=revoked.customer, revoked_at=revoked.timestamp

@@ -148,3 +148,32 @@ def test_actions_on_an_unknown_conversation_change_nothing(operator, firestore_d
     response = operator.post("/conversations/100_999/pause")
     assert "notice=not_found" in response.headers["Location"]
     assert not firestore_db.collection("conversations").document("100_999").get().exists
+
+
+def test_a_reply_by_hand_in_a_waha_conversation_goes_out_through_its_waha_session(
+    make_app, firestore_db, simulator, simulator_server
+) -> None:
+    from local.simulator import waha_api_url
+    from local.simulator.config import DEFAULT_WAHA_API_KEY
+    from tests.support.dashboard import Operator
+
+    app = make_app(
+        WAHA_URL=waha_api_url(simulator_server), WAHA_SESSION="default", WAHA_API_KEY=DEFAULT_WAHA_API_KEY
+    )
+    operator = Operator(app.test_client())
+    assert operator.login().status_code == 302
+    conv, _ = store_inbound(
+        firestore_db,
+        wa_id=WA_ID,
+        name="Dana",
+        text="hola",
+        wamid=f"false_{WA_ID}@c.us_3EB0DA7A",
+        phone_number_id="waha-default",
+    )
+    response = operator.post(
+        f"/conversations/{conv}/reply", {**reply_form(operator, conv), "text": "Hola Dana"}
+    )
+    assert response.status_code == 303 and "notice=sent" in response.headers["Location"]
+    (sent,) = simulator.outbox(WA_ID)
+    assert (sent["provider"], sent["to"], sent["text"]) == ("waha", f"{WA_ID}@c.us", "Hola Dana")
+    assert message(firestore_db, conv, sent["wamid"])["sent_by"] == "operator"

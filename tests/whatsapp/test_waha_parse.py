@@ -105,7 +105,7 @@ def test_the_business_typing_on_its_phone_is_an_echo_never_an_inbound_message() 
     delivery = parse("message_any_from_me_app")
     assert delivery.value.messages == ()
     (echo,) = delivery.echoes
-    assert (echo.customer, echo.text, echo.wamid) == (
+    assert (echo.message.user.wa_id, echo.message.text, echo.message.wamid) == (
         CUSTOMER,
         "I'll bring it over myself, Kerry!",
         "true_15551234567@c.us_3EB0C0FFEE0000000001",

@@ -9,7 +9,8 @@ functions and the dashboard never learn which provider a conversation uses:
   serialised message id (`false_<chat>_<hex>`), its sender the chat's user part (digits for
   `@c.us`, the whole `<id>@lid` for a user whose number WhatsApp hides, as a BSUID);
 - `message.any` with `fromMe`: typed on the business's own phone (`source: "app"`) it is a
-  `BusinessEcho`, recorded as outbound and pausing the AI; sent through the API it is one of our
+  Coexistence `Echo` (shared/store/coexistence.py: recorded as the business's message, the
+  assistant paused for HUMAN_REPLY_PAUSE_MINUTES); sent through the API it is one of our
   own sends (the reply and dashboard paths record those), so nothing is stored and nothing is
   ever answered;
 - `message.ack`: a `StatusUpdate` of one of our messages (ERROR, PENDING, SERVER, DEVICE, READ,
@@ -38,6 +39,7 @@ from shared.whatsapp.models import (
     ContactsMessage,
     DeliveryStatus,
     DocumentMessage,
+    Echo,
     ImageMessage,
     InboundMessage,
     Location,
@@ -95,17 +97,6 @@ class _Ignored(Exception):
 
 
 @dataclass(frozen=True)
-class BusinessEcho:
-    """A message the business wrote on its own phone (or WhatsApp Web) to a customer."""
-
-    wamid: str
-    customer: str  # the chat's user part, as `InboundMessage.sender` is
-    text: str
-    type: str  # "text", or the media kind it carried
-    timestamp: datetime
-
-
-@dataclass(frozen=True)
 class Revoked:
     """A message deleted for everyone by whoever sent it."""
 
@@ -122,7 +113,7 @@ class WahaDelivery:
     session: str
     event_id: str
     value: ChangeValue  # its messages and statuses, stored exactly like a Meta delivery's
-    echoes: tuple[BusinessEcho, ...] = ()
+    echoes: tuple[Echo, ...] = ()  # typed on the business's phone, as Coexistence's echoes are
     revoked: tuple[Revoked, ...] = ()
     ignored: str = ""  # why nothing of the event is kept, when nothing is
     ignored_chat: str = ""  # "group", "broadcast" or "newsletter" for a chat we never answer
@@ -365,15 +356,9 @@ def _profile_name(payload: Mapping[str, Any]) -> str:
     return name.strip() if isinstance(name, str) else ""
 
 
-def _echo(payload: Mapping[str, Any], customer: str, path: str) -> BusinessEcho:
-    message = parse_message(payload, customer, chat_id_of(customer), path)
-    text = message.text
-    kind = message.type.value
-    if kind not in ("text",) and not text:
-        text = f"[{kind}]"
-    return BusinessEcho(
-        wamid=message.wamid, customer=customer, text=text, type=kind, timestamp=message.timestamp
-    )
+def _echo(payload: Mapping[str, Any], customer: str, path: str) -> Echo:
+    """What the business typed on its phone: its content, its `user` the customer it went to."""
+    return Echo(message=parse_message(payload, customer, chat_id_of(customer), path))
 
 
 # -- events ----------------------------------------------------------------------------------------
