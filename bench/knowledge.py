@@ -4,9 +4,10 @@
 
 (from the repository root, like every benchmark). Starts its own Firestore emulator and the
 offline model (embeddings without a key), runs the dashboard under functions-framework (local
-login) and uploads `--documents` Markdown documents through the Knowledge page, one request
-each as an operator would, each with `--sections` headed sections (one passage each: 200 x 25 =
-5,000 passages by default), timing every upload. Then it asks `--questions` questions:
+login) and uploads `--documents` Markdown documents through the Knowledge page (half for one
+business number, half for another), one request each as an operator would, each with
+`--sections` headed sections (one passage each: 200 x 25 = 5,000 passages by default), timing
+every upload. Then it asks `--questions` questions:
 
 - the search alone (`shared.ai_reply.grounding.ground`: the number's documents looked up, the
   question embedded, Firestore's find_nearest, the passages' documents checked);
@@ -49,6 +50,7 @@ PROJECT = "demo-bench-knowledge"
 PASSWORD = "bench-password"
 SESSION_SECRET = "bench-session-secret-0123456789abcdef"
 PHONE_NUMBER_ID = "100000000000001"
+SECOND_NUMBER_ID = "100000000000002"  # the other half of the documents
 OTHER_NUMBER_ID = "100000000000999"  # has no documents
 LOG_DIR = REPO / "artifacts" / "logs" / "bench-knowledge"
 GOAL_P50_MS = 50.0
@@ -148,7 +150,7 @@ def upload_all(base_url: str, documents: int, sections: int) -> tuple[list[float
         started = time.perf_counter()
         response = session.post(
             f"{base_url}/knowledge",
-            data={"csrf_token": csrf, "scope": PHONE_NUMBER_ID if number % 2 else ""},
+            data={"csrf_token": csrf, "scope": PHONE_NUMBER_ID if number % 2 else SECOND_NUMBER_ID},
             files={"document": (f"handbook-{number}.md", data, "text/markdown")},
             allow_redirects=False,
             timeout=120,
@@ -190,31 +192,40 @@ def seed_conversation(db: Any, number: str, messages: int = 20) -> str:
     return conv
 
 
-def preparation_times(
-    settings: Settings, clients: Clients, number: str, questions: int, *, search: bool
-) -> list[float]:
-    """Milliseconds from a reply's start to its contents being ready, as BurstReply._generate runs it."""
+def preparation_times(settings: Settings, clients: Clients, questions: int) -> dict[str, list[float]]:
+    """Milliseconds from a reply's start to its contents being ready, as BurstReply._generate runs
+    it, in three cases taken in turn each round (so the machine's load weighs on all alike)."""
     from shared.ai_reply.prompt import bound_history, build_contents, lead_with
     from shared.ai_reply.voice import voice_for
     from shared.store import replies
 
-    conv = seed_conversation(clients.firestore, number)
+    cases = {
+        "with the search": (PHONE_NUMBER_ID, True),
+        "no search": (PHONE_NUMBER_ID, False),
+        "number without documents": (OTHER_NUMBER_ID, True),
+    }
+    conversations = {number: seed_conversation(clients.firestore, number) for number, _ in cases.values()}
     rng = random.Random(13)
-    times: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in cases}
     with ThreadPoolExecutor(max_workers=2) as pool:
         for i in range(questions + 3):
             burst = [{"id": "wamid.new", "direction": "inbound", "text": f"What about {rng.choice(TOPICS)}?"}]
-            started = time.perf_counter()
-            pending = (
-                pool.submit(ground, clients, settings, number, burst, last_attempt=False) if search else None
-            )
-            voice_for(clients.firestore, number, settings)
-            recent = replies.recent_messages(clients.firestore, conv, settings.reply_history_turns + 1)
-            contents = build_contents(bound_history(recent, 20, 12_000), burst, {})
-            if pending is not None and (part := pending.result().part()) is not None:
-                lead_with(contents, part)
-            if i >= 3:
-                times.append((time.perf_counter() - started) * 1000)
+            for name, (number, search) in cases.items():
+                started = time.perf_counter()
+                pending = (
+                    pool.submit(ground, clients, settings, number, burst, last_attempt=False)
+                    if search
+                    else None
+                )
+                voice_for(clients.firestore, number, settings)
+                recent = replies.recent_messages(
+                    clients.firestore, conversations[number], settings.reply_history_turns + 1
+                )
+                contents = build_contents(bound_history(recent, 20, 12_000), burst, {})
+                if pending is not None and (part := pending.result().part()) is not None:
+                    lead_with(contents, part)
+                if i >= 3:
+                    times[name].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -288,9 +299,9 @@ def main() -> None:
 
         passages = knowledge_passages(clients.firestore).count().get()[0][0].value
         served, found = retrieval_times(settings, clients, PHONE_NUMBER_ID, args.questions)
-        with_knowledge = preparation_times(settings, clients, PHONE_NUMBER_ID, args.questions, search=True)
-        without_search = preparation_times(settings, clients, PHONE_NUMBER_ID, args.questions, search=False)
-        without_documents = preparation_times(settings, clients, OTHER_NUMBER_ID, args.questions, search=True)
+        prepared = preparation_times(settings, clients, args.questions)
+        with_knowledge, without_search = prepared["with the search"], prepared["no search"]
+        without_documents = prepared["number without documents"]
         floor = emulator_floor(clients.firestore)
         load = load_average()
 

@@ -287,6 +287,8 @@ class LocalStack:
                 app_secret=self.env["WHATSAPP_APP_SECRET"],
                 access_token=self.env["WHATSAPP_API_TOKEN"],
                 verify_token=self.env["WEBHOOK_VERIFY_TOKEN"],
+                # Like Meta: only templates once 24 hours (by the simulator's clock) have passed.
+                enforce_service_window=True,
                 waha_webhook_url=f"{webhook}/webhook/waha" if waha else None,
                 waha_api_key=self.env.get("WAHA_API_KEY") or LOCAL_WAHA["WAHA_API_KEY"],
                 waha_hmac_key=self.env.get("WAHA_WEBHOOK_HMAC_KEY") or LOCAL_WAHA["WAHA_WEBHOOK_HMAC_KEY"],

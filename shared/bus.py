@@ -83,7 +83,9 @@ def redelivery_horizon_seconds(deliveries: int, ack_deadline: float, maximum_bac
 class Job:
     conversation_id: str
     message_id: str = ""  # the inbound message the job is about ("" = look at the whole conversation)
-    reason: str = "inbound"  # inbound | media_ready | retry | follow_up | resume | record (never answered)
+    reason: str = (
+        "inbound"  # inbound | media_ready | retry | follow_up | resume | reengage | record (never answered)
+    )
     published_at: str = ""  # ISO 8601, set on publish
 
     def encode(self) -> bytes:

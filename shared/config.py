@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from shared.whatsapp.templates import TemplateError, parse_template_spec
+
 DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v27.0"  # the current version since November 2026
 DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
 # Scoped to the business, as Meta's terms require since 15 January 2026 (general-purpose AI
@@ -79,6 +81,11 @@ class Settings:
     whatsapp_app_secret: str = field(default="", repr=False)
     webhook_verify_token: str = field(default="", repr=False)
     webhook_max_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024  # Meta's 3 MB cap plus headroom
+    # The WhatsApp Business Account whose message templates the dashboard syncs
+    whatsapp_business_account_id: str = ""
+    # The approved template ("name:language") sent once when the assistant has an answer due and
+    # the 24-hour window is closed; empty leaves the conversation flagged for an operator.
+    reengage_template: str = ""
     # WAHA, the self-hosted WhatsApp HTTP API (docs/providers.md): business numbers it serves are
     # named by WAHA_SESSION, `session[=business_number_id]` separated by commas (see waha_sessions).
     waha_url: str = ""
@@ -187,6 +194,10 @@ class Settings:
                 f"GEMINI_THINKING_LEVEL={self.gemini_thinking_level!r} is not one of "
                 f"{', '.join(THINKING_LEVELS)}{hint}"
             )
+        try:
+            parse_template_spec(self.reengage_template)
+        except TemplateError as exc:
+            raise ConfigError(f"REENGAGE_TEMPLATE: {exc}") from None
         if parse_waha_sessions(self.waha_session) and not self.waha_url:
             raise ConfigError("WAHA_SESSION is set but WAHA_URL is not: where is the WAHA server?")
         if self.waha_url and not re.fullmatch(r"https?://[^/\s?#@]+(/[^\s?#]*)?", self.waha_url):
@@ -248,6 +259,16 @@ class Settings:
                 "missing required setting: GEMINI_API_KEY (or GEMINI_BASE_URL, or GOOGLE_GENAI_USE_VERTEXAI=true)"
             )
         return self
+
+    def has_service_window(self, phone_number_id: str) -> bool:
+        """Whether the 24-hour customer service window (and templates) apply to a business number:
+        on Meta's Cloud API they do; a WAHA session (WhatsApp Web) has neither."""
+        return phone_number_id not in self.waha_sessions.values()
+
+    @property
+    def reengage(self) -> tuple[str, str] | None:
+        """REENGAGE_TEMPLATE as (name, language), or None when there is none."""
+        return parse_template_spec(self.reengage_template)
 
     @functools.cached_property
     def waha_sessions(self) -> dict[str, str]:

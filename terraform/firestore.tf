@@ -66,6 +66,23 @@ resource "google_firestore_index" "conversations_waiting_for_a_person" {
   }
 }
 
+# "Closed, waiting": unanswered conversations whose 24-hour window closed, most recent first.
+resource "google_firestore_index" "conversations_closed_waiting" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "conversations"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "awaiting_reply"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "last_inbound_at"
+    order      = "DESCENDING"
+  }
+}
+
 # The reply job's burst: a conversation's messages waiting for an answer, oldest first.
 resource "google_firestore_index" "messages_ready_by_age" {
   project     = var.project_id

@@ -71,6 +71,7 @@ locals {
       # A reply lease must outlive the instance that holds it, or a slow reply could be sent
       # twice by a second instance taking the "expired" lease.
       REPLY_LEASE_SECONDS = tostring(local.reply_lease_seconds)
+      REENGAGE_TEMPLATE   = var.reengage_template
       # Opt-out words and the texts sent without the model (empty: the built-in ones, in six languages).
       OPT_OUT_KEYWORDS     = var.opt_out_keywords
       OPT_IN_KEYWORDS      = var.opt_in_keywords
@@ -83,6 +84,8 @@ locals {
       HUMAN_REPLY_PAUSE_MINUTES = tostring(var.human_reply_pause_minutes) # an operator's reply pauses it too
       IAP_AUDIENCE              = local.iap_audience
       OPERATOR_EMAILS           = join(",", var.operator_emails)
+      # Whose templates the dashboard syncs; the operator's template picker sends them.
+      WHATSAPP_BUSINESS_ACCOUNT_ID = var.whatsapp_business_account_id
       # The Knowledge page embeds documents; the vector index is built for these dimensions.
       GOOGLE_GENAI_USE_VERTEXAI = tostring(var.use_vertexai)
       GOOGLE_CLOUD_LOCATION     = var.vertex_location

@@ -90,6 +90,23 @@ variable "waha" {
   }
 }
 
+variable "whatsapp_business_account_id" {
+  description = "The WhatsApp Business Account whose message templates the dashboard syncs (WHATSAPP_BUSINESS_ACCOUNT_ID)."
+  type        = string
+  default     = ""
+}
+
+variable "reengage_template" {
+  description = "Approved template sent once when an answer is due after the 24-hour window closed, as name:language (REENGAGE_TEMPLATE); empty flags the conversation for an operator instead."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.reengage_template == "" || can(regex("^[a-z0-9_]+:[A-Za-z_]+$", var.reengage_template))
+    error_message = "reengage_template is name:language, e.g. follow_up:en_US."
+  }
+}
+
 variable "gemini_model" {
   description = "Gemini model id (GEMINI_MODEL). Default = shared/config.py DEFAULT_GEMINI_MODEL."
   type        = string

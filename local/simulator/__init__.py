@@ -13,6 +13,8 @@ Graph API subset (``Authorization: Bearer <token>`` on every call, any ``vNN.N``
                                          131062 for a BSUID send of a type in ``refuse_user_id_types``
   POST /{v}/{phone_number_id}/media      business media upload (multipart ``file``) -> {"id"}
   GET  /{v}/{media_id}                   media metadata with a download URL; DELETE /{v}/{media_id}
+  POST /{v}/{waba_id}/message_templates  create a template (PENDING until reviewed) -> {"id","status","category"}
+  GET  /{v}/{waba_id}/message_templates  the templates, paged (?limit=&after=, paging.cursors/next)
   GET  /whatsapp_business/attachments/?mid=..&ext=..&hash=..   the bytes (bearer required, URL expires)
 
 Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offers the same as methods:
@@ -42,9 +44,22 @@ Control API (JSON, no auth) under ``/_sim/``; a running server's ``.state`` offe
   GET|POST /_sim/config       read or change settings at run time (e.g. {"auto_read": false},
                               {"extra_phone_number_ids": ["..."]} for more business numbers,
                               {"refuse_user_id_types": ["template"]})
+  POST /_sim/clock            {"advance_seconds": N}: Meta's clock moves forward (the 24 h window closes)
+  GET|POST /_sim/templates    list, or add one at once ({"name","language","category","components",
+                              "status"?="APPROVED"}, no webhook)
+  POST /_sim/templates/<id>/review   {"status": "APPROVED"|"REJECTED"|"PAUSED"|..., "reason"?}: the verdict,
+                              with a signed message_template_status_update webhook
+  POST /_sim/templates/<id>/quality  {"score": "GREEN"|"YELLOW"|"RED"}: message_template_quality_update
   POST /_sim/reset            forget everything and cancel pending deliveries
   GET  /_sim/conversation?wa_id=   the thread for the chat page at ``/``
   GET  /_sim/health           {"ok": true} once the server answers
+
+Sends are checked as Meta checks them; with ``enforce_service_window`` (``SIMULATOR_ENFORCE_SERVICE_WINDOW``,
+on in ``make dev``) anything but a template sent 24 h or more after the user's last message (by the
+simulator's clock) is refused with 131047. A template send must name an APPROVED template in its
+language and give exactly the parameters it asks for (132001, 132015, 132000 otherwise). Every
+``sent`` and ``delivered`` status carries ``pricing`` as Meta bills it: a template by its category,
+anything else as a ``service`` message (billed since October 2026; ``bill_service_messages``).
 
 WAHA mode (``waha_webhook_url`` set): a second business number served as a WAHA session, with
 WAHA's API on the same server (``X-Api-Key``): POST /api/sendText, /api/sendSeen, /api/startTyping,
@@ -55,7 +70,7 @@ POST /_sim/waha/business-echo {"to","text"} is the business typing on its own ph
 GET /_sim/waha/deliveries lists its webhook attempts; ``/_sim/conversation?provider=waha``.
 
 Inside the package, one module per concern: ``config`` (settings), ``state`` (what the parts share),
-``graph`` (sends, mark-read, typing), ``statuses`` (status webhooks of sent messages), ``users`` (what
+``graph`` (sends, mark-read, typing), ``templates`` (the catalogue, reviews, template sends), ``statuses`` (status webhooks of sent messages), ``users`` (what
 users write), ``identities`` (BSUIDs, usernames, hidden phones), ``coexistence`` (the Business app's
 echoes and history sync), ``webhooks`` (signed delivery, retries, redelivery, raw bodies, the handshake),
 ``media`` (the media host), ``waha`` (WAHA mode), ``faults`` (error switches), ``interactive`` (button

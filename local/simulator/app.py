@@ -56,6 +56,23 @@ def _add_graph_routes(app: Flask, sim: WhatsAppSimulator) -> None:
         status, body = sim.post_messages(phone_number_id, request.get_json(force=True, silent=True))
         return _json(status, body)
 
+    @app.post("/<graph_version:version>/<waba_id>/message_templates")
+    def create_template(version: str, waba_id: str) -> Response:
+        denied = _auth_failure(sim, "templates")
+        if denied:
+            return denied
+        status, body = sim.create_template(waba_id, request.get_json(force=True, silent=True))
+        return _json(status, body)
+
+    @app.get("/<graph_version:version>/<waba_id>/message_templates")
+    def list_templates(version: str, waba_id: str) -> Response:
+        denied = _auth_failure(sim, "templates")
+        if denied:
+            return denied
+        status, body = sim.list_templates(waba_id, request.args)
+        sim.record_event("list_templates", status, dict(request.args))
+        return _json(status, body)
+
     @app.post("/<graph_version:version>/<phone_number_id>/media")
     def upload_media(version: str, phone_number_id: str) -> Response:
         denied = _auth_failure(sim, "media_upload")

@@ -55,6 +55,9 @@ class SimulatorConfig:
     refuse_user_id_types: tuple[str, ...] = ()
     escape_non_ascii: bool = True
     include_pricing: bool = True
+    # Service messages (free-form, inside the window) are billed since 1 October 2026; False
+    # reports them as before, free_customer_service.
+    bill_service_messages: bool = True
     # WAHA mode: a second business number, served as a WAHA session, when its webhook url is set.
     waha_webhook_url: str | None = None
     waha_session: str = DEFAULT_WAHA_SESSION
@@ -108,6 +111,7 @@ _ENV_NAMES = {
     "status_delay_seconds": "SIMULATOR_STATUS_DELAY_SECONDS",
     "auto_read": "SIMULATOR_AUTO_READ",
     "media_url_ttl_seconds": "SIMULATOR_MEDIA_URL_TTL_SECONDS",
+    "enforce_service_window": "SIMULATOR_ENFORCE_SERVICE_WINDOW",
     "waha_webhook_url": "SIMULATOR_WAHA_WEBHOOK_URL",
     "waha_session": "SIMULATOR_WAHA_SESSION",
     "waha_api_key": "WAHA_API_KEY",

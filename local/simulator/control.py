@@ -150,6 +150,31 @@ def add_control_routes(app: Flask, sim: WhatsAppSimulator) -> None:
                 raise SimulatorError(str(exc)) from exc
         return jsonify(sim.config.public())
 
+    @app.post("/_sim/clock")
+    def clock() -> Response:
+        """``{"advance_seconds": 90000}`` moves Meta's clock forward; the answer is the new time."""
+        body = _control_body()
+        try:
+            seconds = float(body.get("advance_seconds", 0))
+        except (TypeError, ValueError) as exc:
+            raise SimulatorError("advance_seconds must be a number") from exc
+        return jsonify({"now": sim.advance_clock(seconds)})
+
+    @app.route("/_sim/templates", methods=["GET", "POST"])
+    def templates() -> Response:
+        if request.method == "POST":
+            return jsonify(sim.add_template(_control_body()))
+        return jsonify({"templates": sim.templates()})
+
+    @app.post("/_sim/templates/<template_id>/review")
+    def review_template(template_id: str) -> Response:
+        body = _control_body()
+        return jsonify(sim.review_template(template_id, str(body.get("status", "")), body.get("reason")))
+
+    @app.post("/_sim/templates/<template_id>/quality")
+    def rate_template(template_id: str) -> Response:
+        return jsonify(sim.rate_template(template_id, str(_control_body().get("score", ""))))
+
     @app.post("/_sim/reset")
     def reset() -> Response:
         sim.reset()

@@ -18,6 +18,7 @@ from local.simulator.interactive import INVALID_PARAMETER, interactive_problem
 from local.simulator.media import MediaHost
 from local.simulator.state import SimulatorState, digits
 from local.simulator.statuses import StatusUpdates
+from local.simulator.templates import TemplateCatalog
 from local.simulator.wire import MEDIA_TYPES, Json
 
 MAX_TEXT_CHARS = 4096
@@ -31,10 +32,13 @@ SENDABLE_TYPES = frozenset(
 class GraphBehaviour:
     """What Meta does with the business's message calls."""
 
-    def __init__(self, state: SimulatorState, media: MediaHost, statuses: StatusUpdates) -> None:
+    def __init__(
+        self, state: SimulatorState, media: MediaHost, statuses: StatusUpdates, templates: TemplateCatalog
+    ) -> None:
         self._state = state
         self._media = media
         self._statuses = statuses
+        self._templates = templates
 
     def token_ok(self, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
@@ -87,11 +91,17 @@ class GraphBehaviour:
             code, details = problem
             state.record_event("send", 400, body, error=details)
             return 400, wire.graph_error_body(code, details=details)
+        kind = body.get("type", "text")
+        if kind == "template" and (refused := self._templates.send_problem(body["template"])):
+            code, details = refused
+            state.record_event("send", 400, body, error=details)
+            return 400, wire.graph_error_body(code, details=details)
         to, wa_id, refusal = self._recipient(body)
         if refusal is not None:
             state.record_event("send", 400, body, error=refusal)
             return 400, refusal
-        if state.config.enforce_service_window and not self._window_open(wa_id):
+        # Only templates may open a conversation, or go out once the window has closed.
+        if state.config.enforce_service_window and not self._window_open(wa_id) and kind != "template":
             error = wire.graph_error_body(131047)
             state.record_event("send", 400, body, error=error)
             return 400, error
@@ -121,7 +131,18 @@ class GraphBehaviour:
 
     def _window_open(self, wa_id: str) -> bool:
         last = self._state.last_inbound_at(wa_id)
-        return last is not None and time.time() - last < SERVICE_WINDOW_SECONDS
+        return last is not None and self._state.now() - last < SERVICE_WINDOW_SECONDS
+
+    def _pricing(self, kind: str, content: Json) -> Json:
+        """What Meta bills for this message (on its statuses): a template by its category, anything
+        else as a service message (billed per message since October 2026)."""
+        if kind == "template":
+            template = self._templates.find(
+                str(content.get("name")), str((content.get("language") or {}).get("code"))
+            )
+            category = str(template["category"]).lower() if template else "utility"
+            return wire.pricing(category)
+        return wire.pricing("service", billable=self._state.config.bill_service_messages)
 
     def _record_outbound(self, phone_number_id: str, body: Json, to: str, wa_id: str) -> Json:
         kind = body.get("type", "text")
@@ -135,6 +156,7 @@ class GraphBehaviour:
                 "mime_type": stored.mime_type if stored else None,
                 "filename": content.get("filename") or (stored.filename if stored else None),
             }
+        state = self._state
         record: Json = {
             "direction": "out",
             "phone_number_id": phone_number_id,  # the business number it left from
@@ -142,17 +164,18 @@ class GraphBehaviour:
             "to": to,
             "wa_id": wa_id,
             "type": kind,
-            "text": _outbound_text(kind, content),
+            "text": self._templates.render(content) if kind == "template" else _outbound_text(kind, content),
+            "template": content if kind == "template" else None,
+            "pricing": self._pricing(kind, content),
             "media": media,
             "interactive": content if kind == "interactive" else None,  # the chat page renders its buttons
             "reply_to": (body.get("context") or {}).get("message_id"),
-            "at": time.time(),
+            "at": state.now(),
             "status": "accepted",
             "statuses": [],
             "errors": [],
             "request": body,
         }
-        state = self._state
         with state.lock:
             state.outbox.append(record)
             state.typing_until.pop(wa_id, None)
@@ -209,8 +232,6 @@ def _outbound_text(kind: str, content: Json) -> str:
         return str(content.get("emoji", ""))
     if kind == "interactive":
         return str((content.get("body") or {}).get("text", ""))
-    if kind == "template":
-        return f"[template {content.get('name', '')}]"
     if kind == "location":
         return " ".join(str(content.get(k, "")) for k in ("name", "address")).strip()
     return str(content.get("caption", ""))

@@ -19,6 +19,7 @@ from local.simulator.identities import Identities
 from local.simulator.media import MediaHost, MediaItem
 from local.simulator.state import SimulatorState
 from local.simulator.statuses import StatusUpdates
+from local.simulator.templates import TemplateCatalog
 from local.simulator.users import Users
 from local.simulator.waha import WahaServer
 from local.simulator.webhooks import WebhookSender
@@ -33,7 +34,8 @@ class WhatsAppSimulator:
         self.media_host = MediaHost(self.shared)
         self.webhooks = WebhookSender(self.shared)
         self.statuses = StatusUpdates(self.shared, self.webhooks, self.media_host)
-        self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses)
+        self.template_catalog = TemplateCatalog(self.shared, self.webhooks)
+        self.graph = GraphBehaviour(self.shared, self.media_host, self.statuses, self.template_catalog)
         self.users = Users(self.shared, self.media_host, self.webhooks)
         self.identities = Identities(self.shared)
         self.business_app = BusinessApp(self.shared, self.webhooks)
@@ -55,6 +57,7 @@ class WhatsAppSimulator:
         with self.shared.lock:
             self.shared.restart()
             self.media_host.clear()
+            self.template_catalog.clear()
             self.webhooks.clear()
             self.waha.clear()
 
@@ -117,6 +120,33 @@ class WhatsAppSimulator:
         stop: threading.Event | None = None,
     ) -> Json:
         return self.statuses.push(wamid, state, errors, stop)
+
+    # ---- the clock and the templates ------------------------------------------------------
+
+    def now(self) -> float:
+        return self.shared.now()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move Meta's clock forward: windows close, as if ``seconds`` had passed."""
+        return self.shared.advance(seconds)
+
+    def create_template(self, waba_id: str, body: Any) -> tuple[int, Json]:
+        return self.template_catalog.create(waba_id, body)
+
+    def list_templates(self, waba_id: str, args: Mapping[str, str]) -> tuple[int, Json]:
+        return self.template_catalog.list(waba_id, dict(args))
+
+    def add_template(self, spec: Json) -> Json:
+        return self.template_catalog.add(spec)
+
+    def review_template(self, template_id: str, status: str, reason: str | None = None) -> Json:
+        return self.template_catalog.review(template_id, status, reason)
+
+    def rate_template(self, template_id: str, score: str) -> Json:
+        return self.template_catalog.rate(template_id, score)
+
+    def templates(self) -> list[Json]:
+        return self.template_catalog.templates()
 
     # ---- the users' side and the webhook --------------------------------------------------
 

@@ -35,7 +35,20 @@ class SimulatorState:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.stop = threading.Event()
+        self.clock_offset = 0.0  # seconds the simulated clock runs ahead of the real one
         self._clear()
+
+    def now(self) -> float:
+        """Meta's clock: the real time plus whatever a test moved it forward by (``advance``)."""
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward (never back): the 24-hour window closes without a day's wait."""
+        if seconds < 0:
+            raise SimulatorError("the clock only moves forward")
+        with self.lock:
+            self.clock_offset += seconds
+            return self.now()
 
     def _clear(self) -> None:
         self.inbound: list[Json] = []  # what the users sent, oldest first
@@ -50,6 +63,7 @@ class SimulatorState:
         with self.lock:
             self.stop.set()
             self.stop = threading.Event()
+            self.clock_offset = 0.0
             self._clear()
             self.changed.notify_all()
 

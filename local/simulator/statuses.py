@@ -68,9 +68,13 @@ class StatusUpdates:
             record = shared.find_outbound(wamid)
             if record is None:
                 raise SimulatorError(f"no outbound message {wamid}")
-            now = int(time.time())
+            now = int(shared.now())
             # Meta attaches pricing to "sent" and to one of delivered/read.
-            with_pricing = shared.config.include_pricing and state in {"sent", "delivered"}
+            with_pricing = (
+                record.get("pricing")
+                if shared.config.include_pricing and state in {"sent", "delivered"}
+                else None
+            )
             callback = (record.get("request") or {}).get("biz_opaque_callback_data")
             item = wire.status(wamid, state, record["wa_id"], now, with_pricing, errors, callback)
             # As since 2026: the BSUID always, the phone only for a user who shows it.

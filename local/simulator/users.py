@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from typing import Any
 
 from local.simulator import wire
@@ -77,7 +76,7 @@ class Users:
         message: Json = {
             **Identities(self._state).sender_fields(sender),
             "id": wamid,
-            "timestamp": str(int(spec.get("timestamp") or time.time())),
+            "timestamp": str(int(spec.get("timestamp") or self._state.now())),
             "type": kind,
         }
         record: Json = {
@@ -89,7 +88,7 @@ class Users:
             "text": "",
             "media": None,
             "reply_to": None,
-            "at": time.time(),
+            "at": self._state.now(),
             "status": "pending",
             "message": message,
         }

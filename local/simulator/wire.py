@@ -90,6 +90,16 @@ GRAPH_ERRORS: dict[int, GraphError] = {
         "(#131056) (Business Account, Consumer Account) pair rate limit hit",
         "Too many messages sent from the sender phone number to the same recipient in a short period.",
     ),
+    132000: GraphError(
+        400,
+        "(#132000) Number of parameters does not match the expected number of params",
+        "The number of variable parameter values does not match the template.",
+    ),
+    132001: GraphError(400, "(#132001) Template name does not exist in the translation", "No such template."),
+    132015: GraphError(400, "(#132015) Template is Paused", "The template is paused for low quality."),
+    132018: GraphError(
+        400, "(#132018) There was an issue with the parameters in your template", "Bad parameter."
+    ),
     131057: GraphError(
         500, "(#131057) Account in maintenance mode", "The business account is in maintenance."
     ),
@@ -218,13 +228,17 @@ def contact(wa_id: str, name: str) -> dict[str, Any]:
     return {"profile": {"name": name}, "wa_id": wa_id}
 
 
-def pricing() -> dict[str, Any]:
-    # Replies inside the 24 h window are free service messages under per-message pricing.
+def pricing(category: str = "service", *, billable: bool = True) -> dict[str, Any]:
+    """What Meta billed for one message under per-message pricing (PMP).
+
+    Since 1 October 2026 service messages (free-form replies inside the window) are billed per
+    message, like templates; before, they were `free_customer_service`.
+    """
     return {
-        "billable": False,
+        "billable": billable,
         "pricing_model": "PMP",
-        "category": "service",
-        "type": "free_customer_service",
+        "category": category,
+        "type": "regular" if billable else "free_customer_service",
     }
 
 
@@ -233,7 +247,7 @@ def status(
     state: str,
     recipient_id: str,
     timestamp: int,
-    with_pricing: bool = False,
+    with_pricing: dict[str, Any] | None = None,
     errors: list[dict[str, Any]] | None = None,
     callback_data: str | None = None,
 ) -> dict[str, Any]:
@@ -245,7 +259,7 @@ def status(
         "recipient_id": recipient_id,
     }
     if with_pricing:
-        item["pricing"] = pricing()
+        item["pricing"] = with_pricing
     if errors:
         item["errors"] = errors
     if callback_data:

@@ -23,6 +23,7 @@ from shared.ai_reply.grounding import KNOWLEDGE_SECONDS, awaited, ground
 from shared.ai_reply.guard import Step
 from shared.ai_reply.media_parts import MediaParts, media_parts_for, take_transcripts
 from shared.ai_reply.prompt import bound_history, build_contents, lead_with
+from shared.ai_reply.reengage import WINDOW_CLOSED_ERROR, reengage, window_closed
 from shared.ai_reply.shaping import shape_reply
 from shared.ai_reply.voice import voice_for
 from shared.clients import Clients
@@ -33,7 +34,7 @@ from shared.store.outbound import add_failed_send, add_outbound
 from shared.store.replies import ReplyRecord, ReplyState
 from shared.store.schema import CALL, InboundStatus, SentBy, conversation_ref, message_ref
 from shared.store.statuses import apply_parked_statuses
-from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, WhatsAppError
+from shared.whatsapp.errors import AuthenticationFailed, OutcomeUnknown, OutsideCustomerWindow, WhatsAppError
 from shared.whatsapp.interactive import FittedChoices
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,13 @@ class BurstReply:
         attempts = replies.begin_attempt(self.db, record)
         if attempts > self.settings.reply_max_job_attempts:
             self._give_up(record, attempts - 1)
+            return
+        if (
+            not record.sent_wamids
+            and self.settings.has_service_window(self.phone_number_id)
+            and window_closed(self.conversation)
+        ):
+            self._window_closed(record, "known before sending")
             return
         try:
             if record.state is ReplyState.GENERATING:
@@ -256,6 +264,15 @@ class BurstReply:
             log.info(
                 "the assistant handed the conversation over", extra={"conversation_id": self.conversation_id}
             )
+        if len(shaped.parts) > 1:
+            log.warning(
+                "the answer did not fit one WhatsApp message; sent in parts",
+                extra={
+                    "conversation_id": self.conversation_id,
+                    "reply_id": record.id,
+                    "parts": len(shaped.parts),
+                },
+            )
         replies.save_answer(self.db, record, fields, shaped.parts, with_answer=with_answer)
         return answer
 
@@ -342,6 +359,8 @@ class BurstReply:
                     )
                     raise
                 self._refused(record, index, part, exc)
+                if isinstance(exc, OutsideCustomerWindow):
+                    reengage(self.settings, self.clients, self.conversation_id)
                 return
             self._record_part(record, index, wamid, part, burst, interactive)
         if record.state is not ReplyState.SENT:
@@ -444,6 +463,16 @@ class BurstReply:
             counted=self._failures(record),
         )
         batch.commit(**CALL)
+
+    def _window_closed(self, record: ReplyRecord, how: str) -> None:
+        """The customer last wrote more than 24 hours ago: no free-form answer can reach them. The
+        reply fails (no model call, no send) and the re-engagement decides what happens."""
+        log.warning(
+            "the 24-hour window is closed; the answer is not sent",
+            extra={"conversation_id": self.conversation_id, "reply_id": record.id, "how": how},
+        )
+        self._fail(record, WINDOW_CLOSED_ERROR)
+        reengage(self.settings, self.clients, self.conversation_id)
 
     def _outcome_unknown(self, record: ReplyRecord, detail: str) -> None:
         log.error(

@@ -9,15 +9,21 @@ choices, handoff), so an edited persona cannot break sending.
 
 from __future__ import annotations
 
+from shared.ai_reply.one_message import ONE_MESSAGE_RULE
 from shared.config import UNNAMED_BUSINESS
 
 BUSINESS_PLACEHOLDER = "{business}"
 
-ANSWER_RULES = """How to answer:
+ANSWER_RULES = (
+    """How to answer:
 - Answer with a JSON object. "text" is the message the customer reads (a transcript you are asked for goes at its start, as asked).
+"""
+    + ONE_MESSAGE_RULE
+    + """
 - Knowledge passages from the business's documents may come before the customer's message, as <passage n="..." source="...">. Answer facts about the business from them only, and list the numbers of the passages you used in "sources". When none holds the answer, say you don't know; never guess.
 - When the customer should pick one of a few options (a time slot, a size, a product), add "choices": "buttons" for up to 3 short options (titles up to 20 characters), "list" for up to 10 (titles up to 24 characters). Put the question in "text".
 - Add "handoff" with a short reason when a person from the business must take over: the customer asks for a person (in any language), is upset or complaining, or needs something you may not do or answer. Then "text" tells them a colleague will take over, and you stop."""
+)
 
 
 def system_instruction(business_instruction: str, business_name: str) -> str:

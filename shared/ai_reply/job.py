@@ -24,6 +24,7 @@ from datetime import timedelta
 from shared.ai_reply import guard, resume
 from shared.ai_reply.budget import job_deadline, round_seconds
 from shared.ai_reply.burst import BurstReply, LeaseLost
+from shared.ai_reply.reengage import reengage
 from shared.bus import Job, ReceivedJob, Redeliver
 from shared.clients import Clients
 from shared.config import Settings
@@ -33,6 +34,7 @@ from shared.store.replies import LeaseOutcome
 
 log = logging.getLogger(__name__)
 
+REENGAGE_REASON = "reengage"  # published by the webhook (shared/webhook/ingest.py)
 MAX_MOVES = 3  # a message is moved at most once; a link leads straight to its conversation
 
 _INSTANCE = f"{socket.gethostname()}-{os.getpid()}"
@@ -44,6 +46,11 @@ def handle_reply_job(received: ReceivedJob, settings: Settings, clients: Clients
     job = received.job
     context = {"conversation_id": job.conversation_id, "message_id": job.message_id, "reason": job.reason}
     db = clients.firestore
+    if job.reason == REENGAGE_REASON:
+        # A part of a reply came back failed with 131047 (the webhook saw it): re-engage once.
+        outcome = reengage(settings, clients, job.conversation_id)
+        log.info("re-engagement after a failed status", extra={**context, "outcome": outcome})
+        return
     # The job's arrival brings its message into the conversation's summary and the counters, and
     # tells a repeat delivery of the webhook that the job is out. It rides the lease transaction
     # below; a job that will not get there at once records it on its own first.

@@ -29,7 +29,9 @@ from shared.dashboard.routes.knowledge import UPLOAD_ENDPOINTS, knowledge, uploa
 from shared.dashboard.routes.live import live
 from shared.dashboard.routes.media import media
 from shared.dashboard.routes.pages import pages
+from shared.dashboard.routes.rates import rates
 from shared.dashboard.routes.settings import settings_pages
+from shared.dashboard.routes.templates import message_templates
 from shared.dashboard.state import EXTENSION, DashboardState
 from shared.log import trace_context, trace_from_header
 
@@ -73,6 +75,8 @@ def create_dashboard(settings: Settings, clients: Clients, *, root: Path) -> fla
         knowledge,
         handoff_settings,
         guardrails,
+        message_templates,
+        rates,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, _not_found)

@@ -38,6 +38,7 @@ class DashboardConfig:
     media_topic: str
     number_defaults: Defaults  # what a business number without settings of its own uses
     human_reply_pause_minutes: float = 60.0  # an operator's reply pauses the assistant this long
+    waba_id: str = ""  # WHATSAPP_BUSINESS_ACCOUNT_ID: whose templates "Sync" fetches
 
     @property
     def job_topics(self) -> dict[JobKind, str]:
@@ -75,6 +76,7 @@ class DashboardConfig:
             media_bucket=settings.media_bucket,
             reply_topic=settings.reply_topic,
             media_topic=settings.media_topic,
+            waba_id=settings.whatsapp_business_account_id,
             number_defaults=Defaults.from_settings(settings),
             human_reply_pause_minutes=settings.human_reply_pause_minutes,
         )

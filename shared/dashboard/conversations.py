@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.dashboard.cursors import Cursor
 from shared.store.consent import may_message
 from shared.store.schema import CALL, conversations, name_key
+from shared.store.stats import table_of
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 25
@@ -29,12 +30,19 @@ CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,159}$")  # no "..", 
 PREFIX_END = "\uf8ff"
 
 
+# WhatsApp lets a business send free-form messages only within 24 hours of the customer's last one.
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+CLOSING_SOON = timedelta(hours=1)
+
+
 class ConversationFilter(StrEnum):
     ALL = ""
     NEEDS_ATTENTION = "attention"
     AI_PAUSED = "paused"
     FAILED = "failed"
     OPTED_OUT = "opted_out"
+    WINDOW_CLOSING = "closing"  # the window closes within the hour
+    CLOSED_WAITING = "closed"  # the window closed with the customer's last message unanswered
 
     @property
     def field(self) -> str | None:
@@ -84,6 +92,10 @@ class ConversationRow:
     erasure_id: str = ""  # an erasure of this customer's data started and has not finished
     handoff_waiting: bool = False  # the assistant handed it to a person, who has not resumed the AI
     handoff_reason: str = ""
+    awaiting_reply: bool = False
+    cost_micros: int = 0  # at the card of when each cost was recorded: what the list sorts by
+    billed: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    tokens_by_model: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -118,6 +130,23 @@ class ConversationRow:
         """Whom a message goes to: the phone when known, else the BSUID (`client.addressed`)."""
         return self.wa_id or self.user_id or self.id.split("_", 1)[-1]
 
+    @property
+    def window_closes_at(self) -> datetime | None:
+        """When the customer service window closes (24 hours after the customer last wrote)."""
+        return self.last_inbound_at + CUSTOMER_SERVICE_WINDOW if self.last_inbound_at else None
+
+    def window_open(self, now: datetime | None = None) -> bool:
+        closes = self.window_closes_at
+        return closes is not None and (now or datetime.now(UTC)) < closes
+
+    def window_state(self, now: datetime | None = None) -> str:
+        """ "open", "closing" (within the hour) or "closed" (or never opened)."""
+        now = now or datetime.now(UTC)
+        closes = self.window_closes_at
+        if closes is None or now >= closes:
+            return "closed"
+        return "closing" if closes - now <= CLOSING_SOON else "open"
+
     @classmethod
     def from_snapshot(cls, snap: firestore.DocumentSnapshot) -> ConversationRow:
         return cls.from_data(snap.id, snap.to_dict() or {})
@@ -151,6 +180,10 @@ class ConversationRow:
             handoff_reason=str((data.get("handoff") or {}).get("reason") or "")
             if isinstance(data.get("handoff"), Mapping)
             else "",
+            awaiting_reply=bool(data.get("awaiting_reply")),
+            cost_micros=int(data.get("cost_micros") or 0),
+            billed=table_of(data.get("billed")),
+            tokens_by_model=table_of(data.get("tokens_by_model")),
         )
 
     def cursor(self) -> Cursor | None:
@@ -179,6 +212,8 @@ def list_conversations(
     query: Any = conversations(db)
     if only.field:
         query = query.where(filter=FieldFilter(only.field, "==", True))
+    if only in (ConversationFilter.WINDOW_CLOSING, ConversationFilter.CLOSED_WAITING):
+        return _by_window(db, only, page_size)
     query = _newest_first(query)
     if after is not None:
         query = query.start_after({"last_message_at": after.at, "__name__": after.document_id})
@@ -186,6 +221,40 @@ def list_conversations(
     rows = [ConversationRow.from_snapshot(s) for s in snaps[:page_size]]
     more = len(snaps) > page_size and rows and rows[-1].cursor()
     return ConversationPage(rows, rows[-1].cursor() if more else None)
+
+
+def _by_window(db: firestore.Client, only: ConversationFilter, limit: int) -> ConversationPage:
+    """Conversations by where their window stands, the most urgent first, one page.
+
+    Closing within the hour: the customer wrote between 24 and 23 hours ago (a range on
+    `last_inbound_at`, the single-field index). Closed and waiting: the customer's last message
+    is unanswered (`awaiting_reply`) and older than 24 hours (the composite index
+    awaiting_reply + last_inbound_at in terraform/firestore.tf).
+    """
+    now = datetime.now(UTC)
+    closed_before = now - CUSTOMER_SERVICE_WINDOW
+    query: Any = conversations(db)
+    if only is ConversationFilter.WINDOW_CLOSING:
+        query = (
+            query.where(filter=FieldFilter("last_inbound_at", ">", closed_before))
+            .where(filter=FieldFilter("last_inbound_at", "<=", closed_before + CLOSING_SOON))
+            .order_by("last_inbound_at")
+        )
+    else:
+        query = (
+            query.where(filter=FieldFilter("awaiting_reply", "==", True))
+            .where(filter=FieldFilter("last_inbound_at", "<=", closed_before))
+            .order_by("last_inbound_at", direction=firestore.Query.DESCENDING)
+        )
+    return ConversationPage(
+        [ConversationRow.from_snapshot(s) for s in query.limit(limit).stream(**CALL)], None
+    )
+
+
+def costliest_conversations(db: firestore.Client, limit: int = PAGE_SIZE) -> list[ConversationRow]:
+    """The conversations that cost the most so far (by `cost_micros`, the single-field index)."""
+    query = conversations(db).order_by("cost_micros", direction=firestore.Query.DESCENDING).limit(limit)
+    return [ConversationRow.from_snapshot(s) for s in query.stream(**CALL)]
 
 
 def waiting_for_a_person(db: firestore.Client, limit: int = PAGE_SIZE) -> list[ConversationRow]:

@@ -38,6 +38,7 @@ TYPE_ICONS = {
     "reaction": "heart",
     "unsupported": "help-circle",
     "system": "info",
+    "template": "file-text",
 }
 INBOUND_STATUS_LABELS = {
     "received": "processing media",
@@ -261,6 +262,16 @@ def _details(kind: str, data: Mapping[str, Any]) -> tuple[list[str], str, str]:
         if isinstance(options := reply.get("options"), list):  # choices the assistant offered
             return [f"▸ {_text(o.get('title'))}" for o in options if isinstance(o, Mapping)], "", ""
         return [s for s in (_text(reply.get("description")),) if s], "", ""
+    if kind == "template" and isinstance(template := data.get("template"), Mapping):
+        parts = (
+            _text(template.get("name")),
+            _text(template.get("language")),
+            _text(template.get("category")).lower(),
+        )
+        line = "template " + " · ".join(p for p in parts if p)
+        if template.get("reengagement"):
+            line += " (sent by the assistant to reopen the conversation)"
+        return [line], "", ""
     return [], "", ""
 
 

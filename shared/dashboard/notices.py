@@ -62,6 +62,17 @@ NOTICES = {
     "replay_failed": Notice(
         "danger", "It could not be published again and is still waiting; try again in a moment."
     ),
+    "synced": Notice("success", "The templates were synced from WhatsApp."),
+    "sync_failed": Notice("danger", "WhatsApp did not give the template list; try again in a moment."),
+    "no_waba": Notice(
+        "warning", "Set WHATSAPP_BUSINESS_ACCOUNT_ID to the business account whose templates to sync."
+    ),
+    "template_sent": Notice("success", "The template was sent."),
+    "template_missing": Notice("warning", "Choose an approved template before sending."),
+    "template_values": Notice("warning", "Fill in every value of the template before sending."),
+    "window_closed": Notice(
+        "warning", "The 24-hour window is closed: only an approved template can reach the customer."
+    ),
 }
 
 

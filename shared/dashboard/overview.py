@@ -17,8 +17,10 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.dashboard import charts
 from shared.dashboard.conversations import ConversationRow, latest_conversations
+from shared.dashboard.costs import CostTable, cost_table
 from shared.dashboard.pool import in_parallel
 from shared.store.consent import OPTED_OUT
+from shared.store.rates import RateCard, read_rate_card
 from shared.store.schema import CALL_TIMEOUT, conversations
 from shared.store.stats import DailyStats, read_daily_stats, read_lifetime, total
 
@@ -38,6 +40,16 @@ class Overview:
     latest: list[ConversationRow]
     messages_chart: charts.Chart
     latency_chart: charts.Chart
+    costs: CostTable  # per day, by category and by model, priced with today's card
+    rate_card: RateCard
+
+    @property
+    def week_cost(self) -> float:
+        return sum(cost.total for _, cost in self.costs.days[-WEEK:])
+
+    @property
+    def today_cost(self) -> float:
+        return self.costs.days[-1][1].total if self.costs.days else 0.0
 
     @property
     def model_ms_per_reply(self) -> float | None:
@@ -66,7 +78,7 @@ def _seconds(ms: float | None) -> float | None:
 def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
     listed = conversations(db)
-    lifetime, active, days, latest = in_parallel(
+    lifetime, active, days, latest, card = in_parallel(
         [
             lambda: read_lifetime(db),
             lambda: _count(
@@ -74,6 +86,7 @@ def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview
             ),
             lambda: read_daily_stats(db, CHART_DAYS, today=now.date()),
             lambda: latest_conversations(db, LATEST),
+            lambda: read_rate_card(db),
         ]
     )
     labels = [d.day.strftime("%d %b") for d in days]
@@ -96,4 +109,6 @@ def read_overview(db: firestore.Client, now: datetime | None = None) -> Overview
             },
             unit="s",
         ),
+        costs=cost_table(days, card),
+        rate_card=card,
     )

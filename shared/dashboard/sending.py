@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,6 +41,7 @@ from shared.store.outbound import (
 from shared.store.schema import CALL, CALL_TIMEOUT, Direction, SentBy, conversation_ref
 from shared.store.statuses import apply_parked_statuses
 from shared.whatsapp.errors import OutcomeUnknown, WhatsAppError
+from shared.whatsapp.templates import Template, TemplateError, TemplateMessage, template_record
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ SEND_KEY = re.compile(r"^[0-9a-f]{32}$")
 
 class TextSender(Protocol):
     def send_text(self, phone_number_id: str, to: str, body: str, *, reply_to: str | None = None) -> str: ...
+
+
+class TemplateSender(Protocol):
+    def send_template(self, phone_number_id: str, to: str, template: TemplateMessage) -> str: ...
 
 
 class SendOutcome(StrEnum):
@@ -61,6 +67,9 @@ class SendOutcome(StrEnum):
     NOT_FAILED = "not_failed"
     BUSY = "busy"
     OPTED_OUT = "opted_out"  # the customer wrote STOP: nothing is sent until they write START
+    WINDOW_CLOSED = "window_closed"  # a free-form message after the 24-hour window: WhatsApp refuses it
+    TEMPLATE_MISSING = "template_missing"
+    TEMPLATE_VALUES = "template_values"
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,12 @@ def send_operator_reply(
     operator: str,
     sender: TextSender,
     pause_minutes: float = 0,
+    service_window: bool = True,
 ) -> SendResult:
     """Send an operator's message; like the owner's from the Business app it pauses the assistant
-    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself."""
+    for `pause_minutes` (HUMAN_REPLY_PAUSE_MINUTES), after which it resumes by itself. With
+    `service_window` (a Cloud API number) a free-form message after the 24-hour window is refused
+    before WhatsApp is called; a WAHA session has no window."""
     if conversation.opted_out:
         return SendResult(SendOutcome.OPTED_OUT)
     body = text.strip()
@@ -93,6 +105,8 @@ def send_operator_reply(
         return SendResult(SendOutcome.EMPTY)
     if meta_length(body) > TEXT_LIMIT:
         return SendResult(SendOutcome.TOO_LONG)
+    if service_window and not conversation.window_open():
+        return SendResult(SendOutcome.WINDOW_CLOSED)
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)
     claim = claim_operator_send(db, conversation.id, key, operator)
@@ -137,6 +151,68 @@ def send_operator_reply(
     log.info(
         "operator reply sent",
         extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
+    )
+    return SendResult(SendOutcome.SENT, wamid)
+
+
+def send_operator_template(
+    db: firestore.Client,
+    conversation: ConversationRow,
+    template: Template | None,
+    values: Mapping[str, str],
+    *,
+    key: str,
+    operator: str,
+    sender: TemplateSender,
+) -> SendResult:
+    """An approved template, filled by the operator: exactly once, like a reply by hand (the form's
+    one-time key is claimed before WhatsApp is called), recorded as an outbound template message."""
+    if conversation.opted_out:
+        return SendResult(SendOutcome.OPTED_OUT)
+    if template is None or not template.approved:
+        return SendResult(SendOutcome.TEMPLATE_MISSING)
+    try:
+        message = template.fill(values)
+    except TemplateError:
+        return SendResult(SendOutcome.TEMPLATE_VALUES)
+    if not SEND_KEY.match(key):
+        return SendResult(SendOutcome.DUPLICATE)
+    claim = claim_operator_send(db, conversation.id, key, operator)
+    if claim is None:
+        return SendResult(SendOutcome.DUPLICATE)
+    try:
+        wamid = sender.send_template(conversation.phone_number_id, conversation.address, message)
+    except OutcomeUnknown as exc:
+        batch = db.batch()
+        _add_unknown(batch, db, conversation, f"unknown-{key}", message.text, SentBy.OPERATOR, operator, exc)
+        add_operator_send_unknown(batch, claim)
+        batch.commit(**CALL)
+        return SendResult(SendOutcome.UNKNOWN)
+    except WhatsAppError as exc:
+        log.warning(
+            "WhatsApp refused the operator's template",
+            extra={"conversation_id": conversation.id, "template": template.name, "code": exc.code},
+        )
+        release_operator_send(claim)
+        return SendResult(SendOutcome.REFUSED, error_code=exc.code)
+    batch = db.batch()
+    add_outbound(
+        batch,
+        db,
+        conversation_id=conversation.id,
+        wamid=wamid,
+        text=message.text,
+        sent_by=SentBy.OPERATOR,
+        to=conversation.address,
+        operator=operator,
+        template=template_record(message),
+    )
+    add_operator_send_done(batch, claim, wamid)
+    batch.commit(**CALL)
+    apply_parked_statuses(db, conversation.id, wamid)
+    log.info(
+        "operator template sent",
+        extra={"conversation_id": conversation.id, "wamid": wamid, "template": template.name},
     )
     return SendResult(SendOutcome.SENT, wamid)
 

@@ -29,6 +29,7 @@ NUMBER_SECTIONS: tuple[Section, ...] = (
     Section("handoff", "Handoff to a person", "_settings_handoff.html"),  # routes/handoff.py
 )
 PAGE_SECTIONS: tuple[Section, ...] = ()
+PAGE_SECTIONS: tuple[Section, ...] = (Section("rates", "Rate card", "_settings_rates.html"),)
 
 
 @dataclass(frozen=True)

@@ -91,12 +91,37 @@ def size(value: int | None) -> str:
     return ""
 
 
+def usd(value: float | None) -> str:
+    """A cost: cents to the hundredth below a dollar (messages cost fractions of a cent)."""
+    if value is None:
+        return "—"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def until(value: datetime | None, now: datetime | None = None) -> str:
+    if not isinstance(value, datetime):
+        return "—"
+    seconds = int((value - (now or datetime.now(UTC))).total_seconds())
+    if seconds <= 0:
+        return "closed"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 def install(app: flask.Flask) -> None:
     app.jinja_env.autoescape = True  # every template, whatever its file name
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(
-        iso=iso, utc=utc_time, hhmm=hhmm, ago=ago, number=number, ms=duration_ms, size=size
+        iso=iso,
+        utc=utc_time,
+        hhmm=hhmm,
+        ago=ago,
+        number=number,
+        ms=duration_ms,
+        size=size,
+        usd=usd,
+        until=until,
     )
     app.jinja_env.globals.update(
         static_url=static_url,

@@ -161,6 +161,7 @@ def conversation_summary(
         summary.update(identity)
     if latest:
         summary["last_inbound_at"] = message["received_at"]  # WhatsApp's customer service window
+        summary["awaiting_reply"] = True  # until the business writes back (outbound.add_outbound)
         summary["last_message_preview"] = preview(message["type"], message.get("text") or "")
         if name := message.get("profile_name"):
             summary["display_name"] = name

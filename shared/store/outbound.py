@@ -45,12 +45,13 @@ def outbound_document(
     ai_response_id: str | None = None,
     operator: str | None = None,
     error: dict[str, Any] | None = None,
+    template: dict[str, Any] | None = None,
     interactive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "wamid": wamid,
         "direction": Direction.OUTBOUND.value,
-        "type": "interactive" if interactive else "text",
+        "type": "template" if template else "interactive" if interactive else "text",
         "text": text,
         "to": to,
         "sent_by": sent_by.value,
@@ -63,6 +64,8 @@ def outbound_document(
     }
     if operator:
         doc["operator"] = operator
+    if template:
+        doc["template"] = template  # name, language, category and the values it was filled with
     if interactive:
         doc["interactive"] = interactive  # the choices as sent (shared/whatsapp/interactive.py)
     return doc
@@ -81,9 +84,12 @@ def add_outbound(
     ai_response_id: str | None = None,
     operator: str | None = None,
     answers: list[firestore.DocumentReference] = (),  # type: ignore[assignment]
+    template: dict[str, Any] | None = None,
     interactive: dict[str, Any] | None = None,
 ) -> None:
     """A message WhatsApp accepted, its conversation's summary and counters, as writes of `batch`.
+
+    A `template` message (name, language, category, values) records its filled text as `text`.
 
     `answers` are the inbound messages it settles: an operator's message answers whatever the
     customer was still waiting on (`waiting_messages`), so the assistant does not answer those
@@ -100,6 +106,7 @@ def add_outbound(
         reply_to=reply_to,
         ai_response_id=ai_response_id,
         operator=operator,
+        template=template,
         interactive=interactive,
     )
     batch.set(message_ref(db, conversation_id, wamid), document)
@@ -109,12 +116,16 @@ def add_outbound(
             "last_message_at": now,
             "last_message_preview": " ".join(text.split())[:PREVIEW_CHARS],
             "message_count": firestore.Increment(1),
+            "awaiting_reply": False,
         },
         merge=True,
     )
     for ref in answers:
         batch.update(ref, {"status": InboundStatus.ANSWERED.value, "answered_by": sent_by.value})
-    stats.add_stat_increments(batch, db, now, stats.outbound_message_recorded(sent_by.value), wamid)
+    counted = stats.outbound_message_recorded(sent_by.value)
+    if template:
+        counted[f"templates_sent_by_category.{str(template.get('category') or 'unknown').lower()}"] = 1
+    stats.add_stat_increments(batch, db, now, counted, wamid)
 
 
 def add_failed_send(

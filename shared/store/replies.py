@@ -33,8 +33,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store import identity, pauses, stats
+from shared.store import identity, ledger, pauses, stats
 from shared.store.inbound import add_arrival_counters, plan_arrival
+from shared.store.rates import current_rate_card, micros
 from shared.store.schema import (
     CALL,
     CALL_TIMEOUT,
@@ -360,7 +361,21 @@ def save_answer(
         cached_tokens=fields.get("cached_tokens"),
         latency_ms=fields.get("latency_ms"),
     )
-    stats.add_stat_increments(batch, db, datetime.now(UTC), counted, record.id)
+    tokens = ledger.model_tokens(
+        str(fields.get("model") or "unknown"),
+        input_tokens=int(fields.get("input_tokens") or 0),
+        cached_tokens=int(fields.get("cached_tokens") or 0),
+        output_tokens=int(fields.get("output_tokens") or 0),
+        thinking_tokens=int(fields.get("thinking_tokens") or 0),
+    )
+    increments = {**counted, **tokens, **stats.reply_split(len(parts))}
+    stats.add_stat_increments(batch, db, datetime.now(UTC), increments, record.id)
+    if tokens:
+        # The conversation's own ledger: its tokens, and their cost at today's card for sorting.
+        card = current_rate_card(db)
+        cost = card.tokens_cost(ledger.as_table(tokens))
+        conversation = record.ref.parent.parent
+        batch.set(conversation, stats.nested_increments({**tokens, "cost_micros": micros(cost)}), merge=True)
     batch.commit(**CALL)
     record.data.update(fields)
     record.parts = parts

@@ -24,6 +24,9 @@ QUARANTINE_BODY_CHUNKS = "body_chunks"  # under a quarantine entry: the raw body
 WEBHOOK_ERRORS = "webhook_errors"
 ORPHAN_STATUSES = "orphan_statuses"  # statuses that arrived before their message was recorded
 STATS_SHARDS = "stats_shards"
+TEMPLATES = "templates"  # the business account's message templates, by Meta's template id
+REENGAGEMENTS = "reengagements"  # under a conversation: one claim per re-engagement template sent
+RATE_CARDS = "rate_cards"  # the prices the cost ledger computes with (`rate_cards/current`)
 CUSTOMER_USAGE = "customer_usage"  # per conversation: its messages and model tokens in the current windows
 NUMBER_SPEND = "number_spend"  # per business number and UTC day, sharded: what the model cost
 ERASURES = "erasures"  # one per erasure: progress while it runs, then how much went (no personal data)
@@ -201,6 +204,22 @@ def knowledge_passages(db: firestore.Client) -> firestore.CollectionReference:
 
 def stats_shard_ref(db: firestore.Client, name: str) -> firestore.DocumentReference:
     return db.collection(STATS_SHARDS).document(name)
+
+
+def templates(db: firestore.Client) -> firestore.CollectionReference:
+    return db.collection(TEMPLATES)
+
+
+def template_ref(db: firestore.Client, template_id: str) -> firestore.DocumentReference:
+    return db.collection(TEMPLATES).document(template_id)
+
+
+def reengagement_ref(db: firestore.Client, conv_id: str, key: str) -> firestore.DocumentReference:
+    return conversation_ref(db, conv_id).collection(REENGAGEMENTS).document(key)
+
+
+def rate_card_ref(db: firestore.Client) -> firestore.DocumentReference:
+    return db.collection(RATE_CARDS).document("current")
 
 
 def customer_usage_ref(db: firestore.Client, conv_id: str) -> firestore.DocumentReference:

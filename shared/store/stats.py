@@ -138,7 +138,7 @@ def shard_ref(db: firestore.Client, day: str, shard: int) -> firestore.DocumentR
     return stats_shard_ref(db, f"{day}_{shard:02d}")
 
 
-def _nested(increments: Mapping[str, Number]) -> dict[str, Any]:
+def nested_increments(increments: Mapping[str, Number]) -> dict[str, Any]:
     """`{"a.b": 1}` -> `{"a": {"b": Increment(1)}}`: set(merge=True) takes maps, not field paths."""
     tree: dict[str, Any] = {}
     for path, amount in increments.items():
@@ -161,7 +161,9 @@ def add_stat_increments(
     if not increments:
         return
     day = day_of(when)
-    batch.set(shard_ref(db, day, shard_of(shard_key)), {"date": day, **_nested(increments)}, merge=True)
+    batch.set(
+        shard_ref(db, day, shard_of(shard_key)), {"date": day, **nested_increments(increments)}, merge=True
+    )
 
 
 LIFETIME = "lifetime"  # the shard documents of counters that never reset: `lifetime_{shard}`
@@ -171,7 +173,7 @@ def add_lifetime_increments(
     batch: Writes, db: firestore.Client, increments: Mapping[str, Number], shard_key: str
 ) -> None:
     """Like add_stat_increments, for totals since the beginning (the overview's conversations)."""
-    batch.set(shard_ref(db, LIFETIME, shard_of(shard_key)), _nested(increments), merge=True)
+    batch.set(shard_ref(db, LIFETIME, shard_of(shard_key)), nested_increments(increments), merge=True)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -209,6 +211,12 @@ class DailyStats:
     reply_latency_histogram: Mapping[str, int] = field(default_factory=dict)
     failures: int = 0
     failures_by_direction: Mapping[str, int] = field(default_factory=dict)
+    # The cost ledger's quantities (shared.store.ledger): messages Meta billed by category and
+    # market, and tokens by model and kind.
+    billed: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    tokens_by_model: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    replies_split: int = 0  # replies that did not fit one WhatsApp message
+    reply_parts_extra: int = 0  # the messages beyond the first that those replies took
 
     @property
     def tokens(self) -> int:
@@ -255,6 +263,10 @@ class DailyStats:
             reply_latency_histogram=_add_maps(self.reply_latency_histogram, other.reply_latency_histogram),
             failures=self.failures + other.failures,
             failures_by_direction=_add_maps(self.failures_by_direction, other.failures_by_direction),
+            billed=_add_tables(self.billed, other.billed),
+            tokens_by_model=_add_tables(self.tokens_by_model, other.tokens_by_model),
+            replies_split=self.replies_split + other.replies_split,
+            reply_parts_extra=self.reply_parts_extra + other.reply_parts_extra,
         )
 
     @classmethod
@@ -287,7 +299,36 @@ class DailyStats:
             reply_latency_histogram=counts("reply_latency_histogram"),
             failures=count("failures"),
             failures_by_direction=counts("failures_by_direction"),
+            billed=table_of(data.get("billed")),
+            tokens_by_model=table_of(data.get("tokens_by_model")),
+            replies_split=count("replies_split"),
+            reply_parts_extra=count("reply_parts_extra"),
         )
+
+
+def table_of(value: Any) -> dict[str, dict[str, int]]:
+    """A two-level map of counts as stored (`billed`, `tokens_by_model`); anything else is dropped."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(row): {str(k): int(v) for k, v in cells.items() if isinstance(v, int | float)}
+        for row, cells in value.items()
+        if isinstance(cells, Mapping)
+    }
+
+
+def _add_tables(
+    a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, int]]:
+    total = {row: dict(cells) for row, cells in a.items()}
+    for row, cells in b.items():
+        total[row] = _add_maps(total.get(row, {}), cells)
+    return total
+
+
+def reply_split(parts: int) -> dict[str, Number]:
+    """An answer that took `parts` WhatsApp messages (counted only when more than one)."""
+    return {"replies_split": 1, "reply_parts_extra": parts - 1} if parts > 1 else {}
 
 
 def _add_maps(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:

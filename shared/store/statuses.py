@@ -25,7 +25,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.store import identity, stats
+from shared.store import identity, ledger, stats
+from shared.store.rates import current_rate_card, micros
 from shared.store.replies import add_delivery_failure, reply_of_callback
 from shared.store.schema import (
     CALL,
@@ -37,7 +38,7 @@ from shared.store.schema import (
     message_ref,
     orphan_status_ref,
 )
-from shared.whatsapp.models import DeliveryStatus, ReportedError, StatusUpdate
+from shared.whatsapp.models import DeliveryStatus, Pricing, ReportedError, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +81,23 @@ def apply_status(
         if not snap.exists or snap.get("direction") != Direction.OUTBOUND:
             _park(db, update, conv_id)
             return False
-        current = DeliveryStatus(snap.get("status") or "accepted")
-        if update.status.rank <= current.rank:
+        data = snap.to_dict() or {}
+        current = DeliveryStatus(data.get("status") or "accepted")
+        moves = update.status.rank > current.rank
+        billed = update.pricing is not None and not data.get("pricing")
+        if not moves and not billed:
             return True  # a repeat or a late, lower status: nothing to change
+        fields = _status_fields(update) if moves else {}
         batch = db.batch()
-        batch.update(ref, _status_fields(update), option=db.write_option(last_update_time=snap.update_time))
-        if update.status is DeliveryStatus.FAILED:
+        if billed:
+            fields.update(_add_billing(batch, db, conv_ref, update))
+        batch.update(ref, fields, option=db.write_option(last_update_time=snap.update_time))
+        if moves and update.status is DeliveryStatus.FAILED:
             batch.set(conv_ref, {"has_failure": True, "needs_attention": True}, merge=True)
             stats.add_stat_increments(
                 batch, db, update.timestamp, stats.message_failed("outbound"), update.wamid
             )
-            reply_id = (snap.to_dict() or {}).get("ai_response_id") or reply_of_callback(update.callback_data)
+            reply_id = data.get("ai_response_id") or reply_of_callback(update.callback_data)
             if reply_id:
                 _add_reply_failure(batch, db, conv_id, reply_id, update)
         try:
@@ -99,6 +106,30 @@ def apply_status(
             continue  # a concurrent status won the race; compare again with what it wrote
         return True
     raise gexc.Aborted(f"status of {update.wamid} kept changing under us")
+
+
+def _add_billing(
+    batch: firestore.WriteBatch,
+    db: firestore.Client,
+    conv_ref: firestore.DocumentReference,
+    update: StatusUpdate,
+) -> dict[str, Any]:
+    """The message's first status with `pricing`: what Meta billed, on the message, the day's
+    counters and the conversation's; returns the message's fields."""
+    pricing = update.pricing
+    assert pricing is not None
+    market = ledger.market_of(update.recipient_id or "")  # a user known only by BSUID: "other"
+    fields: dict[str, Any] = {"pricing": {**pricing.as_dict(), "market": market}}
+    if pricing.billable:
+        counted = ledger.billed_message(pricing.category, market)
+        stats.add_stat_increments(batch, db, update.timestamp, counted, update.wamid)
+        cost = micros(current_rate_card(db).message_rate(pricing.category, market))
+        batch.set(
+            conv_ref,
+            stats.nested_increments({**counted, "cost_micros": cost}),
+            merge=True,
+        )
+    return fields
 
 
 def _add_reply_failure(
@@ -154,6 +185,7 @@ def _park(db: firestore.Client, update: StatusUpdate, conv_id: str) -> None:
                 update.status.value: {
                     "timestamp": update.timestamp,
                     "errors": [e.as_dict() for e in update.errors],
+                    "pricing": update.pricing.as_dict() if update.pricing else None,
                 }
             },
             "received_at": now,
@@ -175,6 +207,7 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str | None) 
             ReportedError(code=e.get("code") or 0, title=e.get("title", ""), details=e.get("detail", ""))
             for e in info.get("errors", [])
         )
+        priced = info.get("pricing")
         updates.append(
             StatusUpdate(
                 wamid,
@@ -182,6 +215,7 @@ def parked_statuses(db: firestore.Client, wamid: str, recipient_id: str | None) 
                 info["timestamp"],
                 recipient_id,
                 errors,
+                pricing=Pricing(**priced) if isinstance(priced, dict) else None,
                 callback_data=(snap.to_dict() or {}).get("callback_data"),
             )
         )

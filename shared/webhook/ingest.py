@@ -26,14 +26,19 @@ from shared.config import Settings
 from shared.store import coexistence
 from shared.store.inbound import JobInFlight, PendingJob, mark_job_published, record_inbound, release_job
 from shared.store.quarantine import quarantine, record_webhook_errors
+from shared.store.replies import reply_of_callback
+from shared.store.schema import conversation_id
 from shared.store.statuses import apply_status
+from shared.store.templates import apply_template_event
 from shared.whatsapp.models import (
     MEDIA_TYPES,
     REPLYABLE_TYPES,
     ChangeField,
     ChangeValue,
+    DeliveryStatus,
     HistoryMessage,
     InboundMessage,
+    StatusUpdate,
 )
 from shared.whatsapp.parse import MalformedDelivery, parse_delivery
 
@@ -54,6 +59,8 @@ class IngestReport:
     echoes: int = 0  # the business's own messages from the WhatsApp Business app
     history: int = 0  # past messages a history sync stored
     contacts_named: int = 0
+    template_events: int = 0
+    reengagements: int = 0
     quarantined: list[str] = field(default_factory=list)
     ignored: int = 0  # events of chats or kinds the assistant never answers (WAHA: groups, broadcasts)
 
@@ -71,6 +78,19 @@ def job_reason(message: InboundMessage) -> str:
     return "inbound" if message.type in REPLYABLE_TYPES else "record"
 
 
+REENGAGE_REASON = "reengage"
+WINDOW_CLOSED = 131047
+
+
+def window_closed_on_reply(status: StatusUpdate) -> bool:
+    """A part of one of the assistant's replies failed because the 24-hour window had closed."""
+    return (
+        status.status is DeliveryStatus.FAILED
+        and any(e.code == WINDOW_CLOSED for e in status.errors)
+        and reply_of_callback(status.callback_data) is not None
+    )
+
+
 def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
     """Store and publish everything in `body`. Raises IngestFailed (or a Google API error) on failure."""
     db = clients.firestore
@@ -86,13 +106,17 @@ def ingest(body: bytes, settings: Settings, clients: Clients) -> IngestReport:
         log.warning("webhook part quarantined", extra={"reason": part.reason, "path": part.path})
         report.quarantined.append(quarantine(db, body, reason=part.reason, path=part.path, part=part.raw))
 
+    for event in delivery.template_events:
+        apply_template_event(db, event)
+        report.template_events += 1
+
     values = []
     for i, entry in enumerate(delivery.entries):
         for j, change in enumerate(entry.changes):
-            if change.value is None:
-                log.info("webhook field ignored", extra={"field": change.field})
-            else:
+            if change.value is not None:
                 values.append((f"entry[{i}].changes[{j}].value", change.value))
+            elif change.template is None:
+                log.info("webhook field ignored", extra={"field": change.field})
     return store_values(body, values, settings, clients, report)
 
 
@@ -148,6 +172,11 @@ def store_values(
                 report.statuses += 1
                 if not apply_status(db, value.phone_number_id, status):
                     report.unknown_statuses += 1
+                if window_closed_on_reply(status):
+                    # The reply job sends the re-engagement template (once: it claims it).
+                    conv_id = conversation_id(value.phone_number_id, status.recipient)
+                    clients.bus.publish(settings.reply_topic, Job(conv_id, reason=REENGAGE_REASON))
+                    report.reengagements += 1
     finally:
         # Whatever happened above, see every publish through: those messages are stored, and a
         # published job now saves the redelivery from doing it later.

@@ -40,6 +40,7 @@ from shared.whatsapp.errors import (
     error_from_response,
 )
 from shared.whatsapp.hosts import TrustedHosts
+from shared.whatsapp.templates import TemplateMessage
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = 1024 * 1024  # a Graph API answer (a send, media metadata) is a small JSON
 MAX_ERROR_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
+MAX_TEMPLATE_PAGES = 100  # 10,000 templates; a WABA holds at most a few hundred
+TEMPLATE_FIELDS = "id,name,language,category,status,quality_score,components,rejected_reason"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -163,6 +166,39 @@ class WhatsAppClient:
             return str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             raise ServiceUnavailable("send answered without a message id") from None
+
+    def send_template(
+        self,
+        phone_number_id: str,
+        to: str,
+        template: TemplateMessage,
+        *,
+        callback_data: str | None = None,
+        deadline: Deadline | None = None,
+    ) -> str:
+        """Send an approved template (the only kind of message allowed outside the 24-hour
+        window); returns its wamid."""
+        return self._send_message(
+            phone_number_id, to, "template", template.payload(), None, callback_data, deadline
+        )
+
+    def list_templates(self, waba_id: str, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every template of the WhatsApp Business Account, following the pages to the last."""
+        templates: list[dict[str, Any]] = []
+        after: str | None = None
+        for _page in range(MAX_TEMPLATE_PAGES):
+            params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": page_size}
+            if after:
+                params["after"] = after
+            answer = self._call("GET", f"/{waba_id}/message_templates", params=params, idempotent=True)
+            if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+                raise ServiceUnavailable("the template list answered without data")
+            templates.extend(t for t in answer["data"] if isinstance(t, dict))
+            paging = answer.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if not after:
+                return templates
+        raise ServiceUnavailable(f"the template list had more than {MAX_TEMPLATE_PAGES} pages")
 
     def mark_read(
         self, phone_number_id: str, wamid: str, *, typing: bool = False, deadline: Deadline | None = None

@@ -343,6 +343,24 @@ class SystemMessage(InboundMessage):
 
 
 @dataclass(frozen=True)
+class Pricing:
+    """`statuses[].pricing`: what Meta bills for one message (per message since July 2025)."""
+
+    billable: bool
+    category: str  # marketing, utility, authentication, service, marketing_lite
+    pricing_model: str = "PMP"
+    type: str = "regular"  # regular, free_customer_service, free_entry_point
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "billable": self.billable,
+            "category": self.category,
+            "pricing_model": self.pricing_model,
+            "type": self.type,
+        }
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
     """`statuses[]`: how far one of our outbound messages got."""
 
@@ -351,7 +369,7 @@ class StatusUpdate:
     timestamp: datetime
     recipient_id: str | None  # the user's phone; absent for a user known only by BSUID
     errors: tuple[ReportedError, ...] = ()
-    pricing_category: str | None = None
+    pricing: Pricing | None = None
     callback_data: str | None = None  # `biz_opaque_callback_data` we sent with the message
     recipient_user_id: str | None = None  # the user's BSUID
 
@@ -359,6 +377,24 @@ class StatusUpdate:
     def recipient(self) -> str:
         """The recipient's key, as conversations are keyed: the phone when known, else the BSUID."""
         return self.recipient_id or self.recipient_user_id or ""
+
+    @property
+    def pricing_category(self) -> str | None:
+        return self.pricing.category if self.pricing else None
+
+
+@dataclass(frozen=True)
+class TemplateEvent:
+    """A `message_template_status_update` or `message_template_quality_update` change: Meta's
+    review of one of the account's templates, or a new quality score for it."""
+
+    waba_id: str
+    template_id: str
+    name: str
+    language: str
+    status: str | None = None  # APPROVED, REJECTED, PAUSED, DISABLED, ... (the `event`)
+    quality: str | None = None  # GREEN, YELLOW, RED, UNKNOWN
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -439,7 +475,8 @@ class ChangeValue:
 @dataclass(frozen=True)
 class Change:
     field: str
-    value: ChangeValue | None  # None for fields other than `messages`, which we acknowledge and ignore
+    value: ChangeValue | None  # None for fields other than `messages`
+    template: TemplateEvent | None = None  # for the two template fields
 
 
 @dataclass(frozen=True)
@@ -459,3 +496,7 @@ class WebhookDelivery:
     @property
     def message_changes(self) -> tuple[ChangeValue, ...]:
         return tuple(c.value for e in self.entries for c in e.changes if c.value is not None)
+
+    @property
+    def template_events(self) -> tuple[TemplateEvent, ...]:
+        return tuple(c.template for e in self.entries for c in e.changes if c.template is not None)

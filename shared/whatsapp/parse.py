@@ -37,6 +37,7 @@ from shared.whatsapp.models import (
     Location,
     LocationMessage,
     MediaRef,
+    Pricing,
     Reaction,
     ReactionMessage,
     Rejected,
@@ -46,6 +47,7 @@ from shared.whatsapp.models import (
     StickerMessage,
     SystemEvent,
     SystemMessage,
+    TemplateEvent,
     TextMessage,
     UnsupportedMessage,
     UserIdentity,
@@ -316,7 +318,6 @@ def parse_status(raw: Any, path: str = "status") -> StatusUpdate:
         status = DeliveryStatus(status_raw)
     except ValueError:
         raise _Invalid(f"{path}.status", f"unknown status {status_raw!r}") from None
-    pricing = obj.get("pricing")
     recipient = _identity(obj, path, "recipient_id", "recipient_user_id")
     return StatusUpdate(
         wamid=_str(obj, "id", path, required=True),
@@ -325,8 +326,46 @@ def parse_status(raw: Any, path: str = "status") -> StatusUpdate:
         recipient_id=recipient.wa_id,
         recipient_user_id=recipient.user_id,
         errors=_errors(obj.get("errors"), f"{path}.errors"),
-        pricing_category=str(pricing.get("category")) if isinstance(pricing, Mapping) else None,
+        pricing=_pricing(obj.get("pricing"), f"{path}.pricing"),
         callback_data=_str(obj, "biz_opaque_callback_data", path) or None,
+    )
+
+
+def _pricing(raw: Any, path: str) -> Pricing | None:
+    if raw is None:
+        return None
+    obj = _obj(raw, path)
+    category = _str(obj, "category", path)
+    if not category:
+        return None
+    billable = obj.get("billable")
+    kind = _str(obj, "type", path) or "regular"
+    return Pricing(
+        # `billable` is being deprecated: without it, a "regular" message is the billed kind.
+        billable=bool(billable) if isinstance(billable, bool) else kind == "regular",
+        category=category.lower(),
+        pricing_model=_str(obj, "pricing_model", path) or "PMP",
+        type=kind,
+    )
+
+
+TEMPLATE_FIELDS = frozenset({"message_template_status_update", "message_template_quality_update"})
+
+
+def parse_template_event(raw: Any, path: str, waba_id: str) -> TemplateEvent:
+    value = _obj(raw, path)
+    template_id = value.get("message_template_id")
+    if not isinstance(template_id, int | str) or not str(template_id):
+        raise _Invalid(f"{path}.message_template_id", "missing")
+    quality = _str(value, "new_quality_score", path) or None
+    return TemplateEvent(
+        waba_id=waba_id,
+        template_id=str(template_id),
+        name=_str(value, "message_template_name", path),
+        language=_str(value, "message_template_language", path),
+        status=(_str(value, "event", path) or None) if quality is None else None,
+        quality=quality,
+        reason=_str(value, "reason", path) or None,
     )
 
 
@@ -450,9 +489,12 @@ def _parse_value(raw: Any, path: str, field_name: ChangeField, rejected: list[Re
     )
 
 
-def _parse_change(raw: Any, path: str, rejected: list[Rejected]) -> Change:
+def _parse_change(raw: Any, path: str, rejected: list[Rejected], waba_id: str = "") -> Change:
     change = _obj(raw, path)
     field_name = _str(change, "field", path, required=True)
+    if field_name in TEMPLATE_FIELDS:
+        event = parse_template_event(change.get("value"), f"{path}.value", waba_id)
+        return Change(field=field_name, value=None, template=event)
     try:
         stored = ChangeField(field_name)
     except ValueError:
@@ -485,7 +527,9 @@ def parse_delivery(body: bytes) -> WebhookDelivery:
             for j, change_raw in enumerate(_list(entry.get("changes"), f"{path}.changes")):
                 change_path = f"{path}.changes[{j}]"
                 try:
-                    changes.append(_parse_change(change_raw, change_path, rejected))
+                    changes.append(
+                        _parse_change(change_raw, change_path, rejected, str(entry.get("id") or ""))
+                    )
                 except _Invalid as exc:
                     rejected.append(Rejected(path=exc.path, reason=exc.reason, raw=change_raw))
             entries.append(Entry(id=str(entry.get("id") or ""), changes=tuple(changes)))

@@ -124,7 +124,8 @@ def test_a_reply_killed_mid_work_counts_its_attempt_and_ends_failed_and_flagged_
                 s.to_dict()
                 for s in conversation_ref(services["db"], conv).collection("ai_responses").stream()
             ]
-            # Counted, and the model is thinking (it is held for 60 s), however loaded the machine.
+            # Counted, and the model is thinking (it is held for 60 s), however loaded the machine:
+            # the model has the request.
             return (
                 bool(records)
                 and records[0].get("attempts") == 1

@@ -56,7 +56,14 @@ def services(emulators, firestore_db) -> Iterator[dict]:
 def seed_ready_message(db, wamid: str = "wamid.IN1", text: str = "where is my order?") -> dict:
     now = datetime.now(UTC)
     conv = db.collection("conversations").document(CONV)
-    conv.set({"wa_id": CUSTOMER, "phone_number_id": PHONE_NUMBER_ID, "last_message_at": now})
+    conv.set(
+        {
+            "wa_id": CUSTOMER,
+            "phone_number_id": PHONE_NUMBER_ID,
+            "last_message_at": now,
+            "last_inbound_at": now,
+        }
+    )
     message = {
         "wamid": wamid,
         "direction": "inbound",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from google.cloud import storage
 
 from local.emulators import ManagedProcess, free_port, start_function
-from local.simulator import DEFAULT_ACCESS_TOKEN, graph_api_url
+from local.simulator import DEFAULT_ACCESS_TOKEN, DEFAULT_WABA_ID, graph_api_url
 from shared.bucket import DERIVED, MediaBucket
 from shared.store import stats
 from shared.store.statuses import apply_status
@@ -83,6 +84,7 @@ def dashboard(emulators, storage_emulator, simulator_server) -> Iterator[Managed
         MEDIA_BUCKET=BUCKET,
         WHATSAPP_API_URL=graph_api_url(simulator_server),
         WHATSAPP_API_TOKEN=DEFAULT_ACCESS_TOKEN,
+        WHATSAPP_BUSINESS_ACCOUNT_ID=DEFAULT_WABA_ID,
         **storage_emulator.env,
     )
     for name in ("IAP_AUDIENCE", "OPERATOR_EMAILS", "IAP_JWKS_URL"):
@@ -345,6 +347,128 @@ def test_the_dashboard_fits_a_phone_screen(chromium, dashboard, seeded, simulato
     finally:
         context.close()
     assert page.foreign_requests == [] and page.dialogs == [] and page.console_errors == []
+
+
+ORDER_UPDATE = {
+    "name": "order_update",
+    "language": "en_US",
+    "category": "UTILITY",
+    "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
+        {"type": "BODY", "text": "Hello {{1}}, your order is {{2}}. Reply here if you need anything."},
+        {"type": "FOOTER", "text": "Ana's bakery"},
+        {
+            "type": "BUTTONS",
+            "buttons": [{"type": "URL", "text": "Track", "url": "https://example.com/t/{{1}}"}],
+        },
+    ],
+}
+
+
+def test_a_closed_window_offers_synced_templates_and_sends_the_filled_one_once(
+    browser_page: BrowserPage, firestore_db, simulator
+) -> None:
+    simulator.add_template(ORDER_UPDATE)
+    simulator.add_template({**ORDER_UPDATE, "name": "pending_one", "status": "PENDING"})
+    conv, _ = store_inbound(firestore_db, wa_id="15550004242", name="Lena Ortiz", text="Where is my cake?")
+    firestore_db.collection("conversations").document(conv).update(
+        {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}
+    )
+    page = browser_page.page
+    browser_page.login()
+
+    browser_page.goto("/templates")
+    page.click("#sync-templates")
+    page.wait_for_selector("#notice")
+    assert (
+        page.locator(
+            '#template-list tr[data-template="order_update:en_US"] [data-field="status"]'
+        ).inner_text()
+        == "approved"
+    )
+    browser_page.screenshot("templates")
+
+    browser_page.goto(f"/conversations/{conv}")
+    assert page.locator("#window-state").inner_text().strip().startswith("Window closed 6 h ago")
+    assert page.locator("#reply-form").count() == 0
+    options = page.locator("#template-choice option").all_inner_texts()
+    assert options == ["Choose a template…", "order_update · en_US · utility"]  # approved ones only
+    template_id = page.locator("#template-choice option").nth(1).get_attribute("value")
+    page.select_option("#template-choice", template_id)
+    fields = page.locator(f'.template-fields[data-template-id="{template_id}"]')
+    fields.locator('[data-slot="header_1"]').fill("A-17")
+    fields.locator('[data-slot="body_1"]').fill("Lena")
+    fields.locator('[data-slot="body_2"]').fill("out for delivery")
+    fields.locator('[data-slot="button_0"]').fill("A-17")
+    assert page.locator("#template-preview").inner_text() == (
+        "Order A-17\nHello Lena, your order is out for delivery. Reply here if you need anything.\nAna's bakery"
+    )
+    browser_page.screenshot("template-picker")
+
+    page.dblclick("#send-template")  # a double click sends one message
+    page.wait_for_selector("#notice")
+    assert "The template was sent" in page.locator("#notice").inner_text()
+    time.sleep(0.5)
+    (sent,) = simulator.outbox(wa_id="15550004242")
+    assert sent["type"] == "template"
+    assert sent["text"] == (
+        "Order A-17\nHello Lena, your order is out for delivery. Reply here if you need anything.\nAna's bakery"
+    )
+    assert sent["template"]["components"][-1] == {
+        "type": "button",
+        "sub_type": "url",
+        "index": "0",
+        "parameters": [{"type": "text", "text": "A-17"}],
+    }
+    assert "template order_update · en_US · utility" in page.locator("#thread").inner_text()
+    browser_page.screenshot("template-sent")
+
+
+def test_the_overview_shows_the_cost_of_each_day_by_category_and_model(
+    browser_page: BrowserPage, firestore_db
+) -> None:
+    from shared.store import ledger, rates
+    from shared.store.schema import rate_card_ref
+
+    rate_card_ref(firestore_db).delete()
+    rates.forget_cached_card()
+    batch = firestore_db.batch()
+    today = datetime.now(UTC)
+    for days_ago in range(14):
+        when = today - timedelta(days=days_ago)
+        counted = {
+            **ledger.billed_message("service", "north_america"),
+            **ledger.model_tokens(
+                "gemini-3.8-flash",
+                input_tokens=40_000,
+                cached_tokens=10_000,
+                output_tokens=6_000,
+                thinking_tokens=9_000,
+            ),
+        }
+        for i in range(3 + days_ago % 4):
+            stats.add_stat_increments(batch, firestore_db, when, counted, f"cost-{days_ago}-{i}")
+        if days_ago % 3 == 0:
+            stats.add_stat_increments(
+                batch, firestore_db, when, ledger.billed_message("marketing", "brazil"), f"mkt-{days_ago}"
+            )
+    batch.commit()
+    browser_page.login()
+
+    table = browser_page.page.locator("#cost-overview")
+    today_row = table.locator(f'tr[data-day="{today.date().isoformat()}"]')
+    # 3 service messages at 0.0034, one Brazilian marketing one at 0.0625, and 3 answers' tokens.
+    tokens = 3 * (30_000 * 0.50 + 10_000 * 0.05 + 6_000 * 3.00 + 9_000 * 3.00) / 1e6
+    assert today_row.locator('[data-category="service"]').inner_text() == "$0.0102"
+    assert today_row.locator('[data-category="marketing"]').inner_text() == "$0.0625"
+    assert today_row.locator('[data-model="gemini-3.8-flash"]').inner_text() == f"${tokens:,.4f}"
+    browser_page.screenshot("overview-costs")
+    table.screenshot(path=str(SCREENSHOTS / "cost-overview.png"))
+
+    browser_page.page.click("#cost-overview a")  # "edit": the rate card on the settings page
+    browser_page.page.wait_for_selector("#rates-form")
+    assert browser_page.page.locator('[name="msg.north_america.service"]').input_value() == "0.0034"
+    browser_page.screenshot("settings-rate-card")
 
 
 def test_an_operator_gives_a_business_number_its_own_voice_on_the_settings_page(

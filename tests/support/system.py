@@ -17,6 +17,9 @@ E2E_ENV = {
     "REPLY_TOPIC": "e2e-reply",
     "GEMINI_MAX_ATTEMPTS": "2",  # keeps the model-failure tests short; the policy is the same
     "GEMINI_MODEL": "gemini-3.8-flash",
+    # Sent once when an answer is due after the window closed; a test that does not sync it into
+    # the templates collection sees the conversation flagged instead.
+    "REENGAGE_TEMPLATE": "we_are_back:en_US",
     "HUMAN_REPLY_PAUSE_MINUTES": "0.05",  # 3 s: an echo's pause, and its end, within a test
 }
 

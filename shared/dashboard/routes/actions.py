@@ -8,8 +8,15 @@ from shared.dashboard import actions, state
 from shared.dashboard.audit import Action
 from shared.dashboard.conversations import get_conversation
 from shared.dashboard.dead_letters import replay
-from shared.dashboard.sending import SendOutcome, SendResult, resend_failed, send_operator_reply
+from shared.dashboard.sending import (
+    SendOutcome,
+    SendResult,
+    resend_failed,
+    send_operator_reply,
+    send_operator_template,
+)
 from shared.store.schema import Direction
+from shared.store.templates import approved_templates
 
 operator_actions = flask.Blueprint("actions", __name__)
 
@@ -62,9 +69,41 @@ def reply(conversation_id: str) -> flask.Response:
         operator=state.operator().name,
         sender=dashboard.clients.provider(conversation.phone_number_id),
         pause_minutes=dashboard.config.human_reply_pause_minutes,
+        service_window=dashboard.clients.settings.has_service_window(conversation.phone_number_id),
     )
     state.audit(Action.REPLY, conversation_id, outcome=result.outcome.value, detail=result.wamid)
     return _sent_notice(conversation_id, result, "sent")
+
+
+@operator_actions.post("/conversations/<conversation_id>/template")
+def send_template(conversation_id: str) -> flask.Response:
+    """An approved template with the operator's values: the way to write once the window closed."""
+    dashboard = state.current()
+    conversation = get_conversation(dashboard.db, conversation_id)
+    if conversation is None:
+        flask.abort(404)
+    form = flask.request.form
+    chosen = form.get("template_id", "")
+    template = next((t for t in approved_templates(dashboard.db) if t.id == chosen), None)
+    prefix = f"{chosen}."
+    values = {name.removeprefix(prefix): value for name, value in form.items() if name.startswith(prefix)}
+    result = send_operator_template(
+        dashboard.db,
+        conversation,
+        template,
+        values,
+        key=form.get("send_key", ""),
+        operator=state.operator().name,
+        sender=dashboard.clients.whatsapp,
+    )
+    name = f"{template.name}:{template.language}" if template else chosen
+    state.audit(
+        Action.TEMPLATE,
+        conversation_id,
+        outcome=result.outcome.value,
+        detail=f"{name} {result.wamid}".strip(),
+    )
+    return _sent_notice(conversation_id, result, "template_sent")
 
 
 @operator_actions.post("/conversations/<conversation_id>/messages/<message_id>/retry")

@@ -55,6 +55,7 @@ def _row_json(row: ConversationRow) -> dict[str, object]:
         "message_count": row.message_count,
         "ai_paused": row.ai_paused,
         "needs_attention": row.needs_attention,
+        "window": row.window_state(),
         "has_failure": row.has_failure,
         "opted_out": row.opted_out,
         "handoff_waiting": row.handoff_waiting,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import flask
 
 from shared.dashboard import state
 from shared.dashboard.conversations import (
     ConversationFilter,
+    costliest_conversations,
     list_conversations,
     search_conversations,
     waiting_for_a_person,
 )
+from shared.dashboard.costs import conversation_cost
 from shared.dashboard.cursors import BadCursor, Cursor
 from shared.dashboard.dead_letters import list_dead_letters
 from shared.dashboard.message_view import MediaUrl
@@ -22,11 +24,10 @@ from shared.dashboard.quarantine import get_quarantine_entry, list_quarantine
 from shared.dashboard.sending import new_send_key
 from shared.dashboard.thread import read_thread
 from shared.store.quarantine import whole_body
+from shared.store.rates import read_rate_card
+from shared.store.templates import approved_templates
 
 pages = flask.Blueprint("pages", __name__)
-
-# WhatsApp lets a business send free-form messages only within 24 hours of the customer's last one.
-CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
 def _cursor(name: str) -> Cursor | None:
@@ -56,9 +57,12 @@ def conversations() -> str:
     query = " ".join(args.get("q", "").split())[:64]
     only = ConversationFilter.parse(args.get("filter"))
     db = state.current().db
+    by_cost = args.get("sort") == "cost"
     waiting = []
     if query:
         rows, next_cursor = search_conversations(db, query), None
+    elif by_cost:
+        rows, next_cursor = costliest_conversations(db), None
     else:
         page = list_conversations(db, only=only, after=_cursor("after"))
         rows, next_cursor = page.rows, page.next_cursor
@@ -75,6 +79,7 @@ def conversations() -> str:
         filters=list(ConversationFilter),
         next_cursor=next_cursor.encode() if next_cursor else None,
         first_page=not query and not args.get("after"),
+        by_cost=by_cost,
         now=datetime.now(UTC),
     )
 
@@ -86,14 +91,18 @@ def conversation(conversation_id: str) -> str:
     )
     if page is None:
         flask.abort(404)
-    last_inbound = page.conversation.last_inbound_at
+    db = state.current().db
     return flask.render_template(
         "conversation.html",
         page=page,
         conversation=page.conversation,
         notice=notice_from(flask.request.args),
         send_key=new_send_key(),
-        window_closed=last_inbound is not None and datetime.now(UTC) - last_inbound > CUSTOMER_SERVICE_WINDOW,
+        template_key=new_send_key(),
+        window_closed=state.current().clients.settings.has_service_window(page.conversation.phone_number_id)
+        and not page.conversation.window_open(),
+        templates=approved_templates(db),
+        cost=conversation_cost(page.conversation, read_rate_card(db)),
         newest=page.messages[-1].at if page.messages else None,
         live=not flask.request.args.get("before"),
     )

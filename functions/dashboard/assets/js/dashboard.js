@@ -449,6 +449,8 @@
     if (row.ai_paused) badges.appendChild(el("span", "badge text-bg-secondary", "AI paused"));
     if (row.has_failure) badges.appendChild(el("span", "badge text-bg-danger", "failed"));
     if (row.opted_out) badges.appendChild(el("span", "badge text-bg-light", "opted out"));
+    if (row.window === "closing") badges.appendChild(el("span", "badge text-bg-info", "window closing"));
+    if (row.window === "closed") badges.appendChild(el("span", "badge text-bg-dark border", "window closed"));
     side.append(time, answering, badges);
     top.append(who, side);
     const preview = el("div", "small text-body-secondary text-truncate preview", row.preview);
@@ -501,4 +503,41 @@
     const list = document.getElementById("conversation-list");
     if (list && list.dataset.liveUrl) liveList(list);
   });
+  // The template picker: the chosen template's fields show, and the preview fills as values are typed.
+  function templatePicker(form) {
+    const choice = form.querySelector("#template-choice");
+    const preview = form.querySelector(".template-preview");
+    if (!choice || !preview) return;
+    const fieldsets = Array.from(form.querySelectorAll(".template-fields"));
+    function chosen() {
+      return fieldsets.find((f) => f.dataset.templateId === choice.value);
+    }
+    function render() {
+      const current = chosen();
+      fieldsets.forEach((f) => {
+        f.hidden = f !== current;
+        f.disabled = f !== current;
+      });
+      if (!current) {
+        preview.textContent = "Choose a template to see it filled.";
+        return;
+      }
+      const values = {};
+      current.querySelectorAll(".template-value").forEach((input) => {
+        values[input.dataset.slot] = input.value.trim();
+      });
+      const lines = [];
+      current.querySelectorAll("template.template-text").forEach((part) => {
+        const text = part.content.textContent;
+        if (!text) return;
+        lines.push(text.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (whole, key) => values[`${part.dataset.part}_${key}`] || whole));
+      });
+      preview.textContent = lines.join("\n");
+    }
+    choice.addEventListener("change", render);
+    form.addEventListener("input", render);
+    render();
+  }
+
+  document.querySelectorAll(".template-form").forEach(templatePicker);
 })();
