@@ -108,7 +108,7 @@ def _measure(bursts: int, messages: int) -> int:
     tracemalloc.stop()
 
     start = time.perf_counter()
-    done = erase_customer(db, bucket, CUSTOMER, phone_number_id=NUMBER, operator="bench", via="command")
+    done = erase_customer(db, bucket, [CUSTOMER], phone_number_id=NUMBER, operator="bench", via="command")
     erase_s = time.perf_counter() - start
     deleted = sum(done.counts.values())
 

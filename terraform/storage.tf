@@ -1,5 +1,7 @@
 locals {
-  media_bucket_name = var.media_bucket_name != "" ? var.media_bucket_name : "${var.project_id}-whatsapp-media"
+  # The day shared/bucket.py began stamping customTime on every media object.
+  media_custom_time_since = "2026-12-04"
+  media_bucket_name       = var.media_bucket_name != "" ? var.media_bucket_name : "${var.project_id}-whatsapp-media"
 }
 
 # Customers' photos, voice notes, videos and documents, plus derived files. Private: objects
@@ -29,6 +31,21 @@ resource "google_storage_bucket" "media" {
     content {
       condition {
         days_since_custom_time = lifecycle_rule.value
+      }
+      action {
+        type = "Delete"
+      }
+    }
+  }
+
+  # Objects stored before the code stamped customTime have none, which the rule above never
+  # matches: they keep the age rule they were stored under.
+  dynamic "lifecycle_rule" {
+    for_each = var.retention_days > 0 ? [var.retention_days] : []
+    content {
+      condition {
+        age            = lifecycle_rule.value
+        created_before = local.media_custom_time_since
       }
       action {
         type = "Delete"

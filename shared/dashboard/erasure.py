@@ -1,7 +1,7 @@
 """Erasing a customer's data: the dashboard's "Delete this customer's data" and a command for scripts.
 
-    python -m shared.dashboard.erasure erase WA_ID --number PHONE_NUMBER_ID --operator you@example.com
-    python -m shared.dashboard.erasure erase WA_ID --all-numbers --operator you@example.com
+    python -m shared.dashboard.erasure erase 15551234567 --number PHONE_NUMBER_ID --operator you@example.com
+    python -m shared.dashboard.erasure erase 15551234567 US.13491208655302741918 --all-numbers --operator you@example.com
     python -m shared.dashboard.erasure resume ERASURE_ID      # finish one that was interrupted
     python -m shared.dashboard.erasure list                   # erasures not finished yet
 
@@ -30,36 +30,39 @@ from shared.store.erasure import Erasure
 
 log = logging.getLogger(__name__)
 
-# A phone number's digits, or the id a provider keeps for a user whose number is hidden (`lid.123`).
-WA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+# A phone number's digits, a BSUID (`US.1349...`), or the id a provider keeps for a user whose
+# number is hidden (`lid.123`).
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 PHONE_NUMBER_ID = re.compile(r"^[0-9]{1,20}$")
 
 
 def erase_customer(
     db: firestore.Client,
     bucket: MediaBucket,
-    wa_id: str,
+    identifiers: list[str],
     *,
     phone_number_id: str | None,
     operator: str,
     via: str,
 ) -> Erasure:
-    """Erase customer `wa_id` on one business number, or on every one (`phone_number_id` None)."""
-    if not WA_ID.match(wa_id):
-        raise ValueError(f"not a WhatsApp id: {wa_id!r}")
+    """Erase the customer known by `identifiers` (their phone, their user id) on one business
+    number, or on every one (`phone_number_id` None)."""
+    bad = [i for i in identifiers if not IDENTIFIER.match(i)]
+    if bad or not identifiers:
+        raise ValueError(f"not a WhatsApp phone number or user id: {', '.join(bad) or '(none)'}")
     if phone_number_id is not None and not PHONE_NUMBER_ID.match(phone_number_id):
         raise ValueError(f"not a phone number id (digits only): {phone_number_id!r}")
-    erasure = records.start(db, wa_id, phone_number_id=phone_number_id, operator=operator, via=via)
+    erasure = records.start(db, identifiers, phone_number_id=phone_number_id, operator=operator, via=via)
     log.info("erasure started", extra={"erasure_id": erasure.id, "operator": operator})
     return resume(db, bucket, erasure)
 
 
-def confirms(typed: str, wa_id: str) -> bool:
+def confirms(typed: str, identifier: str) -> bool:
     """Whether what the operator typed is the customer's id ("+1 555 123 4567" for 15551234567)."""
     given = "".join(typed.split()).removeprefix("+")
-    if wa_id.isdigit():
+    if identifier.isdigit():
         given = "".join(ch for ch in given if ch.isdigit())
-    return bool(wa_id) and given == wa_id
+    return bool(identifier) and given == identifier
 
 
 def resume(db: firestore.Client, bucket: MediaBucket, erasure: Erasure) -> Erasure:
@@ -68,7 +71,7 @@ def resume(db: firestore.Client, bucket: MediaBucket, erasure: Erasure) -> Erasu
         while names := bucket.conversation_objects(conv_id):
             records.count(db, erasure, "media_objects", sum(bucket.delete(name) for name in names))
         records.erase_conversation_documents(db, erasure, conv_id)
-    if erasure.wa_id:
+    if erasure.identifiers:
         records.erase_quarantine_entries(db, erasure)
     records.finish(db, erasure)
     log.info("erasure finished", extra={"erasure_id": erasure.id, "counts": erasure.counts})
@@ -92,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     erasing = commands.add_parser("erase", help="erase one customer's data")
-    erasing.add_argument("wa_id", help="the customer's WhatsApp id (their number, digits only)")
+    erasing.add_argument(
+        "identifiers",
+        nargs="+",
+        metavar="ID",
+        help="the customer's phone number (digits) and/or user id (BSUID)",
+    )
     where = erasing.add_mutually_exclusive_group(required=True)
     where.add_argument("--number", metavar="PHONE_NUMBER_ID", help="on this business number only")
     where.add_argument("--all-numbers", action="store_true", help="on every business number")
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             done = erase_customer(
                 db,
                 clients.bucket,
-                args.wa_id,
+                [i.removeprefix("+") for i in args.identifiers],
                 phone_number_id=None if args.all_numbers else args.number,
                 operator=operator,
                 via="command",

@@ -10,8 +10,9 @@ and how much went, and nothing about the customer.
 Per conversation: every document of every subcollection (messages, AI responses, operator sends
 and whatever is added later: they are listed, not named), statuses parked for it, its usage
 counters, then the conversation itself together with the lifetime counters it moved (the
-overview's conversations and opted-out customers). Across conversations: the quarantine entries
-whose body names the customer, with their raw body chunks. The caller erases the media objects
+overview's conversations and opted-out customers). The conversations are every one that names
+the customer's phone or user id, and the links that lead to them (shared/store/identity.py).
+Across conversations: the quarantine entries whose body names the customer, with their chunks. The caller erases the media objects
 first (the bucket is not Firestore's).
 """
 
@@ -28,6 +29,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.store import stats
 from shared.store.consent import OPTED_OUT
+from shared.store.identity import LINK
 from shared.store.schema import (
     CALL,
     ERASURES,
@@ -44,6 +46,7 @@ from shared.store.schema import (
 
 PAGE_SIZE = 250  # documents deleted per batch (a batch takes 500 writes; the count is one more)
 MAX_CONVERSATIONS = 500  # business numbers one customer can have written to, with room to spare
+MAX_ANY = 30  # values one array-contains-any filter takes
 
 
 class ErasureState:
@@ -56,20 +59,55 @@ class Erasure:
     id: str
     state: str
     pending_conversations: list[str] = field(default_factory=list)
-    wa_id: str = ""  # only while it runs
+    identifiers: list[str] = field(default_factory=list)  # the customer's; only while it runs
     counts: dict[str, int] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def start(
-    db: firestore.Client, wa_id: str, *, phone_number_id: str | None, operator: str, via: str
-) -> Erasure:
-    """Open the erasure of customer `wa_id` on one business number, or on every one when None."""
+CUSTOMER_FIELDS = ("wa_id", "user_id", "parent_user_id")  # how a conversation names its customer
+
+
+def conversations_of(
+    db: firestore.Client, identifiers: Iterable[str], phone_number_id: str | None
+) -> list[str]:
+    """Every conversation document that is the customer's: the conversations that name any of
+    their identifiers (on one business number, or on all), the documents keyed by those
+    identifiers, and the links (`moved_to`) that lead to any of these (shared/store/identity.py)."""
+    identifiers = sorted({i for i in identifiers if i})
+    found: set[str] = set()
     if phone_number_id:
-        targets = [conversation_id(phone_number_id, wa_id)]
-    else:
-        query = conversations(db).where(filter=FieldFilter("wa_id", "==", wa_id)).limit(MAX_CONVERSATIONS)
-        targets = sorted(snap.id for snap in query.stream(**CALL))
+        found.update(conversation_id(phone_number_id, i) for i in identifiers)
+    for name in CUSTOMER_FIELDS:
+        for identifier in identifiers:
+            query = (
+                conversations(db).where(filter=FieldFilter(name, "==", identifier)).limit(MAX_CONVERSATIONS)
+            )
+            for snap in query.select([]).stream(**CALL):
+                if not phone_number_id or business_number(snap.id) == phone_number_id:
+                    found.add(snap.id)
+    if not phone_number_id:
+        numbers = {business_number(c) for c in found}
+        found.update(conversation_id(n, i) for n in numbers for i in identifiers)
+    for target in sorted(found):
+        links = conversations(db).where(filter=FieldFilter(LINK, "==", target)).limit(MAX_CONVERSATIONS)
+        found.update(snap.id for snap in links.select([]).stream(**CALL))
+    return sorted(found)
+
+
+def start(
+    db: firestore.Client,
+    identifiers: Iterable[str],
+    *,
+    phone_number_id: str | None,
+    operator: str,
+    via: str,
+) -> Erasure:
+    """Open the erasure of the customer known by `identifiers` (phone, BSUID) on one business
+    number, or on every one when `phone_number_id` is None."""
+    identifiers = sorted({i for i in identifiers if i})
+    if not identifiers:
+        raise ValueError("an erasure needs the customer's phone number or user id")
+    targets = conversations_of(db, identifiers, phone_number_id)
     erasure_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
     now = datetime.now(UTC)
     data = {
@@ -79,7 +117,7 @@ def start(
         "requested_at": now,
         "scope": "one business number" if phone_number_id else "every business number",
         "business_numbers": sorted({business_number(t) for t in targets}),
-        "pending": {"wa_id": wa_id, "conversations": targets},
+        "pending": {"identifiers": identifiers, "conversations": targets},
         "counts": {},
     }
     batch = db.batch()
@@ -88,7 +126,7 @@ def start(
         # The dashboard shows an erasure under way on the conversation (and offers to resume it).
         batch.set(conversation_ref(db, target), {"erasure_id": erasure_id}, merge=True)
     batch.commit(**CALL)
-    return Erasure(erasure_id, ErasureState.RUNNING, list(targets), wa_id, {}, data)
+    return Erasure(erasure_id, ErasureState.RUNNING, list(targets), identifiers, {}, data)
 
 
 def load(db: firestore.Client, erasure_id: str) -> Erasure | None:
@@ -101,7 +139,7 @@ def load(db: firestore.Client, erasure_id: str) -> Erasure | None:
         erasure_id,
         str(data.get("state")),
         list(pending.get("conversations") or []),
-        str(pending.get("wa_id") or ""),
+        [str(i) for i in pending.get("identifiers") or []],
         {k: int(v) for k, v in (data.get("counts") or {}).items()},
         data,
     )
@@ -173,7 +211,11 @@ def erase_conversation_documents(db: firestore.Client, erasure: Erasure, conv_id
 
 def erase_quarantine_entries(db: firestore.Client, erasure: Erasure) -> None:
     """Quarantined webhook bodies that name the customer, with their raw chunks."""
-    query = quarantine(db).where(filter=FieldFilter("wa_ids", "array_contains", erasure.wa_id)).select([])
+    query = (
+        quarantine(db)
+        .where(filter=FieldFilter("wa_ids", "array_contains_any", erasure.identifiers[:MAX_ANY]))
+        .select([])
+    )
     while True:
         entries = list(query.limit(PAGE_SIZE).stream(**CALL))
         if not entries:
@@ -197,4 +239,4 @@ def finish(db: firestore.Client, erasure: Erasure) -> None:
         **CALL,
     )
     erasure.state = ErasureState.DONE
-    erasure.wa_id = ""
+    erasure.identifiers = []

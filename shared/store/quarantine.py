@@ -89,13 +89,18 @@ def quarantine(db: firestore.Client, body: bytes, *, reason: str, path: str = ""
     return entry_id
 
 
-# Meta names a customer as a message's `from`, a contact's `wa_id` or a status's `recipient_id`.
-_CUSTOMER_FIELD = re.compile(rb'"(?:from|wa_id|recipient_id)"\s*:\s*"(\+?[0-9]{5,20})"')
+# Meta names a customer as a message's `from`, a contact's `wa_id` or a status's `recipient_id`,
+# and by their BSUID as `user_id`, `from_user_id`, `recipient_user_id` or `parent_user_id`.
+_CUSTOMER_FIELD = re.compile(
+    rb'"(?:from|wa_id|recipient_id|user_id|from_user_id|recipient_user_id|parent_user_id)"'
+    rb'\s*:\s*"(\+?[0-9]{5,20}|[A-Z]{2}\.[A-Za-z0-9]{1,64})"'
+)
 MAX_CUSTOMERS = 100
 
 
 def customers_in(body: bytes) -> list[str]:
-    """The WhatsApp ids a body names, found in its bytes (it may not even be JSON)."""
+    """The WhatsApp phone numbers and user ids a body names, found in its bytes (it may not even
+    be JSON)."""
     found = dict.fromkeys(m.group(1).decode().lstrip("+") for m in _CUSTOMER_FIELD.finditer(body))
     return list(found)[:MAX_CUSTOMERS]
 

@@ -145,7 +145,7 @@ def test_erasure_leaves_no_document_or_object_of_the_customer_and_keeps_the_othe
 def test_an_interrupted_erasure_is_finished_by_resuming_it(firestore_db, gcs_client, bucket) -> None:
     erased = customer(firestore_db, bucket, ERASED)
     started = records.start(
-        firestore_db, ERASED, phone_number_id=PHONE_NUMBER_ID, operator="ops", via="command"
+        firestore_db, [ERASED], phone_number_id=PHONE_NUMBER_ID, operator="ops", via="command"
     )
     # Interrupted after the media and the first page of messages:
     for name in bucket.conversation_objects(erased["conv"]):
@@ -213,7 +213,9 @@ def test_a_running_export_of_another_customer_is_unaffected_by_an_erasure(
     chunks = export.export_zip(firestore_db, bucket, kept["conv"])
     started = [next(chunks)]  # the export is under way
 
-    erasure.erase_customer(firestore_db, bucket, ERASED, phone_number_id=None, operator="ops", via="command")
+    erasure.erase_customer(
+        firestore_db, bucket, [ERASED], phone_number_id=None, operator="ops", via="command"
+    )
 
     archive = open_zip(started + list(chunks))
     assert archive.testzip() is None
@@ -231,3 +233,34 @@ def test_the_export_is_built_a_page_and_a_chunk_at_a_time(firestore_db, bucket, 
     chunks = list(export.export_zip(firestore_db, bucket, kept["conv"]))
     assert len(chunks) > 6  # one at least per page of messages and per chunk of each file
     assert len(json.loads(open_zip(chunks).read("conversation.json"))["messages"]) == 10
+
+
+def test_a_customer_known_by_user_id_is_erased_with_the_links_to_their_conversation(
+    operator, firestore_db, gcs_client, bucket
+) -> None:
+    bsuid, phone = "US.13491208655302741918", "15550006666"
+    conv = f"{PHONE_NUMBER_ID}_{bsuid}"
+    link = f"{PHONE_NUMBER_ID}_{phone}"
+    db = firestore_db
+    db.collection("conversations").document(conv).set(
+        {
+            "user_id": bsuid,
+            "username": "sam.k",
+            "wa_id": "",
+            "phone_number_id": PHONE_NUMBER_ID,
+            "message_count": 1,
+        }
+    )
+    message_ref(db, conv, "wamid.b1").set(
+        {"direction": "inbound", "text": "hi", "created_at": datetime.now(UTC)}
+    )
+    db.collection("conversations").document(link).set({"moved_to": conv})  # the phone they once wrote from
+    message_ref(db, link, "wamid.b0").set({"moved_to": conv})  # a message moved into the conversation
+    body = json.dumps({"contacts": [{"user_id": bsuid}], "messages": [{"from_user_id": bsuid, "type": 7}]})
+    quarantine(db, body.encode(), reason="bad type")
+
+    page = operator.get(f"/conversations/{conv}").get_data(as_text=True)
+    assert f"their user id <strong>{bsuid}</strong>" in page
+    operator.post(f"/conversations/{conv}/erase", {"confirm": bsuid, "scope": "this"})
+
+    assert mentions(db, gcs_client, bsuid) == [] and mentions(db, gcs_client, phone) == []

@@ -60,3 +60,39 @@ def test_opted_out_customers_are_counted_on_the_overview_and_listed_by_a_filter(
     assert re.search(r"Opted out.*?>\s*1\s*<", overview, re.S)
     listed = operator.get("/conversations?filter=opted_out").get_data(as_text=True)
     assert "Olga" in listed and "Pavel" not in listed
+
+
+def test_a_template_to_an_opted_out_customer_is_refused_until_they_write_start(
+    operator, firestore_db, simulator, conv
+) -> None:
+    import secrets
+
+    from local.simulator import DEFAULT_WABA_ID
+    from shared.store.templates import sync_templates
+    from shared.whatsapp.templates import Template
+
+    created = simulator.add_template(
+        {
+            "name": "follow_up",
+            "language": "en_US",
+            "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Hello {{1}}, we have news."}],
+        }
+    )
+    sync_templates(firestore_db, DEFAULT_WABA_ID, [Template.from_graph(created)])
+
+    def send_template() -> str:
+        form = {
+            "send_key": secrets.token_hex(16),
+            "template_id": created["id"],
+            f"{created['id']}.body_1": "Olga",
+        }
+        return operator.post(f"/conversations/{conv}/template", data=form).headers["Location"]
+
+    opt(firestore_db, conv, out=True, message_id="wamid.stop")
+    assert "notice=opted_out" in send_template()
+    assert simulator.outbox(WA_ID) == []
+
+    opt(firestore_db, conv, out=False, message_id="wamid.start")
+    assert "notice=template_sent" in send_template()
+    assert len(simulator.outbox(WA_ID)) == 1

@@ -76,12 +76,19 @@ def test_the_media_lifecycle_deletes_an_object_retention_days_after_the_last_mes
     """RETENTION_DAYS and the bucket's rule are one number: the variable that sets the first sets
     the second, counted from the customTime shared/bucket.py stamps on every object."""
     bucket = tf.resource("google_storage_bucket", "media")
-    assert "lifecycle_rule" not in bucket  # no rule of its own beside the one below
-    ((name, rule),) = [next(iter(d.items())) for d in bucket["dynamic"]]
-    assert name == "lifecycle_rule"
-    assert rule["for_each"] == "${var.retention_days > 0 ? [var.retention_days] : []}"
-    content = block(rule, "content")
-    condition = {k: v for k, v in block(content, "condition").items() if k != "__is_block__"}
-    assert condition == {"days_since_custom_time": "${lifecycle_rule.value}"}
-    assert block(content, "action")["type"] == "Delete"
+    assert "lifecycle_rule" not in bucket  # no rule of its own beside the two below
+    rules = [next(iter(d.items())) for d in bucket["dynamic"]]
+    assert [name for name, _ in rules] == ["lifecycle_rule", "lifecycle_rule"]
+    conditions = []
+    for _, rule in rules:
+        assert rule["for_each"] == "${var.retention_days > 0 ? [var.retention_days] : []}"
+        content = block(rule, "content")
+        assert block(content, "action")["type"] == "Delete"
+        conditions.append({k: v for k, v in block(content, "condition").items() if k != "__is_block__"})
+    assert conditions[0] == {"days_since_custom_time": "${lifecycle_rule.value}"}
+    # Objects from before customTime was stamped keep their age rule, and only those.
+    assert conditions[1] == {
+        "age": "${lifecycle_rule.value}",
+        "created_before": "${local.media_custom_time_since}",
+    }
     assert tf.locals["base_env"]["RETENTION_DAYS"] == "${tostring(var.retention_days)}"

@@ -133,7 +133,7 @@ def export(conversation_id: str) -> flask.Response:
         flask.abort(404)
     chunks = export_zip(dashboard.db, dashboard.clients.bucket, conversation_id)
     state.audit(Action.EXPORT, conversation_id)
-    filename = f"whatsapp-{conversation.wa_id}-{datetime.now(UTC):%Y%m%d}.zip"
+    filename = f"whatsapp-{conversation.address}-{datetime.now(UTC):%Y%m%d}.zip"
     # The chunks need no request context (their clients are the instance's), so they are
     # streamed as they are, the way the media proxy streams a file.
     return flask.Response(
@@ -150,7 +150,7 @@ def erase(conversation_id: str) -> flask.Response | tuple[str, int]:
     if conversation is None:
         flask.abort(404)
     form = flask.request.form
-    if not erasure.confirms(form.get("confirm", ""), conversation.wa_id):
+    if not erasure.confirms(form.get("confirm", ""), conversation.address):
         url = flask.url_for(
             "pages.conversation",
             conversation_id=conversation_id,
@@ -166,7 +166,7 @@ def erase(conversation_id: str) -> flask.Response | tuple[str, int]:
         done = erasure.erase_customer(
             dashboard.db,
             dashboard.clients.bucket,
-            conversation.wa_id,
+            [i for i in (conversation.wa_id, conversation.user_id) if i] or [conversation.address],
             phone_number_id=None if every_number else conversation.phone_number_id,
             operator=operator.name,
             via=operator.via.value,
