@@ -123,6 +123,7 @@ def dummy_env(names: set[str], port: int) -> dict[str, str]:
         "IAP_AUDIENCE": "/projects/123/global/backendServices/456",
         "OPERATOR_EMAILS": "operator@example.com",
         "WHATSAPP_API_URL": f"http://127.0.0.1:{port}/v27.0",
+        "WAHA_URL": f"http://127.0.0.1:{port}",  # as var.waha sets it, when a WAHA server is there
         "WAHA_SESSION": "default",
         "LOG_EXECUTION_ID": "true",
         "REENGAGE_TEMPLATE": "probe_template:en_US",  # name:language, or the function refuses to start
