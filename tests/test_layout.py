@@ -153,3 +153,45 @@ def test_the_guardrails_cost_the_webhook_nothing_they_run_in_the_reply_function(
     )
     assert not {"shared.store.usage", "shared.store.limits", "shared.store.consent"} & modules
     assert "shared.ai_reply.guard" in imported_modules(SHARED / "ai_reply" / "burst.py")
+
+
+def _calls(path: Path) -> list[tuple[int, str, ast.Call]]:
+    """(line, dotted name of what is called, the call) for every call in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            found.append((node.lineno, ast.unparse(node.func), node))
+    return found
+
+
+def test_every_firestore_path_is_built_by_the_store() -> None:
+    """Collections and documents are named in one place (shared/store/schema.py and its writers)."""
+    outside = [
+        f"{path.relative_to(ROOT)}:{line} {name}"
+        for path in sorted(SHARED.rglob("*.py"))
+        if SHARED / "store" not in path.parents
+        for line, name, _ in _calls(path)
+        if name.endswith((".collection", ".collection_group"))
+    ]
+    assert outside == [], "build Firestore paths through shared/store/schema.py:\n" + "\n".join(outside)
+
+
+# A binary's path is where the machine keeps it, not a setting of the product.
+READS_ITS_OWN_ENVIRONMENT = {"shared/media/ffmpeg.py": {"FFMPEG_BINARY"}}
+
+
+def test_no_module_but_config_reads_the_environment() -> None:
+    """Settings come from shared/config.py (Settings.from_env), handed down from each main.py."""
+    reads = []
+    for path in sorted(SHARED.rglob("*.py")):
+        relative = str(path.relative_to(ROOT))
+        if relative == "shared/config.py":
+            continue
+        for line, name, call in _calls(path):
+            if name in ("os.environ.get", "os.getenv", "os.environ.__getitem__"):
+                key = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else "?"
+                if key not in READS_ITS_OWN_ENVIRONMENT.get(relative, set()):
+                    reads.append(f"{relative}:{line} {name}({key!r})")
+        if "os.environ[" in path.read_text():
+            reads.append(f"{relative}: os.environ[...]")
+    assert reads == [], "read settings through shared/config.py:\n" + "\n".join(reads)
