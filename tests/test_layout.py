@@ -195,3 +195,17 @@ def test_no_module_but_config_reads_the_environment() -> None:
         if "os.environ[" in path.read_text():
             reads.append(f"{relative}: os.environ[...]")
     assert reads == [], "read settings through shared/config.py:\n" + "\n".join(reads)
+
+
+def test_no_test_module_imports_another() -> None:
+    """What several tests share lives in tests/support/ or a conftest, never in another test module."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert offenders == [], "\n".join(offenders)

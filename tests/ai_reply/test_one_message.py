@@ -3,12 +3,20 @@ answer that does not is still split, and counted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+
+import pytest
 
 from shared.ai_reply.instruction import system_instruction
 from shared.ai_reply.one_message import ONE_MESSAGE_CHARS, ONE_MESSAGE_RULE
 from shared.store.stats import read_daily_stats
-from tests.ai_reply.test_sent_once import CONV, run_job, seed_ready_message, services  # noqa: F401
+from tests.support.reply_jobs import reply_services, run_job, seed_ready_message
+
+
+@pytest.fixture
+def services(emulators, firestore_db) -> Iterator[dict]:
+    yield from reply_services(firestore_db)
 
 
 def test_every_system_instruction_asks_for_one_whatsapp_message() -> None:
@@ -18,7 +26,7 @@ def test_every_system_instruction_asks_for_one_whatsapp_message() -> None:
     assert "one WhatsApp message" in system_instruction("", "")  # an empty persona keeps the rules
 
 
-def test_an_answer_longer_than_one_message_is_split_and_counted(services) -> None:  # noqa: F811
+def test_an_answer_longer_than_one_message_is_split_and_counted(services) -> None:
     db = services["db"]
     before = read_daily_stats(db, 1)[0]
     long_answer = ("This sentence is part of a very long answer. " * 200).strip()  # ~9,000 characters
