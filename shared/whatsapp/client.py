@@ -17,51 +17,38 @@ given up for lack of time raises the error WhatsApp answered).
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from shared.deadline import Deadline
 from shared.whatsapp.errors import (
-    ConnectionFailed,
-    OutcomeUnknown,
     ServiceUnavailable,
     UntrustedAddress,
-    WhatsAppError,
     error_from_response,
 )
 from shared.whatsapp.hosts import TrustedHosts
 from shared.whatsapp.templates import TemplateMessage
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
+from shared.whatsapp.transport import (
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_REDIRECTS,
+    RetryingHttp,
+    RetryPolicy,
+    read_json,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_ANSWER_BYTES = 1024 * 1024  # a Graph API answer (a send, media metadata) is a small JSON
-MAX_ERROR_BYTES = 64 * 1024
-MAX_REDIRECTS = 5
 MAX_TEMPLATE_PAGES = 100  # 10,000 templates; a WABA holds at most a few hundred
 TEMPLATE_FIELDS = "id,name,language,category,status,quality_score,components,rejected_reason"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        # Full jitter keeps many instances that hit the same limit from retrying in lockstep.
-        return random.uniform(0, min(self.max_delay, self.initial_delay * 2**attempt))  # noqa: S311
 
 
 _USER_ID = re.compile(r"[A-Z]{2}\.")
@@ -81,7 +68,8 @@ def addressed(to: str) -> dict[str, str]:
     return {"to": "+" + to.lstrip("+")}
 
 
-class WhatsAppClient:
+class WhatsAppClient(RetryingHttp):
+    SERVICE = "WhatsApp"
     refreshes_media_urls = True  # GET /{media-id} gives a fresh download url (shared/whatsapp/provider.py)
 
     def __init__(
@@ -94,13 +82,13 @@ class WhatsAppClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(session=session, timeout=timeout, retry=retry, sleep=sleep)
         self.base_url = base_url.rstrip("/")
         self.hosts = TrustedHosts(self.base_url)
-        self.session = session or requests.Session()
         self._token = token
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -244,7 +232,7 @@ class WhatsAppClient:
         if response.status_code in _REDIRECTS:  # the Graph API answers, it does not send us elsewhere
             response.close()
             raise error_from_response(response.status_code, None)
-        return _json(response, MAX_ANSWER_BYTES)
+        return read_json(response, MAX_ANSWER_BYTES)
 
     def _send(
         self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
@@ -256,91 +244,14 @@ class WhatsAppClient:
             response = self._request(method, url, idempotent=idempotent, deadline=deadline, **kwargs)
             if response.status_code < 400:
                 return response
-            error = error_from_response(response.status_code, _json(response, MAX_ERROR_BYTES))
+            error = error_from_response(response.status_code, read_json(response, MAX_ERROR_BYTES))
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
             self._backoff(attempt, error, deadline)
         raise AssertionError("unreachable")
-
-    def _request(
-        self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
-    ) -> requests.Response:
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token}"}
-        for attempt in range(self.retry.attempts):
-            timeout = self._timeout_within(deadline)
-            try:
-                # Redirects are ours to follow (open_download), each hop checked like the first.
-                return self.session.request(
-                    method, url, headers=headers, timeout=timeout, allow_redirects=False, **kwargs
-                )
-            except (requests.ConnectTimeout, requests.ConnectionError) as exc:
-                never_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
-                error: WhatsAppError = (
-                    ConnectionFailed(f"could not reach WhatsApp: {exc}")
-                    if never_sent or idempotent
-                    else OutcomeUnknown(f"connection lost during {method} {url}: {exc}")
-                )
-            except requests.Timeout as exc:
-                error = (
-                    ConnectionFailed(f"no answer from WhatsApp: {exc}")
-                    if idempotent
-                    else OutcomeUnknown(f"no answer to {method} {url} within {timeout[1]:g}s")
-                )
-            if not error.retryable or attempt == self.retry.attempts - 1:
-                raise error
-            self._backoff(attempt, error, deadline)
-        raise AssertionError("unreachable")
-
-    def _timeout_within(self, deadline: Deadline | None) -> tuple[float, float]:
-        """(connect, read) timeouts, neither beyond what is left of `deadline`; DeadlineExceeded,
-        before anything is sent, when nothing is left."""
-        if deadline is None:
-            return self.timeout
-        left = deadline.share(self.timeout[1], "a WhatsApp call")
-        return (min(self.timeout[0], left), left)
-
-    def _backoff(self, attempt: int, error: WhatsAppError, deadline: Deadline | None = None) -> None:
-        delay = self.retry.delay(attempt)
-        if deadline is not None and delay >= deadline.remaining():
-            # WhatsApp did not take the request: the caller may treat it as not sent.
-            error.add_note(f"not retried: {deadline.remaining():.1f} s left of the job's time")
-            raise error
-        log.warning(
-            "WhatsApp call failed; retrying",
-            extra={
-                "error": type(error).__name__,
-                "code": error.code,
-                "attempt": attempt + 1,
-                "delay_s": delay,
-            },
-        )
-        self._sleep(delay)
-
-
-def _json(response: requests.Response, cap: int) -> Any:
-    """The answer's JSON, reading at most `cap` bytes of it (None when longer, or not JSON)."""
-    body = bytearray()
-    try:
-        for chunk in response.iter_content(16 * 1024):
-            body += chunk
-            if len(body) > cap:
-                return None
-    except requests.RequestException:
-        return None
-    finally:
-        response.close()
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
 
 
 def _shown(url: str) -> str:
     """The address for a log line, without its query (media urls carry signatures there)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:200]
-
-
-def _is_refused(exc: requests.ConnectionError) -> bool:
-    reason = exc.args[0] if exc.args else None
-    return isinstance(getattr(reason, "reason", None), NewConnectionError)

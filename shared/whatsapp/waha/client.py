@@ -23,16 +23,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from shared.deadline import Deadline
-from shared.whatsapp.client import MAX_ANSWER_BYTES, MAX_ERROR_BYTES, MAX_REDIRECTS, RetryPolicy, _json
 from shared.whatsapp.errors import (
     AuthenticationFailed,
-    ConnectionFailed,
     InvalidRequest,
     MediaUnavailable,
-    OutcomeUnknown,
     RateLimited,
     ServiceUnavailable,
     UntrustedAddress,
@@ -41,6 +37,14 @@ from shared.whatsapp.errors import (
 from shared.whatsapp.hosts import origin_of
 from shared.whatsapp.plain_fallback import plain_text_of
 from shared.whatsapp.text import TEXT_LIMIT, meta_length
+from shared.whatsapp.transport import (
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_REDIRECTS,
+    RetryingHttp,
+    RetryPolicy,
+    read_json,
+)
 from shared.whatsapp.waha.parse import chat_id_of
 
 log = logging.getLogger(__name__)
@@ -91,9 +95,10 @@ def sent_message_id(answer: Any, chat_id: str) -> str:
     raise ServiceUnavailable("WAHA answered the send without a message id")
 
 
-class WahaClient:
+class WahaClient(RetryingHttp):
     """One WAHA server serving several sessions, each a business number of ours."""
 
+    SERVICE = "WAHA"
     refreshes_media_urls = False  # a file's url comes with its webhook; there is no other way to it
 
     def __init__(
@@ -113,13 +118,13 @@ class WahaClient:
         self.base_url = base_url.rstrip("/")
         self._origin = origin
         self._api_key = api_key
+        super().__init__(session=session, timeout=timeout, retry=retry, sleep=sleep)
         self._session_of = {number: name for name, number in sessions.items()}
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
         self._typing: set[tuple[str, str]] = set()  # (session, chat) we showed as typing
         self._lock = threading.Lock()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {API_KEY_HEADER: self._api_key, "Accept": "application/json"}
 
     def serves(self, phone_number_id: str) -> bool:
         return phone_number_id in self._session_of
@@ -244,7 +249,7 @@ class WahaClient:
         if response.status_code in _REDIRECTS:
             response.close()
             raise error_from_waha(response.status_code, None)
-        return _json(response, MAX_ANSWER_BYTES)
+        return read_json(response, MAX_ANSWER_BYTES)
 
     def _send(
         self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
@@ -255,56 +260,8 @@ class WahaClient:
             response = self._request(method, url, idempotent=idempotent, deadline=deadline, **kwargs)
             if response.status_code < 400:
                 return response
-            error = error_from_waha(response.status_code, _json(response, MAX_ERROR_BYTES), url)
+            error = error_from_waha(response.status_code, read_json(response, MAX_ERROR_BYTES), url)
             if not error.retryable or attempt == self.retry.attempts - 1:
                 raise error
             self._backoff(attempt, error, deadline)
         raise AssertionError("unreachable")
-
-    def _request(
-        self, method: str, url: str, *, idempotent: bool, deadline: Deadline | None = None, **kwargs: Any
-    ) -> requests.Response:
-        headers = {API_KEY_HEADER: self._api_key, "Accept": "application/json"}
-        for attempt in range(self.retry.attempts):
-            timeout = self._timeout_within(deadline)
-            try:
-                return self.session.request(
-                    method, url, headers=headers, timeout=timeout, allow_redirects=False, **kwargs
-                )
-            except (requests.ConnectTimeout, requests.ConnectionError) as exc:
-                reason = exc.args[0] if exc.args else None
-                never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(
-                    getattr(reason, "reason", None), NewConnectionError
-                )
-                error: WhatsAppError = (
-                    ConnectionFailed(f"could not reach WAHA: {exc}")
-                    if never_sent or idempotent
-                    else OutcomeUnknown(f"connection lost during {method} {url}: {exc}")
-                )
-            except requests.Timeout as exc:
-                error = (
-                    ConnectionFailed(f"no answer from WAHA: {exc}")
-                    if idempotent
-                    else OutcomeUnknown(f"no answer to {method} {url} within {timeout[1]:g}s")
-                )
-            if not error.retryable or attempt == self.retry.attempts - 1:
-                raise error
-            self._backoff(attempt, error, deadline)
-        raise AssertionError("unreachable")
-
-    def _timeout_within(self, deadline: Deadline | None) -> tuple[float, float]:
-        if deadline is None:
-            return self.timeout
-        left = deadline.share(self.timeout[1], "a WAHA call")
-        return (min(self.timeout[0], left), left)
-
-    def _backoff(self, attempt: int, error: WhatsAppError, deadline: Deadline | None) -> None:
-        delay = self.retry.delay(attempt)
-        if deadline is not None and delay >= deadline.remaining():
-            error.add_note(f"not retried: {deadline.remaining():.1f} s left of the job's time")
-            raise error
-        log.warning(
-            "WAHA call failed; retrying",
-            extra={"error": type(error).__name__, "attempt": attempt + 1, "delay_s": delay},
-        )
-        self._sleep(delay)
