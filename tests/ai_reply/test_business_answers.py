@@ -12,12 +12,11 @@ import pytest
 
 from shared.ai_reply.instruction import ANSWER_RULES
 from shared.bus import Job, ReceivedJob
-from shared.clients import Clients
-from shared.config import DEFAULT_HANDOFF_MESSAGE, Settings
+from shared.config import DEFAULT_HANDOFF_MESSAGE
 from shared.dashboard.actions import set_ai_paused
 from shared.knowledge.ingest import ingest_document
 from shared.store.schema import conversation_id, conversation_ref
-from tests.support.cloud import PROJECT
+from tests.support.reply_jobs import reply_services
 
 PHONE_NUMBER_ID = "100000000000001"
 CUSTOMER = "15557654321"
@@ -34,31 +33,7 @@ The pastel de nata gets a pinch of Ceylon cinnamon and lemon zest from Sintra.
 
 @pytest.fixture
 def services(emulators, firestore_db) -> Iterator[dict]:
-    from local.offline_gemini import start_offline_gemini
-    from local.simulator import graph_api_url, start_simulator
-
-    simulator = start_simulator(
-        access_token="token", webhook_url="http://127.0.0.1:9/unused", status_delay_seconds=0
-    )
-    model = start_offline_gemini()
-    settings = Settings.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "WHATSAPP_API_URL": graph_api_url(simulator),
-            "WHATSAPP_API_TOKEN": "token",
-            "GEMINI_BASE_URL": model.url,
-            "MEDIA_BUCKET": "unused",
-        }
-    )
-    yield {
-        "simulator": simulator.state,
-        "model": model.state,
-        "db": firestore_db,
-        "settings": settings,
-        "clients": Clients(settings, firestore=firestore_db),
-    }
-    simulator.stop()
-    model.stop()
+    yield from reply_services(firestore_db)
 
 
 _counter = iter(range(1, 10_000))
