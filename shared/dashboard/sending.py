@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -107,52 +107,36 @@ def send_operator_reply(
         return SendResult(SendOutcome.TOO_LONG)
     if service_window and not conversation.window_open():
         return SendResult(SendOutcome.WINDOW_CLOSED)
-    if not SEND_KEY.match(key):
-        return SendResult(SendOutcome.DUPLICATE)
-    claim = claim_operator_send(db, conversation.id, key, operator)
-    if claim is None:
-        return SendResult(SendOutcome.DUPLICATE)
-    try:
-        wamid = sender.send_text(conversation.phone_number_id, conversation.address, body)
-    except OutcomeUnknown as exc:
-        batch = db.batch()
-        _add_unknown(batch, db, conversation, f"unknown-{key}", body, SentBy.OPERATOR, operator, exc)
-        add_operator_send_unknown(batch, claim)
-        batch.commit(**CALL)
-        return SendResult(SendOutcome.UNKNOWN)
-    except WhatsAppError as exc:
-        log.warning(
-            "WhatsApp refused the operator's message",
-            extra={"conversation_id": conversation.id, "error": type(exc).__name__, "code": exc.code},
+
+    def record(batch: firestore.WriteBatch, wamid: str) -> None:
+        add_outbound(
+            batch,
+            db,
+            conversation_id=conversation.id,
+            wamid=wamid,
+            text=body,
+            sent_by=SentBy.OPERATOR,
+            to=conversation.address,
+            operator=operator,
+            answers=waiting_messages(db, conversation.id),
         )
-        # Known not sent: free the key so the operator can press Send again.
-        release_operator_send(claim)
-        return SendResult(SendOutcome.REFUSED, error_code=exc.code)
-    batch = db.batch()
-    add_outbound(
-        batch,
+        batch.set(
+            conversation_ref(db, conversation.id),
+            pauses.human_reply(datetime.now(UTC), pause_minutes, SentBy.OPERATOR),
+            merge=True,
+        )
+
+    return _send_once(
         db,
-        conversation_id=conversation.id,
-        wamid=wamid,
-        text=body,
-        sent_by=SentBy.OPERATOR,
-        to=conversation.address,
+        conversation,
+        key=key,
         operator=operator,
-        answers=waiting_messages(db, conversation.id),
+        text=body,
+        send=lambda: sender.send_text(conversation.phone_number_id, conversation.address, body),
+        record=record,
+        what=("message", "reply"),
+        log_extra={},
     )
-    add_operator_send_done(batch, claim, wamid)
-    batch.set(
-        conversation_ref(db, conversation.id),
-        pauses.human_reply(datetime.now(UTC), pause_minutes, SentBy.OPERATOR),
-        merge=True,
-    )
-    batch.commit(**CALL)
-    apply_parked_statuses(db, conversation.id, wamid)
-    log.info(
-        "operator reply sent",
-        extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator},
-    )
-    return SendResult(SendOutcome.SENT, wamid)
 
 
 def send_operator_template(
@@ -175,44 +159,82 @@ def send_operator_template(
         message = template.fill(values)
     except TemplateError:
         return SendResult(SendOutcome.TEMPLATE_VALUES)
+
+    def record(batch: firestore.WriteBatch, wamid: str) -> None:
+        add_outbound(
+            batch,
+            db,
+            conversation_id=conversation.id,
+            wamid=wamid,
+            text=message.text,
+            sent_by=SentBy.OPERATOR,
+            to=conversation.address,
+            operator=operator,
+            template=template_record(message),
+        )
+
+    return _send_once(
+        db,
+        conversation,
+        key=key,
+        operator=operator,
+        text=message.text,
+        send=lambda: sender.send_template(conversation.phone_number_id, conversation.address, message),
+        record=record,
+        what=("template", "template"),
+        log_extra={"template": template.name},
+    )
+
+
+def _send_once(
+    db: firestore.Client,
+    conversation: ConversationRow,
+    *,
+    key: str,
+    operator: str,
+    text: str,
+    send: Callable[[], str],
+    record: Callable[[firestore.WriteBatch, str], None],
+    what: tuple[str, str],
+    log_extra: Mapping[str, Any],
+) -> SendResult:
+    """An operator's send, exactly once: the form's one-time key is claimed before WhatsApp is
+    called; an unanswered send is kept as unknown and never sent by a second click; a refused one
+    frees the key; a sent one is recorded by `record` in the batch that settles the claim."""
     if not SEND_KEY.match(key):
         return SendResult(SendOutcome.DUPLICATE)
     claim = claim_operator_send(db, conversation.id, key, operator)
     if claim is None:
         return SendResult(SendOutcome.DUPLICATE)
     try:
-        wamid = sender.send_template(conversation.phone_number_id, conversation.address, message)
+        wamid = send()
     except OutcomeUnknown as exc:
         batch = db.batch()
-        _add_unknown(batch, db, conversation, f"unknown-{key}", message.text, SentBy.OPERATOR, operator, exc)
+        _add_unknown(batch, db, conversation, f"unknown-{key}", text, SentBy.OPERATOR, operator, exc)
         add_operator_send_unknown(batch, claim)
         batch.commit(**CALL)
         return SendResult(SendOutcome.UNKNOWN)
     except WhatsAppError as exc:
         log.warning(
-            "WhatsApp refused the operator's template",
-            extra={"conversation_id": conversation.id, "template": template.name, "code": exc.code},
+            f"WhatsApp refused the operator's {what[0]}",
+            extra={
+                "conversation_id": conversation.id,
+                "error": type(exc).__name__,
+                "code": exc.code,
+                **log_extra,
+            },
         )
+        # Known not sent: free the key so the operator can press Send again.
         release_operator_send(claim)
         return SendResult(SendOutcome.REFUSED, error_code=exc.code)
     batch = db.batch()
-    add_outbound(
-        batch,
-        db,
-        conversation_id=conversation.id,
-        wamid=wamid,
-        text=message.text,
-        sent_by=SentBy.OPERATOR,
-        to=conversation.address,
-        operator=operator,
-        template=template_record(message),
-    )
+    record(batch, wamid)
     add_operator_send_done(batch, claim, wamid)
     batch.commit(**CALL)
     apply_parked_statuses(db, conversation.id, wamid)
     log.info(
-        "operator template sent",
-        extra={"conversation_id": conversation.id, "wamid": wamid, "template": template.name},
+        f"operator {what[1]} sent",
+        extra={"conversation_id": conversation.id, "wamid": wamid, "operator": operator, **log_extra},
     )
     return SendResult(SendOutcome.SENT, wamid)
 
